@@ -1,0 +1,75 @@
+"""WAV files and the in-graph features (spectrogram -> MFCC), as DeepSpeech 0.7 computes them.
+
+Training data must be mono 16-bit PCM WAV at ``--audio_sample_rate``. Files are checked (header only) before any
+training starts, so a bad file ends the run with a message naming it instead of a crash hours later.
+"""
+import collections
+import os
+import wave
+
+import tensorflow as tf
+from tensorflow.python.ops import gen_audio_ops
+
+WavInfo = collections.namedtuple("WavInfo", "sample_rate channels sample_width n_samples")
+
+#: DeepSpeech 0.7 scales training audio by 1/32767 (its pcm_to_np); TF's decode_wav scales by 1/32768.
+DECODE_WAV_TO_DS_SCALE = 32768.0 / 32767.0
+
+
+def wav_info(path):
+    """Header facts of a WAV file; returns ``(info, None)`` or ``(None, problem)`` where problem says what is wrong."""
+    if not os.path.exists(path):
+        return None, "file does not exist"
+    if os.path.getsize(path) == 0:
+        return None, "file is empty (0 bytes)"
+    try:
+        with wave.open(path, "rb") as handle:
+            info = WavInfo(handle.getframerate(), handle.getnchannels(), handle.getsampwidth(), handle.getnframes())
+    except (wave.Error, EOFError) as err:
+        return None, "not a PCM WAV file ({}); convert it with: sox IN.wav -b 16 -c 1 OUT.wav".format(err)
+    except OSError as err:
+        return None, "cannot be read ({})".format(err.strerror or err)
+    return info, None
+
+
+def wav_problem(info, expected_rate):
+    """Why a file with header ``info`` cannot be used at ``expected_rate``, with the fix; None when it is fine."""
+    fixes = []
+    if info.channels != 1:
+        fixes.append("{} channels (mono needed)".format(info.channels))
+    if info.sample_width != 2:
+        fixes.append("{}-bit samples (16-bit needed)".format(8 * info.sample_width))
+    if info.sample_rate != expected_rate:
+        fixes.append("{} Hz (--audio_sample_rate is {})".format(info.sample_rate, expected_rate))
+    if not fixes:
+        return None
+    return "{}; convert it with: sox IN.wav -r {} -b 16 -c 1 OUT.wav".format(", ".join(fixes), expected_rate)
+
+
+def n_feature_frames(n_samples, window_samples, step_samples):
+    """Number of feature frames TF's audio_spectrogram makes from ``n_samples`` samples."""
+    if n_samples < window_samples:
+        return 0
+    return 1 + (n_samples - window_samples) // step_samples
+
+
+def samples_to_mfccs(samples, sample_rate, window_samples, step_samples, n_input, upper_frequency_limit):
+    """MFCC features ``[frames, n_input]`` of float samples ``[n, 1]``, and the frame count.
+
+    Power spectrogram (periodic Hann window, magnitude squared), then TF's MFCC op with the given number of
+    coefficients and upper frequency limit (DeepSpeech uses audio_sample_rate / 2). No normalisation.
+    """
+    spectrogram = gen_audio_ops.audio_spectrogram(samples, window_size=window_samples, stride=step_samples,
+                                                  magnitude_squared=True)
+    mfccs = gen_audio_ops.mfcc(spectrogram=spectrogram, sample_rate=sample_rate, dct_coefficient_count=n_input,
+                               upper_frequency_limit=upper_frequency_limit)
+    mfccs = tf.reshape(mfccs, [-1, n_input])
+    return mfccs, tf.shape(input=mfccs)[0]
+
+
+def wav_file_to_mfccs(path, window_samples, step_samples, n_input, upper_frequency_limit):
+    """In-graph: read and decode a 16-bit mono WAV file (a string tensor path) into MFCC features."""
+    decoded = tf.audio.decode_wav(tf.io.read_file(path), desired_channels=1)
+    samples = decoded.audio * DECODE_WAV_TO_DS_SCALE
+    return samples_to_mfccs(samples, decoded.sample_rate, window_samples, step_samples, n_input,
+                            upper_frequency_limit)

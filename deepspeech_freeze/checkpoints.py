@@ -1,0 +1,362 @@
+"""Every checkpoint load and save, driven by the run's :class:`~deepspeech_freeze.config.TransferSpec`.
+
+Loads are planned before anything is assigned: each graph variable is either *loaded* from the checkpoint or
+*initialised*, for a stated reason, and everything else is an error that names the variables and the fix. No load
+path can end in a raw shape error. Entry points:
+
+* :func:`restore_for_training` — start of training: resume this run's own checkpoints, or start fresh from the
+  source (re-initialising the spec's layers), or initialise everything.
+* :func:`restore_best` — the LR-plateau reload: this run's best_dev checkpoint, nothing re-initialised.
+* :func:`restore_for_evaluation` — test, export, inference: a trained model as is.
+
+The save directory holds ``run.json``: the transfer spec, the source checkpoint, fingerprints of the frozen
+variables as loaded, and the epochs done. It makes a restarted command resume instead of re-transferring, and lets
+:func:`verify_frozen` prove at the end that frozen layers are bit-identical to the source.
+"""
+import hashlib
+import io
+import json
+import logging
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from .errors import UserError
+from .layers import format_layers, is_adam_slot, layer_of_variable
+
+log = logging.getLogger(__name__)
+
+RUN_FILE = "run.json"
+BEST_STATE_FILE = "best_dev_checkpoint"
+LAST_STATE_FILE = "checkpoint"
+
+
+class FrozenLayersChanged(Exception):
+    """A frozen variable differs from its source: the run's central promise was broken. Never silenced."""
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Finding checkpoints
+
+
+def find_checkpoint(directory, which):
+    """Path of the ``'best'`` (best_dev) or ``'last'`` (train) checkpoint in ``directory``, or None.
+
+    A state file that points at deleted checkpoint files counts as no checkpoint (with a warning).
+    """
+    state_file = BEST_STATE_FILE if which == "best" else LAST_STATE_FILE
+    if not directory or not os.path.isfile(os.path.join(directory, state_file)):
+        return None
+    try:
+        state = tf.compat.v1.train.get_checkpoint_state(directory, latest_filename=state_file)
+    except Exception as err:  # pylint: disable=broad-except  (a corrupt state file is a text-format error)
+        log.warning("Ignoring unreadable checkpoint state file %s (%s)", os.path.join(directory, state_file), err)
+        return None
+    if state is None or not state.model_checkpoint_path:
+        return None
+    path = state.model_checkpoint_path
+    if not os.path.isabs(path):
+        path = os.path.join(directory, path)
+    if not os.path.isfile(path + ".index"):
+        log.warning("%s points at %s, whose files are missing", os.path.join(directory, state_file), path)
+        return None
+    return path
+
+
+def global_step_of(path):
+    """The step number in a ``train-<step>`` / ``best_dev-<step>`` path (-1 if there is none)."""
+    tail = path.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else -1
+
+
+def _open_reader(path):
+    try:
+        return tf.compat.v1.train.NewCheckpointReader(path)
+    except Exception as err:  # pylint: disable=broad-except  (TF raises DataLossError, NotFoundError, ...)
+        raise UserError("checkpoint {} cannot be read ({}): it is damaged or incomplete; delete it or point the "
+                        "state file at another checkpoint".format(path, str(err).split("\n")[0]))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Planning a load
+
+
+def _shape_error(path, name, ckpt_shape, graph_shape, ckpt_shapes, purpose):
+    hidden = ckpt_shapes.get("layer_1/bias")
+    graph_hidden = None
+    if name.startswith("layer_1/bias"):
+        graph_hidden = graph_shape[0]
+    if hidden is not None and name.split("/")[0] in ("layer_1", "layer_2", "layer_3", "layer_5", "cudnn_lstm") \
+            and list(ckpt_shape) != list(graph_shape):
+        graph_hidden = graph_hidden or (graph_shape[-1] if name.endswith("bias") else None)
+        return UserError("checkpoint {} has n_hidden {} but the model is built with --n_hidden {}: pass --n_hidden {}"
+                         .format(path, hidden[0], graph_hidden if graph_hidden else "another value", hidden[0]))
+    if name.split("/")[0] == "layer_6":
+        source_out, target_out = ckpt_shape[-1], graph_shape[-1]
+        fix = ("pass --drop_source_layers 1 to re-initialise the output layer for the new alphabet"
+               if purpose == "train" else "use the alphabet the model was trained with (--alphabet_config_path)")
+        return UserError("checkpoint {} has an output layer of {} classes ({} labels + blank) but the alphabet has "
+                         "{} labels + blank = {}: {}".format(path, source_out, source_out - 1, target_out - 1,
+                                                             target_out, fix))
+    return UserError("checkpoint {}: variable {} has shape {} but the model needs {}".format(
+        path, name, list(ckpt_shape), list(graph_shape)))
+
+
+def plan_restore(graph_vars, ckpt_shapes, path, reinit_layers=frozenset(), purpose="train", force_lr=False):
+    """Decide for each graph variable whether it is loaded or initialised.
+
+    Args:
+      graph_vars: the graph's variables.
+      ckpt_shapes: ``{name: shape}`` of the checkpoint.
+      reinit_layers: layers initialised instead of loaded (a transfer's dropped layers, with their Adam slots).
+      purpose: ``'train'`` or ``'evaluate'`` (only changes the advice in messages).
+      force_lr: initialise ``learning_rate`` from the flag even when the checkpoint has it.
+    Returns:
+      ``(load, init)``: lists of variables; ``init`` is a list of ``(variable, reason)``.
+    Raises:
+      UserError: a variable is missing (other than Adam slots and learning_rate) or has another shape.
+    """
+    load, init, missing = [], [], []
+    # Check n_hidden first: it changes every shape, and one message about it is clearer than many.
+    ordered = sorted(graph_vars, key=lambda v: (not v.op.name.startswith("layer_1/"), v.op.name))
+    for variable in ordered:
+        name = variable.op.name
+        layer = layer_of_variable(name)
+        if layer in reinit_layers:
+            init.append((variable, "layer {} re-initialised".format(layer)))
+        elif name == "learning_rate" and (force_lr or name not in ckpt_shapes):
+            init.append((variable, "from --learning_rate"))
+        elif name not in ckpt_shapes:
+            if is_adam_slot(name):
+                init.append((variable, "Adam slot missing from checkpoint"))
+            else:
+                missing.append(name)
+        else:
+            graph_shape = variable.shape.as_list() if variable.shape.is_fully_defined() else None
+            if graph_shape is not None and list(ckpt_shapes[name]) != graph_shape:
+                raise _shape_error(path, name, ckpt_shapes[name], graph_shape, ckpt_shapes, purpose)
+            load.append(variable)
+    if missing:
+        raise UserError("checkpoint {} lacks {} variable(s) the model needs: {}. It was not written by "
+                        "DeepSpeech 0.7 / deepspeech-freeze for this model".format(path, len(missing),
+                                                                                    ", ".join(sorted(missing))))
+    return load, init
+
+
+def apply_restore(session, path, reader, load, init):
+    """Assign the planned values and run the initialisers, logging every variable (sorted by name)."""
+    for variable in sorted(load, key=lambda v: v.op.name):
+        log.info("Loading variable from checkpoint: %s", variable.op.name)
+        variable.load(reader.get_tensor(variable.op.name), session)
+    slots = [v.op.name for v, reason in init if reason.startswith("Adam slot")]
+    if slots:
+        log.info("Initialising %d Adam slot(s) missing from %s (e.g. layers that were frozen when it was "
+                 "written): %s", len(slots), os.path.basename(path), ", ".join(sorted(slots)))
+    for variable, reason in sorted(init, key=lambda item: item[0].op.name):
+        log.info("Initializing variable: %s (%s)", variable.op.name, reason)
+    if init:
+        session.run(tf.compat.v1.variables_initializer([variable for variable, _ in init]))
+
+
+def restore(session, path, reinit_layers=frozenset(), purpose="train", force_lr=False):
+    """Plan and apply one checkpoint load of all global variables (see :func:`plan_restore`)."""
+    reader = _open_reader(path)
+    load, init = plan_restore(tf.compat.v1.global_variables(), reader.get_variable_to_shape_map(), path,
+                              reinit_layers, purpose, force_lr)
+    try:
+        apply_restore(session, path, reader, load, init)
+    except tf.errors.OpError as err:
+        raise UserError("checkpoint {} cannot be read ({}): it is damaged or incomplete".format(
+            path, str(err).split("\n")[0]))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The run record (run.json in the save directory)
+
+
+def read_run(save_dir):
+    """The run record of ``save_dir``, or None."""
+    path = os.path.join(save_dir, RUN_FILE)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with io.open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except ValueError:
+        raise UserError("{} is damaged (not JSON): delete it to start the run afresh".format(path))
+
+
+def write_run(save_dir, record):
+    """Write the run record atomically (a temporary file renamed over the old one)."""
+    path = os.path.join(save_dir, RUN_FILE)
+    temporary = path + ".tmp"
+    with io.open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(record, handle, indent=2, sort_keys=True)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def fingerprint(value):
+    """sha256 of an array's dtype, shape and bytes: equal fingerprints mean bit-identical values."""
+    value = np.ascontiguousarray(value)
+    digest = hashlib.sha256()
+    digest.update("{}{}".format(value.dtype.str, value.shape).encode())
+    digest.update(value.tobytes())
+    return digest.hexdigest()
+
+
+def frozen_variables(frozen_layers, graph_vars=None):
+    """The graph variables of the frozen layers (weights and biases; frozen layers have no Adam slots)."""
+    graph_vars = tf.compat.v1.global_variables() if graph_vars is None else graph_vars
+    return [v for v in graph_vars if layer_of_variable(v.op.name) in frozen_layers and not is_adam_slot(v.op.name)]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Entry points
+
+
+def restore_for_training(session, config):
+    """Initialise the training graph's variables; returns the run record to keep updating.
+
+    * ``save_dir`` has a run record and a checkpoint: resume from its newest checkpoint (best_dev or train,
+      whichever has the higher step; on a tie best_dev), nothing re-initialised. Epochs already done by an
+      interrupted run are not repeated.
+    * otherwise: DeepSpeech's ``--load_train`` order over the source directory (auto = best, last, init), with the
+      spec's layers re-initialised when a checkpoint is loaded.
+    """
+    spec = config.transfer
+    record = read_run(config.save_dir)
+    if record is not None and config.load_train != "init":
+        best, last = find_checkpoint(config.save_dir, "best"), find_checkpoint(config.save_dir, "last")
+        candidates = [path for path in (best, last) if path]
+        if candidates:
+            if format_layers(spec.frozen_layers) != record.get("frozen_layers"):
+                raise UserError("{} holds a run started with --freeze_layers {} but this command freezes {}: use "
+                                "the same flags to resume, or a new --save_checkpoint_dir".format(
+                                    config.save_dir, record.get("frozen_layers"), format_layers(spec.frozen_layers)))
+            path = max(candidates, key=lambda p: (global_step_of(p), p == best))
+            log.info("Resuming the run in %s (its own checkpoints come before --load_checkpoint_dir; layers are "
+                     "re-initialised only when a run starts from its source)", config.save_dir)
+            log.info("%s %s", "Loading best validating checkpoint from" if path == best
+                     else "Loading most recent checkpoint from", path)
+            restore(session, path, purpose="train", force_lr=config.force_initialize_learning_rate)
+            return record
+
+    methods = {"auto": ["best", "last", "init"], "best": ["best"], "last": ["last"], "init": ["init"]}
+    tried = []
+    for method in methods[config.load_train]:
+        if method == "init":
+            if spec.frozen_layers:
+                raise UserError("--freeze_layers {} but no checkpoint was found in {} to take those layers from "
+                                "(they would stay random): set --load_checkpoint_dir to the source model".format(
+                                    format_layers(spec.frozen_layers), spec.source_dir))
+            log.info("Initializing all variables.")
+            session.run(tf.compat.v1.global_variables_initializer())
+            return _new_record(session, config, source=None)
+        path = find_checkpoint(spec.source_dir, method)
+        tried.append(method)
+        if path is None:
+            log.info("Could not find %s checkpoint.", "best validating" if method == "best" else "most recent")
+            continue
+        log.info("%s %s", "Loading best validating checkpoint from" if method == "best"
+                 else "Loading most recent checkpoint from", path)
+        log.info("Transfer: %s", spec.describe())
+        restore(session, path, reinit_layers=spec.reinit_layers, purpose="train",
+                force_lr=config.force_initialize_learning_rate)
+        return _new_record(session, config, source=path)
+    raise UserError("All initialization methods failed ({}): no checkpoint in {}; use --load_train init to start "
+                    "from scratch or point --load_checkpoint_dir at a checkpoint".format(tried, spec.source_dir))
+
+
+def _new_record(session, config, source):
+    spec = config.transfer
+    frozen = frozen_variables(spec.frozen_layers)
+    record = {
+        "source_checkpoint": os.path.abspath(source) if source else None,
+        "reinit_layers": format_layers(spec.reinit_layers),
+        "frozen_layers": format_layers(spec.frozen_layers),
+        "alphabet": config.alphabet.labels,
+        "n_hidden": config.n_hidden,
+        "frozen_fingerprints": {v.op.name: fingerprint(session.run(v)) for v in frozen},
+        "epochs_done": 0,
+        "finished": False,
+    }
+    os.makedirs(config.save_dir, exist_ok=True)
+    write_run(config.save_dir, record)
+    return record
+
+
+def restore_best(session, config):
+    """The LR-plateau reload: this run's best_dev checkpoint from the save directory, nothing re-initialised."""
+    path = find_checkpoint(config.save_dir, "best")
+    if path is None:
+        raise UserError("no best_dev checkpoint in {} to reload on the plateau".format(config.save_dir))
+    log.info("Reloading best validating checkpoint from %s", path)
+    restore(session, path, purpose="train")
+
+
+def restore_for_evaluation(session, directory, method="auto"):
+    """Load a trained model as is (test, export, inference): best_dev, else train, per ``--load_evaluate``."""
+    order = {"auto": ["best", "last"], "best": ["best"], "last": ["last"]}[method]
+    for which in order:
+        path = find_checkpoint(directory, which)
+        if path is not None:
+            log.info("%s %s", "Loading best validating checkpoint from" if which == "best"
+                     else "Loading most recent checkpoint from", path)
+            restore(session, path, purpose="evaluate")
+            return path
+        log.info("Could not find %s checkpoint.", "best validating" if which == "best" else "most recent")
+    raise UserError("no checkpoint found in {} (looked for {}): train first or point --load_checkpoint_dir / "
+                    "--checkpoint_dir at a directory with checkpoints".format(
+                        directory, " and ".join(BEST_STATE_FILE if w == "best" else LAST_STATE_FILE for w in order)))
+
+
+class Savers(object):
+    """The two savers of a training run: ``train-<step>`` (``--max_to_keep``) and ``best_dev-<step>`` (one)."""
+
+    def __init__(self, save_dir, max_to_keep):
+        self.save_dir = save_dir
+        self.train = tf.compat.v1.train.Saver(max_to_keep=max_to_keep)
+        self.best = tf.compat.v1.train.Saver(max_to_keep=1)
+
+    def save_train(self, session, global_step):
+        """Save ``train-<step>``; TF writes the data files before it updates the state file."""
+        return self.train.save(session, os.path.join(self.save_dir, "train"), global_step=global_step)
+
+    def save_best(self, session, global_step):
+        """Save ``best_dev-<step>`` with state file ``best_dev_checkpoint``."""
+        return self.best.save(session, os.path.join(self.save_dir, "best_dev"), global_step=global_step,
+                              latest_filename=BEST_STATE_FILE)
+
+
+def verify_frozen(record, save_dir):
+    """Prove that every frozen variable in this run's newest checkpoints is bit-identical to the source.
+
+    Compares the fingerprints recorded when the source was loaded with the variables stored in the newest
+    ``train-`` and ``best_dev-`` checkpoints, and with the source checkpoint itself when it still exists.
+    Returns the log line; raises :class:`FrozenLayersChanged` on any difference.
+    """
+    fingerprints = record.get("frozen_fingerprints") or {}
+    if not fingerprints:
+        return None
+    checked = [p for p in (find_checkpoint(save_dir, "last"), find_checkpoint(save_dir, "best")) if p]
+    source = record.get("source_checkpoint")
+    if source and os.path.isfile(source + ".index"):
+        source_reader = tf.compat.v1.train.NewCheckpointReader(source)
+        for name, digest in fingerprints.items():
+            if fingerprint(source_reader.get_tensor(name)) != digest:
+                raise FrozenLayersChanged("source checkpoint {} changed on disk since the run started ({})"
+                                          .format(source, name))
+    changed = []
+    for path in checked:
+        reader = tf.compat.v1.train.NewCheckpointReader(path)
+        changed += ["{} in {}".format(name, os.path.basename(path)) for name, digest in sorted(fingerprints.items())
+                    if fingerprint(reader.get_tensor(name)) != digest]
+    if changed:
+        raise FrozenLayersChanged("frozen layers {} CHANGED during training: {}".format(
+            record["frozen_layers"], ", ".join(changed)))
+    return "frozen layers {} unchanged (bit-identical): {} variables in {} match {}".format(
+        record["frozen_layers"], len(fingerprints), ", ".join(os.path.basename(p) for p in checked),
+        source or "the loaded values")

@@ -1,0 +1,101 @@
+"""Test a trained model: CTC beam search (ds_ctcdecoder 0.7.4, optional scorer), WER/CER, DeepSpeech's report.
+
+``python -m deepspeech_freeze.evaluate --test_files test.csv --checkpoint_dir DIR [--scorer_path ...]`` loads
+best_dev, else the latest train checkpoint (``--load_evaluate``), exactly as trained: nothing is re-initialised.
+This module does not import the trainer.
+"""
+import logging
+
+import numpy as np
+import tensorflow as tf
+
+from . import checkpoints, data, decoding, metrics
+from .config import build_config
+from .errors import run_main
+from .flags import FLAGS, define_flags
+from .logs import setup_logging
+from .model import create_model
+
+log = logging.getLogger("deepspeech_freeze")
+
+
+def check_scorer(config):
+    """Load the scorer once at start-up so that a bad ``--scorer_path`` fails before any work."""
+    return decoding.load_scorer(FLAGS.scorer_path, config.alphabet, FLAGS.lm_alpha, FLAGS.lm_beta)
+
+
+def build_eval_graph(config, output_types, output_shapes):
+    """Iterator, batch-major softmax probabilities, frame counts, per-sample losses and file names (no dropout)."""
+    iterator = tf.compat.v1.data.Iterator.from_structure(output_types, output_shapes)
+    filenames, features, n_frames, labels, label_lengths = iterator.get_next()
+    output = create_model(features, n_frames, config.n_hidden, config.n_classes, dropout=None)
+    losses = tf.compat.v1.nn.ctc_loss(labels=data.dense_to_sparse(labels, label_lengths), inputs=output.logits,
+                                      sequence_length=n_frames)
+    probs = tf.transpose(a=tf.nn.softmax(output.logits), perm=[1, 0, 2])
+    return iterator, {"filenames": filenames, "probs": probs, "n_frames": n_frames, "losses": losses}
+
+
+def evaluate_sets(config, directory, csv_paths, scorer):
+    """Run every test CSV through the model loaded from ``directory``; returns ``[(csv, samples)]`` where each
+    sample is a dict with wav_filename, src, res and loss."""
+    sets = [(path, data.load_samples([path], config)) for path in csv_paths]
+    tf.compat.v1.reset_default_graph()
+    datasets = {path: data.create_dataset(frame, config, FLAGS.test_batch_size, train_phase=False)
+                for path, frame in sets}
+    first = next(iter(datasets.values()))
+    iterator, fetches = build_eval_graph(config, tf.compat.v1.data.get_output_types(first),
+                                         tf.compat.v1.data.get_output_shapes(first))
+    inits = {path: iterator.make_initializer(dataset) for path, dataset in datasets.items()}
+    results = []
+    with tf.compat.v1.Session(config=tf.compat.v1.ConfigProto(
+            inter_op_parallelism_threads=FLAGS.inter_op_parallelism_threads,
+            intra_op_parallelism_threads=FLAGS.intra_op_parallelism_threads)) as session:
+        checkpoints.restore_for_evaluation(session, directory, config.load_evaluate)
+        for path, frame in sets:
+            log.info("Testing model on %s", path)
+            transcripts = dict(zip(frame["wav_filename"], frame["transcript"]))
+            session.run(inits[path])
+            samples = []
+            while True:
+                try:
+                    batch = session.run(fetches)
+                except tf.errors.OutOfRangeError:
+                    break
+                hypotheses = decoding.beam_search_batch(
+                    batch["probs"], batch["n_frames"], config.alphabet, FLAGS.beam_width, scorer=scorer,
+                    cutoff_prob=FLAGS.cutoff_prob, cutoff_top_n=FLAGS.cutoff_top_n)
+                for name, hypothesis, loss in zip(batch["filenames"], hypotheses, batch["losses"]):
+                    name = name.decode("utf-8")
+                    samples.append({"wav_filename": name, "src": transcripts[name], "res": hypothesis,
+                                    "loss": float(loss)})
+            results.append((path, samples))
+    return results
+
+
+def test(config, directory):
+    """Test on ``--test_files``, print DeepSpeech's report per CSV, write ``--test_output_file``; returns
+    ``{csv: (wer, cer, loss)}``."""
+    scorer = check_scorer(config)
+    summary, everything = {}, []
+    for path, samples in evaluate_sets(config, directory, config.test_files, scorer):
+        scored, wer, cer, loss = metrics.score_samples(samples)
+        print(metrics.format_report(path, scored, wer, cer, loss, report_count=FLAGS.report_count))
+        summary[path] = (wer, cer, loss)
+        everything.extend(scored)
+    if FLAGS.test_output_file:
+        metrics.write_json(FLAGS.test_output_file, everything)
+    return summary
+
+
+def main(_argv):
+    setup_logging(FLAGS.log_level)
+    config = build_config(training=False)
+    if not config.test_files:
+        from .errors import UserError  # pylint: disable=import-outside-toplevel
+        raise UserError("--test_files is empty: give the CSV file(s) to evaluate")
+    test(config, config.load_dir)
+
+
+if __name__ == "__main__":
+    define_flags()
+    run_main(main)

@@ -1,0 +1,109 @@
+"""The DeepSpeech 0.7 acoustic model: 494 windowed MFCC inputs -> 3 dense -> LSTM -> dense -> output.
+
+This module builds the graph and decides which variables are trainable; it knows nothing about checkpoints.
+Variables of frozen layers are created with ``trainable=False`` so the optimizer computes no gradient for them,
+creates no Adam slots, and TF skips every backward op below the lowest trainable layer.
+"""
+import collections
+
+import numpy as np
+import tensorflow as tf
+
+from . import lstm
+from .layers import SCOPE_OF_LAYER
+
+#: Geometry fixed by DeepSpeech 0.7.
+N_INPUT = 26
+N_CONTEXT = 9
+RELU_CLIP = 20.0
+
+ModelOutput = collections.namedtuple("ModelOutput", "logits layers state")
+
+
+def overlapping_windows(features, n_input=N_INPUT, n_context=N_CONTEXT):
+    """``[B, T, n_input]`` -> ``[B, T, 2*n_context+1, n_input]``: each frame with its 9 neighbours either side.
+
+    A 1-D convolution with an identity filter, SAME padding (zeros beyond both ends). Output window position k holds
+    frame t - n_context + k, so the flattened vector is frame-major, coefficient-minor, as in DeepSpeech.
+    """
+    width = 2 * n_context + 1
+    identity = np.eye(width * n_input, dtype=np.float32).reshape(width, n_input, width * n_input)
+    windows = tf.nn.conv1d(features, filters=tf.constant(identity), stride=1, padding="SAME")
+    batch = tf.shape(input=features)[0]
+    return tf.reshape(windows, [batch, -1, width, n_input])
+
+
+def _variable_on_cpu(name, shape, initializer, trainable):
+    # Variables live on the CPU so that GPU towers share one copy (gradients are averaged there).
+    with tf.device("/cpu:0"):
+        return tf.compat.v1.get_variable(name=name, shape=shape, initializer=initializer, trainable=trainable)
+
+
+def dense(name, x, units, dropout_rate=None, relu=True, trainable=True):
+    """Fully connected layer ``name``: weights (Glorot uniform) and bias (zeros), clipped ReLU, then dropout."""
+    with tf.compat.v1.variable_scope(name):
+        bias = _variable_on_cpu("bias", [units], tf.compat.v1.zeros_initializer(), trainable)
+        weights = _variable_on_cpu(
+            "weights", [x.shape[-1], units],
+            tf.compat.v1.variance_scaling_initializer(scale=1.0, mode="fan_avg", distribution="uniform"), trainable)
+    output = tf.nn.bias_add(tf.matmul(x, weights), bias)
+    if relu:
+        output = tf.minimum(tf.nn.relu(output), RELU_CLIP)
+    if dropout_rate is not None:
+        output = tf.nn.dropout(output, rate=dropout_rate)
+    return output
+
+
+def create_model(features, seq_length, n_hidden, n_classes, dropout=None, frozen_layers=frozenset(),
+                 overlap=True, previous_state=None, lstm_impl="fused"):
+    """Build the six layers and return :class:`ModelOutput` with time-major ``raw_logits`` ``[T, B, n_classes]``.
+
+    Args:
+      features: ``[B, T, 26]`` MFCCs (``overlap=True``) or pre-windowed ``[B, T, 19, 26]`` (``overlap=False``).
+      seq_length: ``[B]`` true frame counts.
+      n_hidden: width of layers 1, 2, 3, 5 and the LSTM.
+      n_classes: alphabet size + 1 (the CTC blank is the last class).
+      dropout: six rates (tensors or floats) for ``dropout_0..5``, mapped as in DeepSpeech: layers 1, 2, 3 use
+        entries 0, 1, 2 and layer 5 uses entry 5; entries 3 and 4 are never applied (no dropout on the LSTM or the
+        output layer). None builds no dropout op (evaluation, export).
+      frozen_layers: layer numbers whose variables are created with ``trainable=False``.
+      previous_state: optional LSTM ``(c, h)`` input (export).
+      lstm_impl: ``'fused'`` (BlockLSTM), ``'cudnn'`` (GPU training) or ``'static'`` (TFLite export).
+    """
+    layers = {}
+    rates = dropout if dropout is not None else [None] * 6
+    if overlap:
+        features = overlapping_windows(features)
+    layers["input"] = features
+    batch = tf.shape(input=features)[0]
+
+    # Time-major and flat: [T * B, 494].
+    x = tf.transpose(a=features, perm=[1, 0, 2, 3])
+    x = tf.reshape(x, [-1, (2 * N_CONTEXT + 1) * N_INPUT])
+    for number in (1, 2, 3):
+        x = dense(SCOPE_OF_LAYER[number], x, n_hidden, dropout_rate=rates[number - 1],
+                  trainable=number not in frozen_layers)
+        layers[number] = x
+
+    x = tf.reshape(x, [-1, batch, n_hidden])
+    lstm_trainable = 4 not in frozen_layers
+    if lstm_impl == "fused":
+        x, state = lstm.fused_lstm(x, seq_length, n_hidden, trainable=lstm_trainable, previous_state=previous_state)
+    elif lstm_impl == "cudnn":
+        x, state = lstm.cudnn_lstm(x, n_hidden, trainable=lstm_trainable), None
+    elif lstm_impl == "static":
+        steps = tf.unstack(x, num=x.shape[0].value, axis=0)
+        outputs, state = lstm.static_lstm(steps, n_hidden, previous_state)
+        x = tf.stack(outputs, 0)
+    else:
+        raise ValueError("unknown lstm_impl {!r}".format(lstm_impl))
+    layers[4] = x
+
+    x = tf.reshape(x, [-1, n_hidden])
+    x = dense(SCOPE_OF_LAYER[5], x, n_hidden, dropout_rate=rates[5], trainable=5 not in frozen_layers)
+    layers[5] = x
+    x = dense(SCOPE_OF_LAYER[6], x, n_classes, relu=False, trainable=6 not in frozen_layers)
+    layers[6] = x
+
+    logits = tf.reshape(x, [-1, batch, n_classes], name="raw_logits")
+    return ModelOutput(logits=logits, layers=layers, state=state)
