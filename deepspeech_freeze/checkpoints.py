@@ -22,6 +22,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from . import cudnn_format
 from .errors import UserError
 from .layers import format_layers, is_adam_slot, layer_of_variable
 
@@ -70,12 +71,36 @@ def global_step_of(path):
     return int(tail) if tail.isdigit() else -1
 
 
-def _open_reader(path):
-    try:
-        return tf.compat.v1.train.NewCheckpointReader(path)
-    except Exception as err:  # pylint: disable=broad-except  (TF raises DataLossError, NotFoundError, ...)
-        raise UserError("checkpoint {} cannot be read ({}): it is damaged or incomplete; delete it or point the "
-                        "state file at another checkpoint".format(path, str(err).split("\n")[0]))
+class CheckpointView(object):
+    """A checkpoint's tensors by name, plus canonical LSTM tensors derived from a cuDNN opaque buffer when the
+    checkpoint holds only the buffer (so such checkpoints load on CPU instead of failing on a missing key)."""
+
+    def __init__(self, path):
+        self.path = path
+        try:
+            self.reader = tf.compat.v1.train.NewCheckpointReader(path)
+        except Exception as err:  # pylint: disable=broad-except  (TF raises DataLossError, NotFoundError, ...)
+            raise UserError("checkpoint {} cannot be read ({}): it is damaged or incomplete; delete it or point "
+                            "the state file at another checkpoint".format(path, str(err).split("\n")[0]))
+        self.shapes = dict(self.reader.get_variable_to_shape_map())
+        self.derived = {}
+        # Only the weights: Adam moments of the summed canonical bias are not the sum of the halves' moments, so
+        # missing canonical slots are initialised, as DeepSpeech's --load_cudnn does.
+        opaque, kernel_name = cudnn_format.OPAQUE, cudnn_format.CANONICAL + "kernel"
+        units = cudnn_format.units_of_opaque(int(np.prod(self.shapes.get(opaque, [0]))))
+        if opaque in self.shapes and kernel_name not in self.shapes and units:
+            kernel, bias = cudnn_format.opaque_to_canonical(self.reader.get_tensor(opaque), units, units)
+            self.derived = {kernel_name: kernel, cudnn_format.CANONICAL + "bias": bias}
+        if self.derived:
+            log.info("Converted cuDNN opaque LSTM weights of %s to canonical form: %s", os.path.basename(path),
+                     ", ".join(sorted(self.derived)))
+        self.shapes.update({name: list(value.shape) for name, value in self.derived.items()})
+
+    def get_tensor(self, name):
+        """The stored (or derived) value of ``name``."""
+        if name in self.derived:
+            return self.derived[name]
+        return self.reader.get_tensor(name)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -144,11 +169,11 @@ def plan_restore(graph_vars, ckpt_shapes, path, reinit_layers=frozenset(), purpo
     return load, init
 
 
-def apply_restore(session, path, reader, load, init):
+def apply_restore(session, path, view, load, init):
     """Assign the planned values and run the initialisers, logging every variable (sorted by name)."""
     for variable in sorted(load, key=lambda v: v.op.name):
         log.info("Loading variable from checkpoint: %s", variable.op.name)
-        variable.load(reader.get_tensor(variable.op.name), session)
+        variable.load(view.get_tensor(variable.op.name), session)
     slots = [v.op.name for v, reason in init if reason.startswith("Adam slot")]
     if slots:
         log.info("Initialising %d Adam slot(s) missing from %s (e.g. layers that were frozen when it was "
@@ -161,11 +186,10 @@ def apply_restore(session, path, reader, load, init):
 
 def restore(session, path, reinit_layers=frozenset(), purpose="train", force_lr=False):
     """Plan and apply one checkpoint load of all global variables (see :func:`plan_restore`)."""
-    reader = _open_reader(path)
-    load, init = plan_restore(tf.compat.v1.global_variables(), reader.get_variable_to_shape_map(), path,
-                              reinit_layers, purpose, force_lr)
+    view = CheckpointView(path)
+    load, init = plan_restore(tf.compat.v1.global_variables(), view.shapes, path, reinit_layers, purpose, force_lr)
     try:
-        apply_restore(session, path, reader, load, init)
+        apply_restore(session, path, view, load, init)
     except tf.errors.OpError as err:
         raise UserError("checkpoint {} cannot be read ({}): it is damaged or incomplete".format(
             path, str(err).split("\n")[0]))
@@ -344,9 +368,9 @@ def verify_frozen(record, save_dir):
     checked = [p for p in (find_checkpoint(save_dir, "last"), find_checkpoint(save_dir, "best")) if p]
     source = record.get("source_checkpoint")
     if source and os.path.isfile(source + ".index"):
-        source_reader = tf.compat.v1.train.NewCheckpointReader(source)
+        source_view = CheckpointView(source)
         for name, digest in fingerprints.items():
-            if fingerprint(source_reader.get_tensor(name)) != digest:
+            if fingerprint(source_view.get_tensor(name)) != digest:
                 raise FrozenLayersChanged("source checkpoint {} changed on disk since the run started ({})"
                                           .format(source, name))
     changed = []

@@ -1,0 +1,95 @@
+"""cuDNN's opaque LSTM buffer <-> the canonical LSTM kernel and bias, in numpy, and release-layout checkpoints.
+
+A checkpoint written with ``--train_cudnn`` (like DeepSpeech's 0.7.4 release, ``best_dev-732522``) holds
+``cudnn_lstm/opaque_kernel`` (with its Adam slots) and, through TF's CudnnLSTMSaveable, canonical copies named
+``cudnn_lstm/rnn/multi_rnn_cell/cell_0/cudnn_compatible_lstm_cell/{kernel,bias}``; it has no ``learning_rate``.
+
+Opaque layout assumed here (TF's CudnnParamsFormatConverterLSTM order; cuDNN 7 packs a single-layer,
+unidirectional LSTM without padding): eight weight matrices ``W_i, W_f, W_c, W_o`` (``[n, input]``) and
+``R_i, R_f, R_c, R_o`` (``[n, n]``), row-major, then eight biases (``bW_*``, ``bR_*``, each ``[n]``).
+Canonical: kernel ``[input + n, 4n]`` = transpose of the gate blocks ``[W_g | R_g]`` stacked in TF's order i, c, f, o;
+bias = ``bW_g + bR_g`` in the same order (converting back gives each half 0.5 * bias, as TF does).
+This layout was checked by round trips and against TF's converter source, not against a real cuDNN buffer: no GPU
+was available when it was written. Loading the release checkpoint on CPU never needs it (the canonical copies
+are there); it serves checkpoints that hold only the opaque buffer.
+"""
+import os
+
+import numpy as np
+
+from .layers import is_adam_slot
+
+OPAQUE = "cudnn_lstm/opaque_kernel"
+CANONICAL = "cudnn_lstm/rnn/multi_rnn_cell/cell_0/cudnn_compatible_lstm_cell/"
+CUDNN_GATES = ("i", "f", "c", "o")
+TF_GATES = ("i", "c", "f", "o")
+
+
+def opaque_size(input_size, n):
+    """Floats in the opaque buffer of a one-layer LSTM."""
+    return 4 * n * (input_size + n) + 8 * n
+
+
+def units_of_opaque(size):
+    """``n`` of a DeepSpeech LSTM (input size = n) from its opaque buffer size, or None."""
+    n = int((-8 + np.sqrt(64 + 32 * size)) / 16)  # size = 8n^2 + 8n
+    return n if opaque_size(n, n) == size else None
+
+
+def canonical_to_opaque(kernel, bias):
+    """Canonical ``kernel [in+n, 4n]`` and ``bias [4n]`` -> the 1-D opaque buffer."""
+    n = bias.shape[0] // 4
+    input_size = kernel.shape[0] - n
+    blocks = dict(zip(TF_GATES, np.split(kernel.T, 4, axis=0)))  # each [n, in+n]
+    biases = dict(zip(TF_GATES, np.split(bias, 4)))
+    weights = [blocks[g][:, :input_size] for g in CUDNN_GATES] + [blocks[g][:, input_size:] for g in CUDNN_GATES]
+    halves = [0.5 * biases[g] for g in CUDNN_GATES] * 2
+    return np.concatenate([w.ravel() for w in weights] + halves).astype(kernel.dtype)
+
+
+def opaque_to_canonical(buffer, input_size, n):
+    """The opaque buffer -> canonical ``(kernel [in+n, 4n], bias [4n])``."""
+    if buffer.size != opaque_size(input_size, n):
+        raise ValueError("opaque buffer has {} floats, expected {} for input {} and {} units".format(
+            buffer.size, opaque_size(input_size, n), input_size, n))
+    offset, weights = 0, []
+    for rows, cols in [(n, input_size)] * 4 + [(n, n)] * 4:
+        weights.append(buffer[offset:offset + rows * cols].reshape(rows, cols))
+        offset += rows * cols
+    biases = buffer[offset:].reshape(8, n)
+    w = dict(zip(CUDNN_GATES, weights[:4]))
+    r = dict(zip(CUDNN_GATES, weights[4:]))
+    b = {g: biases[k] + biases[k + 4] for k, g in enumerate(CUDNN_GATES)}
+    kernel = np.concatenate([np.concatenate([w[g], r[g]], axis=1) for g in TF_GATES], axis=0).T
+    bias = np.concatenate([b[g] for g in TF_GATES])
+    return np.ascontiguousarray(kernel), bias
+
+
+def write_release_layout(source_path, target_dir, drop_learning_rate=True):
+    """Copy checkpoint ``source_path`` into ``target_dir`` laid out like DeepSpeech's 0.7.4 release checkpoint.
+
+    Adds ``cudnn_lstm/opaque_kernel`` and its ``/Adam``, ``/Adam_1`` (converted from the canonical tensors),
+    removes the canonical LSTM's Adam slots (a cuDNN-trained checkpoint has none) and ``learning_rate``. Saved as
+    ``best_dev-<step>`` with the ``best_dev_checkpoint`` state file. Returns the new checkpoint path.
+    """
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    reader = tf.compat.v1.train.NewCheckpointReader(source_path)
+    values = {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+    for suffix in ("", "/Adam", "/Adam_1"):
+        kernel, bias = values.get(CANONICAL + "kernel" + suffix), values.get(CANONICAL + "bias" + suffix)
+        if kernel is not None and bias is not None:
+            values[OPAQUE + suffix] = canonical_to_opaque(kernel, bias)
+    values = {name: value for name, value in values.items()
+              if not (name.startswith(CANONICAL) and is_adam_slot(name))}
+    if drop_learning_rate:
+        values.pop("learning_rate", None)
+    step = int(values["global_step"])
+    graph = tf.Graph()
+    with graph.as_default():
+        variables = [tf.compat.v1.Variable(value, name=name) for name, value in sorted(values.items())]
+        saver = tf.compat.v1.train.Saver(variables)
+        os.makedirs(target_dir, exist_ok=True)
+        with tf.compat.v1.Session(graph=graph) as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            return saver.save(session, os.path.join(target_dir, "best_dev"), global_step=step,
+                              latest_filename="best_dev_checkpoint")
