@@ -10,7 +10,7 @@ path can end in a raw shape error. Entry points:
 * :func:`restore_for_evaluation` — test, export, inference: a trained model as is.
 
 The save directory holds ``run.json``: the transfer spec, the source checkpoint, fingerprints of the frozen
-variables as loaded, and the epochs done. It makes a restarted command resume instead of re-transferring, and lets
+variables as loaded, and the global step at which each epoch of the current invocation ended. It makes a restarted command resume instead of re-transferring, and lets
 :func:`verify_frozen` prove at the end that frozen layers are bit-identical to the source.
 """
 import hashlib
@@ -244,9 +244,9 @@ def frozen_variables(frozen_layers, graph_vars=None):
 def restore_for_training(session, config):
     """Initialise the training graph's variables; returns the run record to keep updating.
 
-    * ``save_dir`` has a run record and a checkpoint: resume from its newest checkpoint (best_dev or train,
-      whichever has the higher step; on a tie best_dev), nothing re-initialised. Epochs already done by an
-      interrupted run are not repeated.
+    * ``save_dir`` has a run record and a checkpoint: resume from it, nothing re-initialised: ``auto`` takes the
+      newest (best_dev or train, whichever has the higher step; on a tie best_dev), ``best``/``last`` that one.
+      Epochs already done by an interrupted run are not repeated.
     * otherwise: DeepSpeech's ``--load_train`` order over the source directory (auto = best, last, init), with the
       spec's layers re-initialised when a checkpoint is loaded.
     """
@@ -260,7 +260,13 @@ def restore_for_training(session, config):
                 raise UserError("{} holds a run started with --freeze_layers {} but this command freezes {}: use "
                                 "the same flags to resume, or a new --save_checkpoint_dir".format(
                                     config.save_dir, record.get("frozen_layers"), format_layers(spec.frozen_layers)))
-            path = max(candidates, key=lambda p: (global_step_of(p), p == best))
+            if config.load_train == "auto":
+                path = max(candidates, key=lambda p: (global_step_of(p), p == best))
+            else:
+                path = best if config.load_train == "best" else last
+                if path is None:
+                    raise UserError("--load_train {}: {} has no {} checkpoint".format(
+                        config.load_train, config.save_dir, "best_dev" if config.load_train == "best" else "train"))
             log.info("Resuming the run in %s (its own checkpoints come before --load_checkpoint_dir; layers are "
                      "re-initialised only when a run starts from its source)", config.save_dir)
             log.info("%s %s", "Loading best validating checkpoint from" if path == best
@@ -304,8 +310,8 @@ def _new_record(session, config, source):
         "alphabet": config.alphabet.labels,
         "n_hidden": config.n_hidden,
         "frozen_fingerprints": {v.op.name: fingerprint(session.run(v)) for v in frozen},
-        "epochs_done": 0,
-        "finished": False,
+        "epoch_end_steps": [],
+        "finished": True,
     }
     os.makedirs(config.save_dir, exist_ok=True)
     write_run(config.save_dir, record)

@@ -10,11 +10,30 @@ Three builds of the same single-layer, unidirectional LSTM with forget bias 0 (w
 
 Kernel layout: rows ``[0, input_size)`` multiply the input, the next ``n`` rows the previous output; gate columns are
 i, j (candidate), f, o.
+
+Gradient of :func:`fused_lstm`. TF's registered ``BlockLSTM`` gradient adds one rank-B update per time step to the
+``[input + n, 4n]`` weight gradient, which is memory-bound and dominates CPU training time. By default the op gets
+:func:`_fast_block_lstm_grad` instead (a gradient override: the forward op, its inputs and its outputs are
+unchanged): only the cell recurrence runs step by step, and the weight, bias and input gradients are each one large
+matmul or reduction over all time steps. ``DSF_LSTM_GRADIENT=stock`` (or setting :data:`GRADIENT`) selects TF's own
+gradient, for comparison; the choice is read when the graph is built.
 """
+import os
+
 import tensorflow as tf
+from tensorflow.python.ops import rnn_grad
+
+from .errors import UserError
 
 CANONICAL_SCOPE = "cudnn_lstm/rnn/multi_rnn_cell/cell_0/cudnn_compatible_lstm_cell"
 OPAQUE_KERNEL = "cudnn_lstm/opaque_kernel"
+
+#: Environment variable choosing the BlockLSTM gradient: ``fast`` (default) or ``stock`` (TF's registered one).
+GRADIENT_ENV = "DSF_LSTM_GRADIENT"
+GRADIENT_KINDS = ("fast", "stock")
+#: Overrides :data:`GRADIENT_ENV` when set to one of :data:`GRADIENT_KINDS` (tests and benchmarks); None reads it.
+GRADIENT = None
+_FAST_GRADIENT_NAME = "DeepSpeechFreezeFastBlockLSTM"
 
 
 def canonical_variables(input_size, n_cell, trainable):
@@ -55,14 +74,99 @@ def fused_lstm(x, seq_length, n_cell, trainable=True, previous_state=None):
     c_prev, h_prev = previous_state
     no_peephole = tf.zeros([n_cell], dtype=tf.float32)
     max_len = tf.cast(tf.reduce_max(input_tensor=seq_length), tf.int64)
-    _, cell_states, _, _, _, _, outputs = tf.raw_ops.BlockLSTM(
-        seq_len_max=max_len, x=x, cs_prev=c_prev, h_prev=h_prev, w=kernel, wci=no_peephole, wcf=no_peephole,
-        wco=no_peephole, b=bias, forget_bias=0.0, cell_clip=-1.0, use_peephole=False)
+    override = {"BlockLSTM": _FAST_GRADIENT_NAME} if gradient_kind() == "fast" else {}
+    with tf.compat.v1.get_default_graph().gradient_override_map(override):
+        _, cell_states, _, _, _, _, outputs = tf.raw_ops.BlockLSTM(
+            seq_len_max=max_len, x=x, cs_prev=c_prev, h_prev=h_prev, w=kernel, wci=no_peephole, wcf=no_peephole,
+            wco=no_peephole, b=bias, forget_bias=0.0, cell_clip=-1.0, use_peephole=False)
     mask = tf.sequence_mask(seq_length, tf.shape(input=x)[0], dtype=tf.float32)  # [B, T]
     outputs = outputs * tf.expand_dims(tf.transpose(a=mask), -1)
     final_c = _last_valid(cell_states, c_prev, seq_length)
     final_h = _last_valid(outputs, h_prev, seq_length)
     return outputs, (final_c, final_h)
+
+
+def gradient_kind():
+    """``'fast'`` or ``'stock'``: :data:`GRADIENT` if set, else ``$DSF_LSTM_GRADIENT``, else ``'fast'``."""
+    kind = GRADIENT if GRADIENT is not None else (os.environ.get(GRADIENT_ENV) or "fast")
+    kind = kind.strip().lower()
+    if kind not in GRADIENT_KINDS:
+        raise UserError("{}={!r}: use one of {}".format(GRADIENT_ENV, kind, ", ".join(GRADIENT_KINDS)))
+    return kind
+
+
+def _fast_block_lstm_grad(op, *grads):
+    """Gradient of a ``BlockLSTM`` op (no peepholes, no cell clipping), equal to TF's ``BlockLSTMGrad`` up to float
+    rounding.
+
+    Per step ``t`` from ``seq_len_max - 1`` down to 0, with the op's saved post-activation gates ``i, f, o``
+    (sigmoid), ``ci`` (tanh), ``co = tanh(cs)``::
+
+        dh  = dh_out[t] + dh_rec            dcs = dcs_out[t] + dcs_rec + dh * o * (1 - co^2)
+        di  = dcs * ci * i * (1 - i)        dci = dcs * i * (1 - ci^2)
+        df  = dcs * cs[t-1] * f * (1 - f)   do  = dh * co * o * (1 - o)
+        dcs_rec = dcs * f                   dh_rec = [di, dci, df, do] @ W_h^T
+
+    Only ``dh_rec``'s matmul and a few ``[B, n]`` element-wise ops are in the loop; the element-wise factors that do
+    not depend on the recurrence are computed for all steps at once beforehand. The gate gradients of all steps are
+    then stacked into ``[L, B, 4n]`` (``L = seq_len_max``) and ``dW = [x, h[t-1]]^T @ dgates``, ``db = sum(dgates)``
+    and ``dx = dgates @ W_x^T`` are one op each. Steps at or past ``seq_len_max`` get no gradient (the op outputs
+    zeros there), as in TF's gradient. TF builds (and runs) only the parts a caller needs: no gradient op at all when
+    neither the kernel nor the input wants one, and no ``dx`` matmul when nothing below the LSTM trains.
+    """
+    if op.get_attr("use_peephole") or op.get_attr("cell_clip") > 0:
+        return rnn_grad._block_lstm_grad(op, *grads)  # pylint: disable=protected-access
+    seq_len_max, x, c_prev, h_prev, kernel = op.inputs[:5]
+    i, cs, f, o, ci, co, h = op.outputs
+    cs_grad = tf.convert_to_tensor(value=grads[1])
+    h_grad = tf.convert_to_tensor(value=grads[6])
+    input_size = x.shape[-1].value
+    n_cell = h_prev.shape[-1].value
+    if input_size is None or n_cell is None:
+        input_size = tf.shape(input=x)[2]
+        n_cell = tf.shape(input=h_prev)[1]
+    length = tf.cast(seq_len_max, tf.int32)
+    time = tf.shape(input=x)[0]
+    w_x, w_h = kernel[:input_size], kernel[input_size:]
+
+    with tf.compat.v1.name_scope("fast_block_lstm_grad"):
+        # Factors of the recurrence known before it runs, for all steps at once.
+        cs_before = tf.concat([tf.expand_dims(c_prev, 0), cs[:-1]], 0)
+        dcs_per_dh = o * (1.0 - co * co)
+        gate_factors = tf.concat([ci * i * (1.0 - i), i * (1.0 - ci * ci), cs_before * f * (1.0 - f),
+                                  co * o * (1.0 - o)], axis=2)
+        gates_array = tf.TensorArray(tf.float32, size=length, element_shape=tf.TensorShape([None, None]))
+
+        def step(t, dh_rec, dcs_rec, gates_array):
+            dh = h_grad[t] + dh_rec
+            dcs = cs_grad[t] + dcs_rec + dh * dcs_per_dh[t]
+            dgates = tf.concat([dcs, dcs, dcs, dh], 1) * gate_factors[t]
+            gates_array = gates_array.write(t, dgates)
+            return t - 1, tf.matmul(dgates, w_h, transpose_b=True), dcs * f[t], gates_array
+
+        zeros = tf.zeros_like(h_prev)
+        _, h_prev_grad, c_prev_grad, gates_array = tf.compat.v1.while_loop(
+            lambda t, *_: t >= 0, step, [length - 1, zeros, zeros, gates_array], back_prop=False,
+            name="recurrence")
+        batch = tf.shape(input=x)[1]
+        dgates = tf.cond(pred=length > 0, true_fn=gates_array.stack,
+                         false_fn=lambda: tf.zeros(tf.stack([0, batch, 4 * n_cell])))
+        dgates = tf.reshape(dgates, [-1, 4 * n_cell])
+
+        # One matmul each over all L * B rows.
+        h_before = tf.concat([tf.expand_dims(h_prev, 0), h], 0)[:length]
+        cell_inputs = tf.reshape(tf.concat([x[:length], h_before], 2), [-1, input_size + n_cell])
+        kernel_grad = tf.matmul(cell_inputs, dgates, transpose_a=True, name="kernel_grad")
+        bias_grad = tf.reduce_sum(input_tensor=dgates, axis=0, name="bias_grad")
+        x_grad = tf.reshape(tf.matmul(dgates, w_x, transpose_b=True), [length, batch, input_size])
+        x_grad = tf.pad(tensor=x_grad, paddings=[[0, time - length], [0, 0], [0, 0]], name="input_grad")
+    return None, x_grad, c_prev_grad, h_prev_grad, kernel_grad, None, None, None, bias_grad
+
+
+try:
+    tf.RegisterGradient(_FAST_GRADIENT_NAME)(_fast_block_lstm_grad)
+except KeyError:  # this module was reloaded: the registration of its first import is kept
+    pass
 
 
 def static_lstm(x_steps, n_cell, previous_state):

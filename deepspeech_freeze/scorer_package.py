@@ -69,6 +69,224 @@ def read_kenlm_header(path):
             "counts": list(struct.unpack("<%dQ" % order, raw_counts)), "header_size": kenlm_header_size(order)}
 
 
+class ScorerFileError(ValueError):
+    """A file that ds_ctcdecoder must not be given; the message says what is wrong with it."""
+
+
+def _required_bits(max_value):
+    return max_value.bit_length()
+
+
+def _chop_bits(max_offset, max_next, pointer_bits):
+    # lm/bhiksha.cc ChopBits: how many high bits of the next-pointers go into the offset array.
+    required = _required_bits(max_next)
+    best_chop, lowest_change = 0, None
+    for chop in range(0, min(required, pointer_bits) + 1):
+        change = (max_next >> (required - chop)) * 64 - max_offset * chop
+        if lowest_change is None or change < lowest_change:
+            lowest_change, best_chop = change, chop
+    return best_chop
+
+
+def _bit_packed_size(entries, max_vocab, remaining_bits):
+    return ((1 + entries) * (_required_bits(max_vocab) + remaining_bits) + 7) // 8 + 8
+
+
+def kenlm_search_end(handle, header, file_size):
+    """The byte offset where a KenLM binary's data ends (where DeepSpeech's scorer trailer starts).
+
+    Mirrors the sizes KenLM computes when it maps a binary (lm/model.cc, search_hashed, search_trie, trie.cc,
+    quantize.cc, bhiksha.cc) and checks the few configuration bytes it reads on the way, so that a damaged file is
+    reported here instead of making KenLM throw (which ends the process inside ds_ctcdecoder).
+    """
+    counts, model_type, order = header["counts"], header["model_type"], header["order"]
+    start = header["header_size"]
+
+    def read_at(offset, size):
+        if offset + size > file_size:
+            raise ScorerFileError("it ends at byte {} inside the language model's data".format(file_size))
+        handle.seek(offset)
+        return handle.read(size)
+
+    if model_type in (0, 1):  # probing hash tables (1: with rest costs)
+        vocab = 8 + _probing_buckets(counts[0], header["probing_multiplier"]) * 12
+        version, _ = struct.unpack("<II", read_at(start, 8))
+        if version != 0:
+            raise ScorerFileError("its probing vocabulary has version {} instead of 0".format(version))
+        weights, middle_entry = (8, 16) if model_type == 0 else (12, 20)
+        search = (counts[0] + 1) * weights
+        for n in range(1, order - 1):
+            search += _probing_buckets(counts[n], header["probing_multiplier"]) * middle_entry
+        search += _probing_buckets(counts[-1], header["probing_multiplier"]) * 12
+        return start + vocab + search
+    # tries: 2 plain, 3 quantized, 4 array-compressed pointers, 5 both
+    vocab = 8 + 8 * counts[0]
+    (stored_words,) = struct.unpack("<Q", read_at(start, 8))
+    if stored_words > counts[0]:
+        raise ScorerFileError("its vocabulary claims {} words but the header counts {}".format(
+            stored_words, counts[0]))
+    offset = start + vocab
+    quantized, compressed = model_type in (3, 5), model_type in (4, 5)
+    if quantized:
+        version, prob_bits, backoff_bits = struct.unpack("<BBB", read_at(offset, 3))
+        if version != 2:
+            raise ScorerFileError("its quantization has version {} instead of 2".format(version))
+        if not (1 <= prob_bits <= 25 and 1 <= backoff_bits <= 25):
+            raise ScorerFileError("its quantization bits ({}, {}) are outside 1-25".format(prob_bits, backoff_bits))
+        longest_table = (1 << prob_bits) * 4
+        quant = (order - 2) * ((1 << backoff_bits) * 4 + longest_table) + longest_table + 8
+        middle_bits, longest_bits = prob_bits + backoff_bits, prob_bits
+    else:
+        quant, middle_bits, longest_bits = 0, 63, 31
+    unigrams = (counts[0] + 2) * 16
+    pointer_bits = 22  # KenLM's default; stored in the file when pointers are compressed and order > 2
+    if compressed and order > 2:
+        version, pointer_bits = struct.unpack("<BB", read_at(offset + quant + unigrams, 2))
+        if version != 0:
+            raise ScorerFileError("its pointer compression has version {} instead of 0".format(version))
+    if _required_bits(counts[0]) > 57 or any(count + 1 >= (1 << 57) for count in counts):
+        raise ScorerFileError("its n-gram counts are too large for KenLM")
+    search = quant + unigrams
+    for n in range(1, order - 1):
+        entries, max_next = counts[n] + 1, counts[n + 1]
+        if compressed:
+            chop = _chop_bits(entries, max_next, pointer_bits)
+            array = 8 * (1 + (max_next >> (_required_bits(max_next) - chop)) + 1) + 7
+            inline = _required_bits(max_next) - chop
+        else:
+            array, inline = 0, _required_bits(max_next)
+        search += array + _bit_packed_size(counts[n], counts[0], middle_bits + inline)
+    search += _bit_packed_size(counts[-1], counts[0], longest_bits)
+    return offset + search
+
+
+_FST_MAGIC = 2125659606
+_FST_ALIGNMENT = 16  # OpenFST's MappedFile::kArchAlignment
+_CONST_STATE_BYTES = 20  # ConstFst<StdArc, uint32> state: final weight + 4 uint32
+_STD_ARC_BYTES = 16  # StdArc: ilabel, olabel, weight, nextstate
+
+
+def _fst_end(handle, offset, file_size):
+    """Where the ConstFst written by ds_ctcdecoder's save_dictionary ends; raises ScorerFileError if damaged."""
+    handle.seek(offset)
+    data = handle.read(4096)
+
+    def take(fmt, position):
+        size = struct.calcsize(fmt)
+        if position + size > len(data):
+            raise ScorerFileError("its vocabulary dictionary is cut short")
+        return struct.unpack_from(fmt, data, position), position + size
+
+    def take_string(position):
+        (length,), position = take("<i", position)
+        if not 0 <= length <= 256 or position + length > len(data):
+            raise ScorerFileError("its vocabulary dictionary has a damaged header")
+        return data[position:position + length], position + length
+
+    (magic,), position = take("<i", 0)
+    if magic != _FST_MAGIC:
+        raise ScorerFileError("its vocabulary dictionary does not start with OpenFST's magic number")
+    fst_type, position = take_string(position)
+    arc_type, position = take_string(position)
+    (version, flags, _, start, states, arcs), position = take("<iiQqqq", position)
+    if fst_type != b"const" or arc_type != b"standard" or version < 1 or flags & 3:
+        raise ScorerFileError("its vocabulary dictionary is a {} FST of {} arcs (version {}, flags {}), not the "
+                              "const/standard FST DeepSpeech writes".format(
+                                  fst_type.decode("ascii", "replace"), arc_type.decode("ascii", "replace"),
+                                  version, flags))
+    if states < 0 or arcs < 0 or not -1 <= start < max(states, 1):
+        raise ScorerFileError("its vocabulary dictionary has a damaged header")
+
+    def align(position):
+        if flags & 4:
+            return ((position + _FST_ALIGNMENT - 1) // _FST_ALIGNMENT) * _FST_ALIGNMENT
+        return position
+
+    end = align(align(offset + position) + states * _CONST_STATE_BYTES) + arcs * _STD_ARC_BYTES
+    if end > file_size:
+        raise ScorerFileError("it is truncated: {} bytes, but its vocabulary dictionary ends at byte {}".format(
+            file_size, end))
+    return end
+
+
+def inspect_scorer_package(path):
+    """Check that ``path`` is a complete scorer package that ds_ctcdecoder 0.7.4 can load, without loading it.
+
+    Returns a dict (order, counts, model_type, utf8, alpha, beta, lm_bytes, vocabulary_states). Raises
+    :class:`ScorerFileError` saying what is wrong: not a KenLM binary (text, ARPA, Git LFS pointer, random bytes,
+    an unfinished or foreign KenLM build), a truncated file, a language model without the vocabulary trailer, a
+    trailer of another version, or a damaged dictionary. These checks come first because ds_ctcdecoder ends the
+    whole process (abort or segmentation fault) on many of these files instead of returning an error.
+    """
+    file_size = os.path.getsize(path)
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+        if not head.startswith(KENLM_SANITY):
+            raise ScorerFileError(_describe_foreign_file(head))
+        header = read_kenlm_header(path)
+        if header is None:
+            raise ScorerFileError("its KenLM header is cut short")
+        if not 2 <= header["order"] <= KENLM_MAX_ORDER:
+            raise ScorerFileError("its language model has order {}; ds_ctcdecoder supports orders 2 to {}".format(
+                header["order"], KENLM_MAX_ORDER))
+        if header["model_type"] >= len(KENLM_MODEL_TYPES):
+            raise ScorerFileError("its KenLM model type {} is unknown".format(header["model_type"]))
+        expected_search_version = 0 if header["model_type"] < 2 else 1
+        if header["search_version"] != expected_search_version:
+            raise ScorerFileError("its KenLM {} data has version {} instead of {}".format(
+                KENLM_MODEL_TYPES[header["model_type"]], header["search_version"], expected_search_version))
+        multiplier = header["probing_multiplier"]
+        if not (np.isfinite(multiplier) and multiplier >= 1.0):
+            raise ScorerFileError("its KenLM probing multiplier {} is not a number >= 1".format(multiplier))
+        if header["model_type"] < 2 and header["counts"][0] >= 1 << 32:
+            raise ScorerFileError("its vocabulary is too large for KenLM's probing tables")
+        lm_end = kenlm_search_end(handle, header, file_size)
+        if lm_end > file_size:
+            raise ScorerFileError("it is truncated: {} bytes, but its language model alone needs {}".format(
+                file_size, lm_end))
+        if lm_end == file_size:
+            raise ScorerFileError("it is a bare KenLM language model without the vocabulary trailer of a scorer "
+                                  "package")
+        handle.seek(lm_end)
+        trailer = handle.read(_TRAILER_HEAD.size)
+        if trailer[:4] != TRAILER_MAGIC:
+            if header["has_vocabulary"]:
+                raise ScorerFileError("it is a KenLM binary that stores its vocabulary strings (built without "
+                                      "build_binary -v), not a scorer package")
+            raise ScorerFileError("the bytes after its language model are not DeepSpeech's scorer trailer")
+        if len(trailer) < _TRAILER_HEAD.size:
+            raise ScorerFileError("it is truncated inside the scorer trailer")
+        _, version, utf8, alpha, beta = _TRAILER_HEAD.unpack(trailer)
+        if version != TRAILER_VERSION:
+            raise ScorerFileError("its scorer trailer has version {}, DeepSpeech 0.7 reads version {}{}".format(
+                version, TRAILER_VERSION, " (an older package: rebuild it)" if version < TRAILER_VERSION else
+                " (a newer DeepSpeech made it)"))
+        fst_end = _fst_end(handle, lm_end + _TRAILER_HEAD.size, file_size)
+    return {"order": header["order"], "counts": header["counts"],
+            "model_type": KENLM_MODEL_TYPES[header["model_type"]], "utf8": bool(utf8), "alpha": alpha,
+            "beta": beta, "lm_bytes": lm_end, "package_bytes": fst_end}
+
+
+def _describe_foreign_file(head):
+    if not head:
+        return "it is empty"
+    if head.startswith(KENLM_INCOMPLETE_MAGIC):
+        return "it is a KenLM binary that did not finish building"
+    if head.startswith(KENLM_MAGIC_PREFIX + b" format version"):
+        version = head[len(KENLM_MAGIC_PREFIX + b" format version"):].split(b"\n", 1)[0].strip()
+        if version != b"5":
+            return "it is a KenLM binary of format version {}, not 5".format(version.decode("ascii", "replace"))
+        return "it is a KenLM binary whose test values do not match this machine (another architecture?)"
+    if head.startswith(b"version https://git-lfs"):
+        return "it is a Git LFS pointer, not the file itself (run git lfs pull, or download the file)"
+    lines = [line.strip() for line in head.split(b"\n") if line.strip() and not line.strip().startswith(b"#")]
+    if lines and lines[0] == b"\\data\\":
+        return "it is an ARPA text language model, not a scorer package"
+    if head.startswith(b"\x1f\x8b"):
+        return "it is gzip-compressed"
+    return "it does not start with a KenLM binary header"
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # ARPA -> KenLM probing binary
 
@@ -366,7 +584,7 @@ def write_scorer_package(lm_binary_or_arpa_path, vocabulary_words, alphabet, pac
         if err != ds_ctcdecoder.DS_ERR_SCORER_NO_TRIE:
             raise UserError("ds_ctcdecoder could not load language model {} (error 0x{:X}){}".format(
                 path, err, ": it already carries a scorer trailer" if err == ds_ctcdecoder.DS_ERR_OK else ""))
-        scorer.fill_dictionary(words)
+        scorer.fill_dictionary([word.encode("utf-8") for word in words])
         directory = os.path.dirname(os.path.abspath(package_path))
         if not os.path.isdir(directory):
             os.makedirs(directory)

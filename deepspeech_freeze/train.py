@@ -204,11 +204,10 @@ def fit(config):
         state = RunState(record, config.dropout_rates)
         log.info("Trainable layers: %s; frozen: %s", _layer_list(config, frozen=False),
                  _layer_list(config, frozen=True))
-        first_epoch = 0 if record.get("finished", True) else record.get("epochs_done", 0)
+        first_epoch = epochs_already_done(record, session.run(graph.global_step))
         if first_epoch:
             log.info("The interrupted run had finished %d of its epochs; continuing with epoch %d", first_epoch,
                      first_epoch)
-        record["finished"] = False
         old_handlers = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGTERM,)}
         log.info("STARTING Optimization")
         started = time.time()
@@ -223,10 +222,12 @@ def fit(config):
                 step = session.run(graph.global_step)
                 log.info("Finished training epoch %d - loss: %f", epoch, train_loss)
                 write_epoch_summary(writers["train"], "epoch_loss", train_loss, step)
+                # The epoch's end step is recorded before the checkpoint is written: whenever the process dies,
+                # a checkpoint at step >= this one holds the whole epoch.
+                record["epoch_end_steps"].append(int(step))
+                checkpoints.write_run(config.save_dir, record)
                 savers.save_train(session, graph.global_step)
                 state.last_checkpoint_time = time.time()
-                record["epochs_done"] = epoch + 1
-                checkpoints.write_run(config.save_dir, record)
                 if dev_sets and not after_dev(session, graph, state, savers, epoch, config, dev_sets, other_init,
                                               writers["dev"]):
                     break
@@ -252,6 +253,16 @@ def fit(config):
     if proof:
         log.info("%s", proof)
     return record
+
+
+def epochs_already_done(record, step):
+    """Epochs of an interrupted run that the checkpoint at ``step`` already contains (0 for a finished or new run,
+    whose next invocation trains ``--epochs`` more, as DeepSpeech does). Resets the record for this invocation."""
+    if record.get("finished", True):
+        record["epoch_end_steps"] = []
+    record["epoch_end_steps"] = [s for s in record.get("epoch_end_steps", []) if s <= step]
+    record["finished"] = False
+    return len(record["epoch_end_steps"])
 
 
 def after_dev(session, graph, state, savers, epoch, config, dev_sets, other_init, writer):

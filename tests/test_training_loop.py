@@ -1,0 +1,101 @@
+"""The epoch loop as DeepSpeech 0.7.4 runs it: load order and its log lines, best_dev, early stop, LR plateau,
+summaries, resuming after an interruption, reproducibility."""
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import tensorflow as tf
+
+from conftest import ENGLISH, ROOT, run_module
+
+BASE = ["--n_hidden", "32", "--noshow_progressbar", "--alphabet_config_path", ENGLISH]
+
+
+def train(csv, ckpt, *extra, check=True):
+    return run_module("deepspeech_freeze.train", "--train_files", csv, "--checkpoint_dir", ckpt, "--summary_dir",
+                      str(ckpt) + "_summaries", *BASE, *extra, check=check)
+
+
+def test_load_train_modes_log_as_deepspeech(tmp_path, ldc_dir):
+    csv, ckpt = str(ldc_dir / "ldc93s1.csv"), tmp_path / "ckpt"
+    first = train(csv, ckpt, "--dev_files", csv, "--epochs", "1")
+    assert "Could not find best validating checkpoint." in first.output
+    assert "Could not find most recent checkpoint." in first.output
+    assert "Initializing all variables." in first.output
+    again = train(csv, ckpt, "--dev_files", csv, "--epochs", "1")
+    assert "Loading best validating checkpoint from {}".format(ckpt / "best_dev-1") in again.output
+    last = train(csv, ckpt, "--epochs", "1", "--load_train", "last")
+    assert "Loading most recent checkpoint from" in last.output
+    init = train(csv, ckpt, "--epochs", "1", "--load_train", "init")
+    assert "Initializing all variables." in init.output
+    bad = train(csv, ckpt, "--load_train", "sometimes", check=False)
+    assert bad.returncode == 2 and "--load_train sometimes" in bad.output
+    missing = train(csv, tmp_path / "empty", "--load_train", "best", check=False)
+    assert missing.returncode == 2 and "All initialization methods failed" in missing.output
+
+
+def test_early_stop_and_plateau(tmp_path, ldc_dir):
+    csv = str(ldc_dir / "ldc93s1.csv")
+    # es_min_delta 1e9: no epoch counts as an improvement, so both triggers fire on schedule.
+    result = train(csv, tmp_path / "ckpt", "--dev_files", csv, "--epochs", "10", "--early_stop", "--es_epochs", "4",
+                   "--es_min_delta", "1e9", "--reduce_lr_on_plateau", "--plateau_epochs", "2",
+                   "--plateau_reduction", "0.5")
+    assert result.output.count("Encountered a plateau, reducing learning rate to") == 1
+    assert "reducing learning rate to 0.0005" in result.output
+    assert "Reloading best validating checkpoint from" in result.output
+    assert "Early stop triggered as the loss did not improve the last 4 epochs" in result.output
+    # Epoch 0 always improves on inf; epochs 1-4 do not: the stop comes after epoch 4.
+    assert "Finished training epoch 4 " in result.output and "Finished training epoch 5 " not in result.output
+    reader = tf.compat.v1.train.NewCheckpointReader(tf.compat.v1.train.latest_checkpoint(
+        str(tmp_path / "ckpt"), latest_filename="best_dev_checkpoint"))
+    assert float(reader.get_tensor("learning_rate")) == pytest.approx(0.0005, rel=1e-6)
+
+
+def test_summaries_are_written(tmp_path, ldc_dir):
+    csv = str(ldc_dir / "ldc93s1.csv")
+    train(csv, tmp_path / "ckpt", "--dev_files", csv, "--epochs", "2")
+    tags = {}
+    for kind in ("train", "dev"):
+        for path in glob.glob(str(tmp_path / "ckpt_summaries" / kind / "events.*")):
+            for event in tf.compat.v1.train.summary_iterator(path):
+                for value in event.summary.value:
+                    tags.setdefault(kind, set()).add(value.tag)
+    assert tags["train"] == {"step_loss", "epoch_loss"}
+    assert tags["dev"] == {"step_loss", "epoch_loss"}
+
+
+def test_same_seed_same_losses(tmp_path, ldc_dir):
+    csv = str(ldc_dir / "ldc93s1.csv")
+    runs = [train(csv, tmp_path / name, "--epochs", "3").output for name in ("a", "b")]
+    losses = [[line for line in run.splitlines() if "Finished training epoch" in line] for run in runs]
+    assert losses[0] == losses[1] and len(losses[0]) == 3
+
+
+def test_sigterm_saves_and_rerun_resumes(tmp_path, ldc_dir):
+    csv, ckpt = str(ldc_dir / "ldc93s1.csv"), tmp_path / "ckpt"
+    command = [sys.executable, "-m", "deepspeech_freeze.train", "--train_files", csv, "--checkpoint_dir", str(ckpt),
+               "--summary_dir", str(tmp_path / "s"), "--epochs", "100000", *BASE]
+    process = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, universal_newlines=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not glob.glob(str(ckpt / "train-3.index")):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == 2 and "Traceback" not in output
+    assert "interrupted (SIGTERM): saved" in output and "run the same command again to resume" in output
+    step = int(tf.compat.v1.train.latest_checkpoint(str(ckpt)).rsplit("-", 1)[1])
+    rerun = subprocess.run(command[:command.index("--epochs") + 1] + [str(step + 2)] + BASE, cwd=ROOT,
+                           env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           universal_newlines=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stdout[-2000:]
+    assert "Resuming the run in" in rerun.stdout
+    assert "Loading most recent checkpoint from {}".format(ckpt / "train-{}".format(step)) in rerun.stdout
+    # One sample, batch 1: a step is an epoch, so the checkpoint at `step` holds `step` whole epochs.
+    assert "continuing with epoch {}".format(step) in rerun.stdout
+    assert "Finished training epoch {} ".format(step + 1) in rerun.stdout
+    assert "Finished training epoch 0 " not in rerun.stdout
