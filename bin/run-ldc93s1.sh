@@ -7,7 +7,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 python="${DSF_VENV_PYTHON:-$root/.venv/bin/python}"
 work="${LDC93S1_DIR:-$root/runs/ldc93s1}"
 mkdir -p "$work"
-"$python" -m deepspeech_freeze.importers.ldc93s1 --source "${LDC93S1_SOURCE:-$root/../shared/data/ldc93s1}" \
+"$python" -m deepspeech_freeze.importers.ldc93s1 --source "${LDC93S1_SOURCE:-$root/data/smoke_test}" \
     --target "$work"
 "$python" -m deepspeech_freeze.train \
     --train_files "$work/ldc93s1.csv" --test_files "$work/ldc93s1.csv" \

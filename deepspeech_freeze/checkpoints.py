@@ -10,7 +10,8 @@ path can end in a raw shape error. Entry points:
 * :func:`restore_for_evaluation` — test, export, inference: a trained model as is.
 
 The save directory holds ``run.json``: the transfer spec, the source checkpoint, fingerprints of the frozen
-variables as loaded, and the global step at which each epoch of the current invocation ended. It makes a restarted command resume instead of re-transferring, and lets
+variables as loaded, the global step at which each epoch of the current invocation ended, and the per-epoch
+history (losses, seconds, best dev loss) that results tables and learning curves are made from. It makes a restarted command resume instead of re-transferring, and lets
 :func:`verify_frozen` prove at the end that frozen layers are bit-identical to the source.
 """
 import hashlib
@@ -311,6 +312,7 @@ def _new_record(session, config, source):
         "n_hidden": config.n_hidden,
         "frozen_fingerprints": {v.op.name: fingerprint(session.run(v)) for v in frozen},
         "epoch_end_steps": [],
+        "history": [],
         "finished": True,
     }
     os.makedirs(config.save_dir, exist_ok=True)

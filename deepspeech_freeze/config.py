@@ -122,11 +122,19 @@ def build_config(training=True):
         raise UserError("--freeze_layers {}: freezes all six layers, which leaves nothing to train"
                         .format(FLAGS.freeze_layers))
     reinit = top_layers(FLAGS.drop_source_layers)
+    if FLAGS.reinit_layers:
+        if FLAGS.drop_source_layers:
+            raise UserError("--reinit_layers and --drop_source_layers both choose the layers to re-initialise: "
+                            "give only one")
+        reinit = parse_layer_set(FLAGS.reinit_layers, "--reinit_layers")
+        if len(reinit) == 6:
+            raise UserError("--reinit_layers {}: re-initialises every layer; use --load_train init to start from "
+                            "scratch".format(FLAGS.reinit_layers))
     both = frozen & reinit
     if training and both:
-        raise UserError("--freeze_layers {} and --drop_source_layers {} overlap on layer(s) {}: a re-initialised "
-                        "layer that is frozen would stay random. Freeze fewer layers or drop fewer"
-                        .format(FLAGS.freeze_layers, FLAGS.drop_source_layers, format_layers(both)))
+        raise UserError("--freeze_layers {} and the re-initialised layers {} overlap on layer(s) {}: a "
+                        "re-initialised layer that is frozen would stay random. Freeze fewer layers or re-initialise "
+                        "fewer".format(FLAGS.freeze_layers, format_layers(reinit), format_layers(both)))
 
     return Config(
         alphabet=alphabet, n_hidden=FLAGS.n_hidden, n_classes=alphabet.size + 1,

@@ -99,13 +99,14 @@ def load_samples(csv_paths, config, labelled=True, reject_short=False):
                     frame.loc[duplicated, "origin"].iloc[0])
         frame = frame[~duplicated].reset_index(drop=True)
 
-    problems, short, labels_column, frames_column = [], [], [], []
+    problems, short, labels_column, frames_column, samples_column = [], [], [], [], []
     for row in frame.itertuples(index=False):
-        problem, labels, n_frames = None, [], 0
+        problem, labels, n_frames, n_samples = None, [], 0, 0
         info, problem = audio.wav_info(row.wav_filename)
         if info is not None:
             problem = audio.wav_problem(info, config.sample_rate)
-            n_frames = audio.n_feature_frames(info.n_samples, config.window_samples, config.step_samples)
+            n_samples = info.n_samples
+            n_frames = audio.n_feature_frames(n_samples, config.window_samples, config.step_samples)
         if problem is None and labelled:
             if not row.transcript.strip():
                 problem = "empty transcript: every sample needs one"
@@ -124,10 +125,12 @@ def load_samples(csv_paths, config, labelled=True, reject_short=False):
             problems.append((row.origin, row.wav_filename, problem))
         labels_column.append(labels)
         frames_column.append(n_frames)
+        samples_column.append(n_samples)
     if problems:
         raise UserError(_describe(problems, len(frame), what))
     frame["labels"] = labels_column
     frame["n_frames"] = frames_column
+    frame["n_samples"] = samples_column
     if short:
         if reject_short:
             raise UserError(_describe(short, len(frame), what).replace(

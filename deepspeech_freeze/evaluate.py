@@ -35,9 +35,9 @@ def build_eval_graph(config, output_types, output_shapes):
     return iterator, {"filenames": filenames, "probs": probs, "n_frames": n_frames, "losses": losses}
 
 
-def evaluate_sets(config, directory, csv_paths, scorer):
+def evaluate_sets(config, directory, csv_paths, scorer, decode=True):
     """Run every test CSV through the model loaded from ``directory``; returns ``[(csv, samples)]`` where each
-    sample is a dict with wav_filename, src, res and loss."""
+    sample is a dict with wav_filename, src, res (empty when ``decode`` is False: losses only) and loss."""
     sets = [(path, data.load_samples([path], config)) for path in csv_paths]
     tf.compat.v1.reset_default_graph()
     datasets = {path: data.create_dataset(frame, config, FLAGS.test_batch_size, train_phase=False)
@@ -63,7 +63,8 @@ def evaluate_sets(config, directory, csv_paths, scorer):
                     break
                 hypotheses = decoding.beam_search_batch(
                     batch["probs"], batch["n_frames"], config.alphabet, FLAGS.beam_width, scorer=scorer,
-                    cutoff_prob=FLAGS.cutoff_prob, cutoff_top_n=FLAGS.cutoff_top_n)
+                    cutoff_prob=FLAGS.cutoff_prob, cutoff_top_n=FLAGS.cutoff_top_n) if decode \
+                    else [""] * len(batch["losses"])
                 for name, hypothesis, loss in zip(batch["filenames"], hypotheses, batch["losses"]):
                     name = name.decode("utf-8")
                     samples.append({"wav_filename": name, "src": transcripts[name], "res": hypothesis,

@@ -96,6 +96,9 @@ def define_flags():
     f.DEFINE_integer("drop_source_layers", 0, "re-initialise the top N layers (1: layer 6 only ... 5: layers 2-6) "
                                               "instead of loading them from --load_checkpoint_dir; needed when the "
                                               "target alphabet differs from the source's")
+    f.DEFINE_string("reinit_layers", "", "re-initialise exactly these layers (same syntax as --freeze_layers, e.g. "
+                                         "1-3 for top-down training) instead of loading them from the source; the "
+                                         "general form of --drop_source_layers, which it excludes")
     f.DEFINE_string("freeze_layers", "", "layers to keep fixed while training: N means layers 1..N (the paper's "
                                          "'N frozen'); a list such as 1-3,5 or 4-6 means exactly those; 6 alone is "
                                          "the output layer. Layers: 1,2,3 dense; 4 LSTM; 5 dense; 6 output. Frozen "

@@ -209,10 +209,12 @@ def fit(config):
             log.info("The interrupted run had finished %d of its epochs; continuing with epoch %d", first_epoch,
                      first_epoch)
         old_handlers = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGTERM,)}
+        record["train_audio_seconds"] = float(train_set["n_samples"].sum()) / config.sample_rate
         log.info("STARTING Optimization")
         started = time.time()
         try:
             for epoch in range(first_epoch, FLAGS.epochs):
+                epoch_started = time.time()
                 if cache.prefix and FLAGS.cache_for_epochs > 0 and epoch > 0 and epoch % FLAGS.cache_for_epochs == 0:
                     log.info("Invalidating feature cache")
                     cache.invalidate()
@@ -225,6 +227,8 @@ def fit(config):
                 # The epoch's end step is recorded before the checkpoint is written: whenever the process dies,
                 # a checkpoint at step >= this one holds the whole epoch.
                 record["epoch_end_steps"].append(int(step))
+                record["history"].append({"epoch": epoch, "step": int(step), "train_loss": float(train_loss),
+                                          "seconds": round(time.time() - epoch_started, 3)})
                 checkpoints.write_run(config.save_dir, record)
                 savers.save_train(session, graph.global_step)
                 state.last_checkpoint_time = time.time()
@@ -261,6 +265,7 @@ def epochs_already_done(record, step):
     if record.get("finished", True):
         record["epoch_end_steps"] = []
     record["epoch_end_steps"] = [s for s in record.get("epoch_end_steps", []) if s <= step]
+    record["history"] = [entry for entry in record.get("history", []) if entry["step"] <= step]
     record["finished"] = False
     return len(record["epoch_end_steps"])
 
@@ -283,10 +288,14 @@ def after_dev(session, graph, state, savers, epoch, config, dev_sets, other_init
         state.epochs_without_improvement += 1
     else:
         state.epochs_without_improvement = 0
+    record = state.record
+    record["history"][-1]["dev_loss"] = float(dev_loss)
     if dev_loss < state.best_dev_loss:
         state.best_dev_loss = dev_loss
         path = savers.save_best(session, graph.global_step)
         log.info("Saved new best validating model with loss %f to: %s", dev_loss, path)
+        record.update(best_dev_loss=float(dev_loss), best_dev_epoch=epoch, best_dev_step=int(step))
+    checkpoints.write_run(config.save_dir, record)
 
     if FLAGS.early_stop and state.epochs_without_improvement == FLAGS.es_epochs:
         log.info("Early stop triggered as the loss did not improve the last %d epochs", FLAGS.es_epochs)

@@ -1,0 +1,136 @@
+"""Greedy top-down training (Zhang et al., ICASSP 2021, Algorithm 1) over DeepSpeech's six layers.
+
+``python -m deepspeech_freeze.topdown --load_checkpoint_dir TRAINED --save_checkpoint_dir OUT --train_files ...
+--dev_files ... [training flags]``
+
+From a trained model M with dev loss e, round i = 1..5 freezes the top i layers, re-initialises the other 6 - i and
+retrains them (an ordinary training run through the transfer spec, with its frozen-layer proof). If the round's
+dev loss is worse than e the search stops; otherwise its model becomes M. Every round lives in ``OUT/round-i``; a
+finished round is not run again, so the command can be repeated after an interruption. The table of rounds is
+printed and saved as ``OUT/topdown.json`` and ``OUT/topdown.md``.
+"""
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+
+from . import checkpoints, evaluate
+from .config import build_config
+from .errors import UserError, run_main
+from .flags import FLAGS, define_flags
+from .layers import format_layers
+from .logs import setup_logging
+
+log = logging.getLogger("deepspeech_freeze")
+
+#: Flags each round sets itself; the user's values for them are not passed on.
+ROUND_FLAGS = ("load_checkpoint_dir", "save_checkpoint_dir", "checkpoint_dir", "freeze_layers", "reinit_layers",
+               "drop_source_layers", "test_files", "export_dir", "load_train", "summary_dir", "topdown_rounds",
+               "one_shot_infer")
+
+
+def strip_flags(argv, names):
+    """``argv`` without the flags in ``names`` (``--name value``, ``--name=value`` and ``--noname`` forms)."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        name = arg.lstrip("-").split("=", 1)[0]
+        if arg.startswith("--") and (name in names or (name.startswith("no") and name[2:] in names)):
+            skip = "=" not in arg and name in names and not isinstance(getattr(FLAGS, name, None), bool)
+            continue
+        kept.append(arg)
+    return kept
+
+
+def round_layers(index):
+    """Round ``index`` (1-5): (frozen top layers, re-initialised bottom layers)."""
+    return frozenset(range(7 - index, 7)), frozenset(range(1, 7 - index))
+
+
+def dev_loss(config, directory):
+    """Mean per-sample CTC loss of the dev sets for the model in ``directory`` (no dropout, no decoding)."""
+    losses = [sample["loss"] for _, samples in evaluate.evaluate_sets(config, directory, config.dev_files, None,
+                                                                       decode=False) for sample in samples]
+    return sum(losses) / len(losses)
+
+
+def run_round(index, source, target, passthrough):
+    """Train one round in a subprocess (resumes by itself if an earlier attempt was interrupted)."""
+    frozen, reinit = round_layers(index)
+    record = checkpoints.read_run(target)
+    if record and record.get("finished") and checkpoints.find_checkpoint(target, "best"):
+        log.info("Round %d already finished in %s", index, target)
+        return
+    command = [sys.executable, "-m", "deepspeech_freeze.train"] + passthrough + [
+        "--load_checkpoint_dir", source, "--save_checkpoint_dir", target, "--summary_dir",
+        os.path.join(target, "summaries"), "--freeze_layers", format_layers(frozen), "--reinit_layers",
+        format_layers(reinit)]
+    log.info("Round %d: freeze layers %s, re-initialise layers %s, start from %s", index, format_layers(frozen),
+             format_layers(reinit), source)
+    if subprocess.call(command) != 0:
+        raise UserError("round {} failed (see the trainer's message above); run the same command again to resume"
+                        .format(index))
+
+
+def format_rounds(rows):
+    """Markdown table of the rounds."""
+    lines = ["| round | frozen (top) | retrained | dev loss | kept |", "|---|---|---|---|---|"]
+    for row in rows:
+        lines.append("| {round} | {frozen} | {retrained} | {dev_loss:.4f} | {kept} |".format(**row))
+    return "\n".join(lines)
+
+
+def topdown(config, passthrough, rounds=5):
+    """Run the greedy search; returns the rows of the table (round 0 is the starting model)."""
+    out = config.save_dir
+    os.makedirs(out, exist_ok=True)
+    best_dir, best_loss = config.load_dir, dev_loss(config, config.load_dir)
+    rows = [{"round": 0, "frozen": "-", "retrained": "-", "dev_loss": best_loss, "kept": "start",
+             "directory": best_dir}]
+    log.info("Starting model %s: dev loss %f", best_dir, best_loss)
+    for index in range(1, rounds + 1):
+        target = os.path.join(out, "round-{}".format(index))
+        run_round(index, best_dir, target, passthrough)
+        loss = dev_loss(config, target)
+        frozen, reinit = round_layers(index)
+        keep = loss <= best_loss
+        rows.append({"round": index, "frozen": format_layers(frozen), "retrained": format_layers(reinit),
+                     "dev_loss": loss, "kept": "yes" if keep else "no (worse: stop)", "directory": target})
+        log.info("Round %d: dev loss %f (best so far %f) -> %s", index, loss, best_loss, rows[-1]["kept"])
+        save_table(out, rows)
+        if not keep:
+            break
+        best_dir, best_loss = target, loss
+    log.info("Top-down training finished: best model %s with dev loss %f", best_dir, best_loss)
+    print(format_rounds(rows))
+    return rows
+
+
+def save_table(out, rows):
+    with io.open(os.path.join(out, "topdown.json"), "w", encoding="utf-8") as handle:
+        json.dump(rows, handle, indent=2)
+    with io.open(os.path.join(out, "topdown.md"), "w", encoding="utf-8") as handle:
+        handle.write(format_rounds(rows) + "\n")
+
+
+def main(_argv):
+    setup_logging(FLAGS.log_level)
+    if not FLAGS.load_checkpoint_dir or not FLAGS.save_checkpoint_dir:
+        raise UserError("give --load_checkpoint_dir (the trained model) and --save_checkpoint_dir (the rounds)")
+    if not FLAGS.train_files or not FLAGS.dev_files:
+        raise UserError("top-down training needs --train_files and --dev_files")
+    if not 1 <= FLAGS.topdown_rounds <= 5:
+        raise UserError("--topdown_rounds {}: use 1 to 5".format(FLAGS.topdown_rounds))
+    config = build_config(training=False)
+    topdown(config, strip_flags(sys.argv[1:], ROUND_FLAGS), FLAGS.topdown_rounds)
+
+
+if __name__ == "__main__":
+    define_flags()
+    from absl import flags as absl_flags  # pylint: disable=import-outside-toplevel
+    absl_flags.DEFINE_integer("topdown_rounds", 5, "at most this many rounds (round i freezes the top i layers)")
+    run_main(main)
