@@ -1,0 +1,336 @@
+#!/usr/bin/env bash
+# Set up the development environment of deepspeech-freeze.
+#
+# Usage: bin/install.sh [--test] [--check]
+#
+#   --test   also install requirements-test.txt
+#   --check  change nothing; exit 0 if everything is installed and up to
+#            date, 1 otherwise
+#
+# What it does, in order:
+#   1. finds a Python 3.7: $DSF_PYTHON, else `python3.7` on PATH (if it really
+#      runs and is 3.7), else the newest pyenv 3.7.x;
+#   2. installs the Debian packages the project needs (as root via apt-get;
+#      otherwise prints the apt-get command and stops);
+#   3. creates/refreshes .venv in the repository root, installs
+#      requirements.txt (+ requirements-test.txt) and `pip install -e .`;
+#   4. builds KenLM's lmplz and build_binary into .venv/bin/.
+#
+# A stamp file in .venv (keyed by a hash of requirements*.txt, setup.py and
+# this script) makes a repeated run a quick no-op. A .venv made by another
+# Python, or one that no longer runs, is rebuilt from scratch.
+#
+# Environment:
+#   DSF_PYTHON   path of the Python 3.7 interpreter to use
+#   DSF_JOBS     parallel jobs for the KenLM build (default: nproc)
+
+set -euo pipefail
+
+log() { printf '[install] %s\n' "$*"; }
+die() { printf '[install] ERROR: %s\n' "$*" >&2; exit 1; }
+
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
+
+WITH_TEST=0
+CHECK_ONLY=0
+for arg in "$@"; do
+    case "$arg" in
+        --test) WITH_TEST=1 ;;
+        --check) CHECK_ONLY=1 ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage >&2; die "unknown argument: $arg" ;;
+    esac
+done
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$REPO_ROOT/.venv"
+STAMP="$VENV/.dsf-install-stamp"
+
+# ---------------------------------------------------------------------------
+# 1. Python 3.7 (checked before anything is touched)
+# ---------------------------------------------------------------------------
+
+# Prints "ok" when $1 is a working Python 3.7 with venv/ensurepip available.
+# `python3.7 -c ...` through a pyenv shim fails without PYENV_VERSION, and a
+# non-Python executable must not pass, so the version is printed and compared.
+probe_python() {
+    local out
+    out="$("$1" -c 'import sys, venv, ensurepip; print("dsf-python %d.%d" % sys.version_info[:2])' 2>/dev/null </dev/null)" || return 1
+    [ "$out" = "dsf-python 3.7" ]
+}
+
+python_hint() {
+    cat >&2 <<'EOF'
+[install] Python 3.7 is required (TensorFlow 1.15 has no wheels for newer versions).
+[install] Do one of:
+[install]   pyenv install 3.7.16                                # then re-run bin/install.sh
+[install]   DSF_PYTHON=/path/to/python3.7 bin/install.sh        # use a specific interpreter
+EOF
+}
+
+find_python() {
+    local cand root roots=() seen=" "
+    if [ -n "${DSF_PYTHON:-}" ]; then
+        if probe_python "$DSF_PYTHON"; then
+            PYTHON="$DSF_PYTHON"
+            return 0
+        fi
+        printf '[install] ERROR: DSF_PYTHON=%s is not a working Python 3.7 interpreter.\n' "$DSF_PYTHON" >&2
+        python_hint
+        exit 1
+    fi
+
+    if cand="$(command -v python3.7 2>/dev/null)" && probe_python "$cand"; then
+        PYTHON="$cand"
+        return 0
+    fi
+
+    if command -v pyenv >/dev/null 2>&1; then
+        root="$(pyenv root 2>/dev/null || true)"
+        [ -n "$root" ] && roots+=("$root")
+    fi
+    roots+=("${PYENV_ROOT:-$HOME/.pyenv}" "$HOME/.pyenv")
+    for root in "${roots[@]}"; do
+        case "$seen" in *" $root "*) continue ;; esac
+        seen="$seen$root "
+        [ -d "$root/versions" ] || continue
+        # Newest 3.7.x first; fall back to older ones if the newest is broken.
+        while IFS= read -r cand; do
+            [ -n "$cand" ] || continue
+            if probe_python "$cand"; then
+                PYTHON="$cand"
+                return 0
+            fi
+        done < <(ls -d "$root"/versions/3.7.*/bin/python3.7 2>/dev/null | sort -rV)
+    done
+
+    printf '[install] ERROR: no Python 3.7 found (tried $DSF_PYTHON, python3.7 on PATH, pyenv).\n' >&2
+    python_hint
+    exit 1
+}
+
+PYTHON=""
+find_python
+PY_VERSION="$("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"
+# Real installation the venv will be based on (resolves venvs and symlinks).
+PY_BASE="$("$PYTHON" -c 'import os, sys; print(os.path.realpath(sys.base_prefix))')"
+log "python: $PYTHON ($PY_VERSION)"
+
+# ---------------------------------------------------------------------------
+# 2. Debian packages
+# ---------------------------------------------------------------------------
+
+DEB_PACKAGES=(
+    build-essential cmake
+    libboost-program-options-dev libboost-system-dev libboost-thread-dev libboost-test-dev
+    zlib1g-dev libbz2-dev liblzma-dev
+    espeak-ng sox ffmpeg
+)
+
+ensure_deb_packages() {
+    if ! command -v dpkg-query >/dev/null 2>&1; then
+        log "WARNING: not a Debian/Ubuntu system; make sure these (or equivalents) are installed:"
+        log "  ${DEB_PACKAGES[*]}"
+        return 0
+    fi
+    local installed missing=() pkg
+    # dpkg-query exits 1 when some package is unknown; that is expected here.
+    installed=" $({ dpkg-query -W -f='${Package}=${db:Status-Abbrev}\n' "${DEB_PACKAGES[@]}" 2>/dev/null || true; } \
+                  | awk -F= '$2 ~ /^ii/ {print $1}' | tr '\n' ' ') "
+    for pkg in "${DEB_PACKAGES[@]}"; do
+        case "$installed" in *" $pkg "*) ;; *) missing+=("$pkg") ;; esac
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        log "system packages: ok"
+        return 0
+    fi
+    local cmd="apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
+    if [ "$CHECK_ONLY" -eq 1 ]; then
+        log "not up to date: missing system packages: ${missing[*]}"
+        exit 1
+    fi
+    if [ "$(id -u)" -ne 0 ]; then
+        printf '[install] ERROR: missing system packages: %s\n' "${missing[*]}" >&2
+        printf '[install] Install them as root, then re-run bin/install.sh:\n' >&2
+        printf '[install]   sudo sh -c "%s"\n' "$cmd" >&2
+        exit 1
+    fi
+    log "installing system packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq </dev/null >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
+    log "system packages: installed"
+}
+
+# Serialise concurrent runs (several shells sharing one checkout).
+if [ "$CHECK_ONLY" -eq 0 ] && command -v flock >/dev/null 2>&1; then
+    exec 9<"$REPO_ROOT/bin/install.sh"
+    if ! flock -n 9; then
+        log "another bin/install.sh is running; waiting for it"
+        flock 9
+    fi
+fi
+
+ensure_deb_packages
+
+# ---------------------------------------------------------------------------
+# 3. Virtual environment
+# ---------------------------------------------------------------------------
+
+input_hash() {
+    local f
+    (
+        cd "$REPO_ROOT"
+        for f in requirements.txt requirements-test.txt setup.py bin/install.sh; do
+            printf '== %s\n' "$f"
+            if [ -f "$f" ]; then cat "$f"; else printf '(missing)\n'; fi
+        done
+    ) | sha256sum | cut -d' ' -f1
+}
+
+# The venv is usable when its python runs, is 3.7 and sits on the same base
+# installation as the interpreter we selected.
+venv_usable() {
+    [ -x "$VENV/bin/python" ] || return 1
+    local base
+    base="$("$VENV/bin/python" -c 'import os, sys; assert sys.version_info[:2] == (3, 7); import pip; print(os.path.realpath(sys.base_prefix))' 2>/dev/null </dev/null)" || return 1
+    [ "$base" = "$PY_BASE" ]
+}
+
+# Every requirement line of the given files is satisfied inside the venv
+# (catches packages removed or broken after the stamp was written).
+requirements_satisfied() {
+    local files=("$REPO_ROOT/requirements.txt")
+    [ "$WITH_TEST" -eq 1 ] && [ -f "$REPO_ROOT/requirements-test.txt" ] && files+=("$REPO_ROOT/requirements-test.txt")
+    "$VENV/bin/python" - "${files[@]}" <<'EOF' >/dev/null 2>&1
+import sys, warnings
+warnings.simplefilter("ignore")
+import pkg_resources
+reqs = []
+for path in sys.argv[1:]:
+    with open(path) as fh:
+        for line in fh:
+            line = line.split("#", 1)[0].strip()
+            if line and not line.startswith("-"):
+                reqs.append(line)
+reqs.append("deepspeech_freeze")
+pkg_resources.require(reqs)
+EOF
+}
+
+KENLM_VERSION="$(sed -n 's/^[[:space:]]*kenlm[[:space:]]*==[[:space:]]*\([^[:space:]#;]*\).*/\1/p' "$REPO_ROOT/requirements.txt" | head -n1)"
+KENLM_VERSION="${KENLM_VERSION:-0.3.0}"
+KENLM_STAMP="$VENV/src/kenlm-$KENLM_VERSION.built"
+
+kenlm_ok() {
+    [ -f "$KENLM_STAMP" ] && [ -x "$VENV/bin/lmplz" ] && [ -x "$VENV/bin/build_binary" ] || return 1
+    # Both print their usage text (exit status differs by tool, so only the
+    # text is checked; captured first so pipefail/SIGPIPE cannot interfere).
+    local out
+    out="$("$VENV/bin/lmplz" --help 2>&1 </dev/null || true)"
+    case "$out" in *order*) ;; *) return 1 ;; esac
+    out="$("$VENV/bin/build_binary" 2>&1 </dev/null || true)"
+    case "$out" in *[Uu]sage*) ;; *) return 1 ;; esac
+}
+
+stamp_content() {
+    printf 'hash=%s\npython=%s\ntest=%s\n' "$(input_hash)" "$PY_BASE" "$1"
+}
+
+# Fast path: nothing changed since the last successful run.
+if venv_usable && [ -f "$STAMP" ]; then
+    stamp_ok=0
+    if [ "$(cat "$STAMP")" = "$(stamp_content "$WITH_TEST")" ]; then
+        stamp_ok=1
+    elif [ "$WITH_TEST" -eq 0 ] && [ "$(cat "$STAMP")" = "$(stamp_content 1)" ]; then
+        stamp_ok=1  # a --test install is a superset
+    fi
+    if [ "$stamp_ok" -eq 1 ] && requirements_satisfied && kenlm_ok; then
+        log "up to date ($VENV)"
+        exit 0
+    fi
+fi
+
+if [ "$CHECK_ONLY" -eq 1 ]; then
+    log "not up to date: run bin/install.sh$([ "$WITH_TEST" -eq 1 ] && echo ' --test')"
+    exit 1
+fi
+
+if [ -e "$VENV" ] && ! venv_usable; then
+    log "existing .venv is broken or made by another Python; rebuilding it"
+    rm -rf -- "$VENV"
+fi
+rm -f -- "$STAMP"
+
+if [ ! -d "$VENV" ]; then
+    log "creating .venv with Python $PY_VERSION"
+    "$PYTHON" -m venv "$VENV"
+fi
+
+export PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+pip_q() {
+    # pip's "Location ... is ignored" chatter is noise; keep real errors.
+    local out rc=0
+    out="$("$VENV/bin/python" -m pip "$@" 2>&1 </dev/null)" || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        printf '%s\n' "$out" | grep -v 'is ignored' >&2 || true
+        die "pip $* failed (exit $rc)"
+    fi
+}
+
+log "upgrading pip/setuptools/wheel"
+pip_q install -q -U "pip<24.1" "setuptools<68" wheel
+
+req_args=(-r "$REPO_ROOT/requirements.txt")
+if [ "$WITH_TEST" -eq 1 ]; then
+    [ -f "$REPO_ROOT/requirements-test.txt" ] || die "requirements-test.txt not found"
+    req_args+=(-r "$REPO_ROOT/requirements-test.txt")
+    log "installing requirements.txt + requirements-test.txt"
+else
+    log "installing requirements.txt"
+fi
+pip_q install -q "${req_args[@]}"
+
+log "installing deepspeech_freeze (editable)"
+pip_q install -q --no-deps -e "$REPO_ROOT"
+
+# ---------------------------------------------------------------------------
+# 4. KenLM binaries
+# ---------------------------------------------------------------------------
+
+build_kenlm() {
+    local work="$VENV/src/kenlm-build" jobs="${DSF_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+    log "building KenLM $KENLM_VERSION (lmplz, build_binary) with $jobs jobs"
+    rm -rf -- "$work"
+    mkdir -p "$work/dl"
+    pip_q download -q --no-binary kenlm --no-deps --no-build-isolation \
+        "kenlm==$KENLM_VERSION" -d "$work/dl"
+    local tarball
+    tarball="$(ls "$work"/dl/kenlm-*.tar.gz 2>/dev/null | head -n1)"
+    [ -n "$tarball" ] || die "kenlm source package not downloaded"
+    mkdir -p "$work/src"
+    tar -xzf "$tarball" -C "$work/src" --strip-components=1
+    [ -f "$work/src/lm/builder/CMakeLists.txt" ] || die "kenlm source package has no lm/builder"
+    local blog="$work/build.log"
+    if ! { cmake -S "$work/src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release \
+               -DCOMPILE_TESTS=OFF -DENABLE_PYTHON=OFF \
+           && make -C "$work/build" -j"$jobs" lmplz build_binary; } >"$blog" 2>&1 </dev/null; then
+        tail -n 30 "$blog" >&2
+        die "KenLM build failed (full log: $blog)"
+    fi
+    install -m 0755 "$work/build/bin/lmplz" "$work/build/bin/build_binary" "$VENV/bin/"
+    # Keep the build log, drop the (large) sources and objects.
+    mv "$blog" "$VENV/src/kenlm-$KENLM_VERSION.build.log"
+    rm -rf -- "$work"
+    touch "$KENLM_STAMP"
+}
+
+if kenlm_ok; then
+    log "KenLM binaries: ok"
+else
+    build_kenlm
+    kenlm_ok || die "KenLM binaries were built but do not run"
+fi
+
+stamp_content "$WITH_TEST" >"$STAMP"
+log "done: $VENV (activate with: source .venv/bin/activate)"

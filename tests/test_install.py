@@ -1,0 +1,122 @@
+"""Checks of bin/install.sh and what it installed (no mocking: real processes)."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+INSTALL_SH = os.path.join(REPO, "bin", "install.sh")
+VENV_BIN = os.path.join(REPO, ".venv", "bin")
+
+
+def run(cmd, **kwargs):
+    return subprocess.run(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        universal_newlines=True,
+        timeout=kwargs.pop("timeout", 120),
+        **kwargs
+    )
+
+
+def isolated_install_sh(tmp_path):
+    """A copy of bin/install.sh in an empty fake checkout under tmp_path.
+
+    The script locates the repository from its own path, so whatever the copy
+    does can only touch tmp_path, never the real .venv.
+    """
+    (tmp_path / "bin").mkdir()
+    script = tmp_path / "bin" / "install.sh"
+    shutil.copy2(INSTALL_SH, str(script))
+    return str(script)
+
+
+def test_install_sh_syntax():
+    result = run(["bash", "-n", INSTALL_SH])
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize(
+    "bad_python",
+    [
+        "/nonexistent/dsf/python3.7",
+        "/bin/true",  # runs and exits 0, but is not a Python
+    ],
+)
+def test_bad_dsf_python_fails_before_touching_anything(tmp_path, bad_python):
+    script = isolated_install_sh(tmp_path)
+    env = dict(os.environ, DSF_PYTHON=bad_python)
+    result = run(["bash", script, "--test"], env=env, timeout=60)
+    assert result.returncode == 1, result.stdout
+    assert "DSF_PYTHON=%s" % bad_python in result.stdout
+    assert "pyenv install 3.7" in result.stdout
+    assert "DSF_PYTHON=/path/to/python3.7" in result.stdout
+    # It stopped before creating anything or looking at system packages.
+    assert sorted(os.listdir(str(tmp_path))) == ["bin"]
+    assert "system packages" not in result.stdout
+
+
+def test_unknown_argument_is_rejected(tmp_path):
+    script = isolated_install_sh(tmp_path)
+    result = run(["bash", script, "--bogus"], timeout=30)
+    assert result.returncode != 0
+    assert "unknown argument" in result.stdout
+    assert sorted(os.listdir(str(tmp_path))) == ["bin"]
+
+
+def test_lmplz_built_and_runs():
+    lmplz = os.path.join(VENV_BIN, "lmplz")
+    assert os.access(lmplz, os.X_OK), "%s missing: run bin/install.sh" % lmplz
+    result = run([lmplz, "--help"], timeout=30)
+    assert "order" in result.stdout, result.stdout
+    assert "memory" in result.stdout, result.stdout
+
+
+def test_build_binary_built_and_runs():
+    build_binary = os.path.join(VENV_BIN, "build_binary")
+    assert os.access(build_binary, os.X_OK), "%s missing: run bin/install.sh" % build_binary
+    result = run([build_binary], timeout=30)
+    # Without arguments it prints its usage and exits non-zero.
+    assert "Usage" in result.stdout, result.stdout
+
+
+def test_venv_python_is_37():
+    venv_python = os.path.join(VENV_BIN, "python")
+    result = run([venv_python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.strip() == "3.7"
+
+
+def test_running_python_is_37():
+    # `make test` runs pytest with .venv/bin/python.
+    assert sys.version_info[:2] == (3, 7), sys.version
+
+
+def test_package_importable_with_version():
+    import deepspeech_freeze
+
+    assert deepspeech_freeze.__version__
+    result = run([os.path.join(VENV_BIN, "python"), "-m", "pip", "show", "deepspeech-freeze"])
+    assert "Version: %s" % deepspeech_freeze.__version__ in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("tool", ["espeak-ng", "sox", "ffmpeg", "cmake"])
+def test_system_tools_present(tool):
+    assert shutil.which(tool), "%s not on PATH: run bin/install.sh as root" % tool
+
+
+def test_install_is_up_to_date_and_check_is_quick():
+    # `--check` changes nothing: it only asks whether a re-run would be the
+    # stamp fast path. After bin/install.sh --test it must say "up to date".
+    start = time.time()
+    result = run(["bash", INSTALL_SH, "--test", "--check"], cwd=REPO, timeout=120)
+    elapsed = time.time() - start
+    assert result.returncode == 0, result.stdout
+    assert "up to date" in result.stdout, result.stdout
+    assert elapsed < 30, "fast path took %.1fs" % elapsed
