@@ -104,7 +104,8 @@ def kenlm_search_end(handle, header, file_size):
 
     def read_at(offset, size):
         if offset + size > file_size:
-            raise ScorerFileError("it ends at byte {} inside the language model's data".format(file_size))
+            raise ScorerFileError("it is truncated: it ends at byte {} inside the language model's data".format(
+                file_size))
         handle.seek(offset)
         return handle.read(size)
 
@@ -202,17 +203,61 @@ def _fst_end(handle, offset, file_size):
             return ((position + _FST_ALIGNMENT - 1) // _FST_ALIGNMENT) * _FST_ALIGNMENT
         return position
 
-    end = align(align(offset + position) + states * _CONST_STATE_BYTES) + arcs * _STD_ARC_BYTES
+    states_at = align(offset + position)
+    arcs_at = align(states_at + states * _CONST_STATE_BYTES)
+    end = arcs_at + arcs * _STD_ARC_BYTES
     if end > file_size:
         raise ScorerFileError("it is truncated: {} bytes, but its vocabulary dictionary ends at byte {}".format(
             file_size, end))
+    # The decoder follows these arrays without bounds checks: make sure every index stays inside them.
+    handle.seek(states_at)
+    state_table = np.frombuffer(handle.read(states * _CONST_STATE_BYTES), dtype="<u4").reshape(states, 5)
+    handle.seek(arcs_at)
+    arc_table = np.frombuffer(handle.read(arcs * _STD_ARC_BYTES), dtype="<i4").reshape(arcs, 4)
+    first, count = state_table[:, 1].astype(np.uint64), state_table[:, 2].astype(np.uint64)
+    if (np.any(first + count > arcs) or np.any(state_table[:, 3] > state_table[:, 2])
+            or np.any(state_table[:, 4] > state_table[:, 2]) or np.any(arc_table[:, 3] < 0)
+            or np.any(arc_table[:, 3] >= states) or np.any(arc_table[:, :2] < 0)):
+        raise ScorerFileError("its vocabulary dictionary is damaged (indices outside its tables)")
     return end
+
+
+def check_kenlm_binary(handle, path, file_size):
+    """(header, end of the language model's data) of the KenLM binary open in ``handle``, after the checks that
+    keep KenLM from throwing (and so ending the process) when it maps the file; raises :class:`ScorerFileError`.
+    The end may lie beyond ``file_size`` (a truncated file): callers decide what that means."""
+    handle.seek(0)
+    head = handle.read(4096)
+    if not head.startswith(KENLM_SANITY):
+        raise ScorerFileError(_describe_foreign_file(head))
+    header = read_kenlm_header(path)
+    if header is None:
+        raise ScorerFileError("its KenLM header is cut short")
+    if not 2 <= header["order"] <= KENLM_MAX_ORDER:
+        raise ScorerFileError("its language model has order {}; ds_ctcdecoder supports orders 2 to {}".format(
+            header["order"], KENLM_MAX_ORDER))
+    if header["model_type"] >= len(KENLM_MODEL_TYPES):
+        raise ScorerFileError("its KenLM model type {} is unknown".format(header["model_type"]))
+    expected_search_version = 0 if header["model_type"] < 2 else 1
+    if header["search_version"] != expected_search_version:
+        raise ScorerFileError("its KenLM {} data has version {} instead of {}".format(
+            KENLM_MODEL_TYPES[header["model_type"]], header["search_version"], expected_search_version))
+    multiplier = header["probing_multiplier"]
+    if not (np.isfinite(multiplier) and multiplier >= 1.0):
+        raise ScorerFileError("its KenLM probing multiplier {} is not a number >= 1".format(multiplier))
+    if header["model_type"] < 2 and header["counts"][0] >= 1 << 32:
+        raise ScorerFileError("its vocabulary is too large for KenLM's probing tables")
+    if header["has_vocabulary"]:
+        # KenLM would look for vocabulary strings where the trailer is (and abort when they are not there).
+        raise ScorerFileError("it is a KenLM binary that stores its vocabulary strings (built without "
+                              "build_binary -v), not a scorer package")
+    return header, kenlm_search_end(handle, header, file_size)
 
 
 def inspect_scorer_package(path):
     """Check that ``path`` is a complete scorer package that ds_ctcdecoder 0.7.4 can load, without loading it.
 
-    Returns a dict (order, counts, model_type, utf8, alpha, beta, lm_bytes, vocabulary_states). Raises
+    Returns a dict (order, counts, model_type, utf8, alpha, beta, lm_bytes, package_bytes). Raises
     :class:`ScorerFileError` saying what is wrong: not a KenLM binary (text, ARPA, Git LFS pointer, random bytes,
     an unfinished or foreign KenLM build), a truncated file, a language model without the vocabulary trailer, a
     trailer of another version, or a damaged dictionary. These checks come first because ds_ctcdecoder ends the
@@ -220,27 +265,7 @@ def inspect_scorer_package(path):
     """
     file_size = os.path.getsize(path)
     with open(path, "rb") as handle:
-        head = handle.read(4096)
-        if not head.startswith(KENLM_SANITY):
-            raise ScorerFileError(_describe_foreign_file(head))
-        header = read_kenlm_header(path)
-        if header is None:
-            raise ScorerFileError("its KenLM header is cut short")
-        if not 2 <= header["order"] <= KENLM_MAX_ORDER:
-            raise ScorerFileError("its language model has order {}; ds_ctcdecoder supports orders 2 to {}".format(
-                header["order"], KENLM_MAX_ORDER))
-        if header["model_type"] >= len(KENLM_MODEL_TYPES):
-            raise ScorerFileError("its KenLM model type {} is unknown".format(header["model_type"]))
-        expected_search_version = 0 if header["model_type"] < 2 else 1
-        if header["search_version"] != expected_search_version:
-            raise ScorerFileError("its KenLM {} data has version {} instead of {}".format(
-                KENLM_MODEL_TYPES[header["model_type"]], header["search_version"], expected_search_version))
-        multiplier = header["probing_multiplier"]
-        if not (np.isfinite(multiplier) and multiplier >= 1.0):
-            raise ScorerFileError("its KenLM probing multiplier {} is not a number >= 1".format(multiplier))
-        if header["model_type"] < 2 and header["counts"][0] >= 1 << 32:
-            raise ScorerFileError("its vocabulary is too large for KenLM's probing tables")
-        lm_end = kenlm_search_end(handle, header, file_size)
+        header, lm_end = check_kenlm_binary(handle, path, file_size)
         if lm_end > file_size:
             raise ScorerFileError("it is truncated: {} bytes, but its language model alone needs {}".format(
                 file_size, lm_end))
@@ -250,9 +275,6 @@ def inspect_scorer_package(path):
         handle.seek(lm_end)
         trailer = handle.read(_TRAILER_HEAD.size)
         if trailer[:4] != TRAILER_MAGIC:
-            if header["has_vocabulary"]:
-                raise ScorerFileError("it is a KenLM binary that stores its vocabulary strings (built without "
-                                      "build_binary -v), not a scorer package")
             raise ScorerFileError("the bytes after its language model are not DeepSpeech's scorer trailer")
         if len(trailer) < _TRAILER_HEAD.size:
             raise ScorerFileError("it is truncated inside the scorer trailer")
@@ -261,6 +283,8 @@ def inspect_scorer_package(path):
             raise ScorerFileError("its scorer trailer has version {}, DeepSpeech 0.7 reads version {}{}".format(
                 version, TRAILER_VERSION, " (an older package: rebuild it)" if version < TRAILER_VERSION else
                 " (a newer DeepSpeech made it)"))
+        if utf8 not in (0, 1):
+            raise ScorerFileError("its UTF-8 mode byte is {}, not 0 or 1".format(utf8))
         fst_end = _fst_end(handle, lm_end + _TRAILER_HEAD.size, file_size)
     return {"order": header["order"], "counts": header["counts"],
             "model_type": KENLM_MODEL_TYPES[header["model_type"]], "utf8": bool(utf8), "alpha": alpha,
@@ -567,23 +591,27 @@ def write_scorer_package(lm_binary_or_arpa_path, vocabulary_words, alphabet, pac
         raise UserError("no vocabulary words given for scorer package {}".format(package_path))
     temp_dir = None
     try:
-        if read_kenlm_header(path) is None:
-            if not looks_like_arpa(path):
-                raise UserError("language model {} is neither a KenLM binary nor an ARPA file".format(path))
+        if read_kenlm_header(path) is None and looks_like_arpa(path):
             temp_dir = tempfile.mkdtemp(prefix="scorer-package-")
             path = arpa_to_kenlm_binary(path, os.path.join(temp_dir, "lm.binary"))
-        header = read_kenlm_header(path)
-        if header["has_vocabulary"]:
-            raise UserError("KenLM binary {} stores its vocabulary strings, where the scorer trailer must go: "
-                            "rebuild it with build_binary -v".format(path))
+        file_size = os.path.getsize(path)
+        try:
+            with open(path, "rb") as handle:
+                _, lm_end = check_kenlm_binary(handle, path, file_size)
+        except ScorerFileError as err:
+            raise UserError("language model {} is not a usable KenLM binary or ARPA file: {}".format(path, err))
+        if lm_end != file_size:
+            raise UserError("language model {} is {} bytes but its KenLM data {} {} bytes: {}".format(
+                path, file_size, "needs" if lm_end > file_size else "ends after", lm_end,
+                "the file is truncated" if lm_end > file_size else "it already carries data after the model (a "
+                "scorer package?); give the bare build_binary -v output"))
         scorer = ds_ctcdecoder.Scorer()
         scorer.set_alphabet(_native_alphabet(alphabet))
         scorer.set_utf8_mode(bool(utf8))
         scorer.reset_params(float(default_alpha), float(default_beta))
         err = scorer.load_lm(path)
         if err != ds_ctcdecoder.DS_ERR_SCORER_NO_TRIE:
-            raise UserError("ds_ctcdecoder could not load language model {} (error 0x{:X}){}".format(
-                path, err, ": it already carries a scorer trailer" if err == ds_ctcdecoder.DS_ERR_OK else ""))
+            raise UserError("ds_ctcdecoder could not load language model {} (error 0x{:X})".format(path, err))
         scorer.fill_dictionary([word.encode("utf-8") for word in words])
         directory = os.path.dirname(os.path.abspath(package_path))
         if not os.path.isdir(directory):
