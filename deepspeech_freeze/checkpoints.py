@@ -14,11 +14,13 @@ variables as loaded, the global step at which each epoch of the current invocati
 history (losses, seconds, best dev loss) that results tables and learning curves are made from. It makes a restarted command resume instead of re-transferring, and lets
 :func:`verify_frozen` prove at the end that frozen layers are bit-identical to the source.
 """
+import glob
 import hashlib
 import io
 import json
 import logging
 import os
+import shutil
 
 import numpy as np
 import tensorflow as tf
@@ -216,11 +218,47 @@ def write_run(save_dir, record):
     """Write the run record atomically (a temporary file renamed over the old one)."""
     path = os.path.join(save_dir, RUN_FILE)
     temporary = path + ".tmp"
-    with io.open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(record, handle, indent=2, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    try:
+        with io.open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(record, handle, indent=2, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as err:
+        _remove_quietly(temporary)
+        raise UserError(_write_failure(save_dir, err))
+
+
+def _remove_quietly(path):
+    try:
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        elif os.path.exists(path):
+            os.remove(path)
+    except OSError:
+        pass
+
+
+def _write_failure(directory, err):
+    reason = getattr(err, "strerror", None) or str(err).split("\n")[0]
+    return ("cannot write to {} ({}): free disk space or choose another --save_checkpoint_dir; the checkpoints "
+            "already there are intact".format(directory, reason))
+
+
+def check_writable(directory, flag):
+    """Create ``directory`` and prove a file can be written there, before any training starts."""
+    probe = os.path.join(directory, ".write-test")
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with open(probe, "wb") as handle:
+            handle.write(b"x" * 4096)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as err:
+        raise UserError("{} {}: cannot write there ({}): choose a writable directory with free space".format(
+            flag, directory, err.strerror or err))
+    finally:
+        _remove_quietly(probe)
 
 
 def fingerprint(value):
@@ -355,12 +393,22 @@ class Savers(object):
 
     def save_train(self, session, global_step):
         """Save ``train-<step>``; TF writes the data files before it updates the state file."""
-        return self.train.save(session, os.path.join(self.save_dir, "train"), global_step=global_step)
+        return self._save(self.train, session, "train", global_step, LAST_STATE_FILE)
 
     def save_best(self, session, global_step):
         """Save ``best_dev-<step>`` with state file ``best_dev_checkpoint``."""
-        return self.best.save(session, os.path.join(self.save_dir, "best_dev"), global_step=global_step,
-                              latest_filename=BEST_STATE_FILE)
+        return self._save(self.best, session, "best_dev", global_step, BEST_STATE_FILE)
+
+    def _save(self, saver, session, name, global_step, state_file):
+        # TF writes shards into a temporary folder, merges them, and only then rewrites the state file, so a
+        # failed save leaves the previous checkpoint and its state file as they were; the partial files go.
+        try:
+            return saver.save(session, os.path.join(self.save_dir, name), global_step=global_step,
+                              latest_filename=state_file)
+        except (tf.errors.OpError, OSError) as err:
+            for leftover in glob.glob(os.path.join(glob.escape(self.save_dir), name + "-*_temp*")):
+                _remove_quietly(leftover)
+            raise UserError(_write_failure(self.save_dir, err))
 
 
 def verify_frozen(record, save_dir):

@@ -41,7 +41,9 @@ def batch_loss(batch, config, dropout, lstm_impl="fused"):
 
 
 def available_devices():
-    """One tower per visible GPU, or the CPU."""
+    """One tower per visible GPU, or the CPU (``--cpu_towers N``: N virtual CPU devices)."""
+    if FLAGS.cpu_towers > 1:
+        return ["/cpu:{}".format(index) for index in range(FLAGS.cpu_towers)]
     from tensorflow.python.client import device_lib  # pylint: disable=import-outside-toplevel
     gpus = [d.name for d in device_lib.list_local_devices() if d.device_type == "GPU"]
     return gpus or ["/cpu:0"]
@@ -115,7 +117,8 @@ def session_config():
     """TF session options from the performance flags."""
     options = tf.compat.v1.ConfigProto(allow_soft_placement=True, log_device_placement=FLAGS.log_placement,
                                        inter_op_parallelism_threads=FLAGS.inter_op_parallelism_threads,
-                                       intra_op_parallelism_threads=FLAGS.intra_op_parallelism_threads)
+                                       intra_op_parallelism_threads=FLAGS.intra_op_parallelism_threads,
+                                       device_count={"CPU": max(1, FLAGS.cpu_towers)})
     options.gpu_options.allow_growth = FLAGS.use_allow_growth
     return options
 
@@ -192,7 +195,8 @@ def fit(config):
     train_init = graph.iterator.make_initializer(train_data)
     other_init = {path: graph.iterator.make_initializer(dataset) for path, dataset in other.items()}
 
-    os.makedirs(config.save_dir, exist_ok=True)
+    checkpoints.check_writable(config.save_dir, "--save_checkpoint_dir")
+    checkpoints.check_writable(config.summary_dir, "--summary_dir")
     with open(os.path.join(config.save_dir, "flags.txt"), "w") as handle:
         handle.write(FLAGS.flags_into_string())
     savers = checkpoints.Savers(config.save_dir, FLAGS.max_to_keep)

@@ -10,7 +10,7 @@ import time
 import pytest
 import tensorflow as tf
 
-from conftest import ENGLISH, ROOT, run_module
+from conftest import ENGLISH, ROOT, run_module  # noqa: F401 (fixtures come from conftest)
 
 BASE = ["--n_hidden", "32", "--noshow_progressbar", "--alphabet_config_path", ENGLISH]
 
@@ -99,3 +99,52 @@ def test_sigterm_saves_and_rerun_resumes(tmp_path, ldc_dir):
     assert "continuing with epoch {}".format(step) in rerun.stdout
     assert "Finished training epoch {} ".format(step + 1) in rerun.stdout
     assert "Finished training epoch 0 " not in rerun.stdout
+
+
+def test_two_towers_train_like_one_double_batch(tmp_path, ldc_dir):
+    """Towers as in DeepSpeech: each tower takes its own batch, gradients are averaged on the CPU. With two
+    equal-length samples and no dropout (random masks differ per tower), 2 towers x batch 1 must give the same
+    losses as 1 tower x batch 2."""
+    import shutil
+    from conftest import LDC_TRANSCRIPT, write_csv
+    for name in ("a.wav", "b.wav"):
+        shutil.copy(str(ldc_dir / "LDC93S1.wav"), str(tmp_path / name))
+    csv = write_csv(tmp_path / "two.csv", [("a.wav", 93638, LDC_TRANSCRIPT), ("b.wav", 93638, LDC_TRANSCRIPT)])
+    towers = train(csv, tmp_path / "towers", "--epochs", "3", "--cpu_towers", "2", "--train_batch_size", "1",
+                   "--dropout_rate", "0")
+    single = train(csv, tmp_path / "single", "--epochs", "3", "--train_batch_size", "2", "--dropout_rate", "0")
+    def losses(run):
+        return [float(line.rsplit(" ", 1)[1]) for line in run.output.splitlines() if "Finished training epoch" in line]
+    assert len(losses(towers)) == 3
+    assert losses(towers) == pytest.approx(losses(single), rel=1e-4)
+    step = tf.compat.v1.train.NewCheckpointReader(tf.compat.v1.train.latest_checkpoint(str(tmp_path / "towers")))
+    assert step.get_tensor("global_step") == 3  # one optimizer step per pair of tower batches
+
+
+def test_feature_cache_is_marked_complete_and_a_partial_one_rebuilt(tmp_path, ldc_dir):
+    csv, cache = str(ldc_dir / "ldc93s1.csv"), str(tmp_path / "cache" / "features")
+    first = train(csv, tmp_path / "a", "--epochs", "2", "--feature_cache", cache)
+    assert os.path.exists(cache + ".complete") and os.path.exists(cache + ".index")
+    # What a crash in the first epoch leaves: cache files without the marker. They must not be trusted.
+    os.remove(cache + ".complete")
+    with open(cache + ".index", "wb") as handle:
+        handle.write(b"")
+    rerun = train(csv, tmp_path / "b", "--epochs", "2", "--feature_cache", cache)
+    assert "Deleting incomplete feature cache" in rerun.output
+    def losses(run):
+        return [line.rsplit(" ", 1)[1] for line in run.output.splitlines() if "Finished training epoch" in line]
+    assert losses(rerun) == losses(first)  # same seed, same features: same losses (not 0 steps, not loss 0)
+    assert os.path.exists(cache + ".complete")
+
+
+def test_evaluate_command(tmp_path, english_model, ldc_dir):
+    import json
+    csv = str(ldc_dir / "ldc93s1.csv")
+    result = run_module("deepspeech_freeze.evaluate", "--test_files", csv, "--checkpoint_dir", english_model,
+                        "--test_output_file", tmp_path / "out.json", "--n_hidden", "100", "--beam_width", "16",
+                        "--alphabet_config_path", ENGLISH)
+    assert "Loading best validating checkpoint from" in result.output
+    assert "Test on {} - WER: ".format(csv) in result.output and "Best WER:" in result.output
+    samples = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
+    assert samples[0]["src"] == "she had your dark suit in greasy wash water all year"
+    assert set(samples[0]) >= {"wav_filename", "res", "loss", "wer", "cer"}

@@ -70,7 +70,7 @@ def test_transfer_to_new_alphabet_tests_the_new_model_then_two_step(tmp_path, en
 
     # Step 2: everything trainable, starting from step 1's checkpoint: the missing Adam slots are initialised.
     step2 = transfer(tmp_path / "de", tmp_path / "de2", csv, epochs=1)
-    assert "Initialising 6 Adam slot(s) missing" in step2.output
+    assert "Initialising 12 Adam slot(s) missing" in step2.output  # 6 variables x (Adam, Adam_1)
     assert "layer_1/weights/Adam" in step2.output
     assert all(name + "/Adam" in tensors(tmp_path / "de2") for name in ("layer_1/weights", "layer_3/bias"))
 
