@@ -64,9 +64,11 @@ def compare(source, target):
             diff = vb - va
             norm_a, norm_b = np.linalg.norm(va), np.linalg.norm(vb)
             row["relative_change"] = float(np.linalg.norm(diff) / norm_a) if norm_a else float("inf")
-            row["cosine"] = float(va.dot(vb) / (norm_a * norm_b)) if norm_a and norm_b else float("nan")
+            row["cosine"] = float(np.clip(va.dot(vb) / (norm_a * norm_b), -1.0, 1.0)) if norm_a and norm_b \
+                else float("nan")
             row["max_abs_change"] = float(np.abs(diff).max())
             if not diff.any():
+                row["cosine"] = 1.0  # exactly, rather than 1 +- rounding of the dot product
                 row["note"] = "unchanged (bit-identical)"
         rows.append(row)
     return rows
