@@ -3,7 +3,8 @@
 #
 # Usage: bin/install.sh [--test] [--check]
 #
-#   --test   also install requirements-test.txt
+#   --test   also install requirements-test.txt, Horovod (built from source, ~4 min) and the
+#            deepspeech-tflite 0.7.4 client (into .venv/tflite-runtime)
 #   --check  change nothing; exit 0 if everything is installed and up to
 #            date, 1 otherwise
 #
@@ -245,7 +246,12 @@ if venv_usable && [ -f "$STAMP" ]; then
     elif [ "$WITH_TEST" -eq 0 ] && [ "$(cat "$STAMP")" = "$(stamp_content 1)" ]; then
         stamp_ok=1  # a --test install is a superset
     fi
-    if [ "$stamp_ok" -eq 1 ] && requirements_satisfied && kenlm_ok; then
+    extras_ok=1
+    if [ "$WITH_TEST" -eq 1 ]; then
+        "$VENV/bin/python" -c "import horovod.tensorflow" >/dev/null 2>&1 && [ -d "$VENV/tflite-runtime/deepspeech" ] \
+            || extras_ok=0
+    fi
+    if [ "$stamp_ok" -eq 1 ] && [ "$extras_ok" -eq 1 ] && requirements_satisfied && kenlm_ok; then
         log "up to date ($VENV)"
         exit 0
     fi
@@ -330,6 +336,34 @@ if kenlm_ok; then
 else
     build_kenlm
     kenlm_ok || die "KenLM binaries were built but do not run"
+fi
+
+# ---------------------------------------------------------------------------
+# 5. Test extras: Horovod (built against this TensorFlow, Gloo only; ~4 min) and the
+#    stock TFLite client, kept apart because both clients are the `deepspeech` module.
+# ---------------------------------------------------------------------------
+
+HOROVOD_VERSION=0.28.1
+horovod_ok() { "$VENV/bin/python" -c "import horovod.tensorflow" >/dev/null 2>&1; }
+tflite_ok() { [ -d "$VENV/tflite-runtime/deepspeech" ]; }
+
+if [ "$WITH_TEST" -eq 1 ]; then
+    if horovod_ok; then
+        log "Horovod: ok"
+    else
+        log "building Horovod $HOROVOD_VERSION against TensorFlow (Gloo, no MPI; takes a few minutes)"
+        HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITHOUT_PYTORCH=1 HOROVOD_WITHOUT_MXNET=1 HOROVOD_WITH_GLOO=1 \
+            HOROVOD_WITHOUT_MPI=1 pip_q install -q --no-cache-dir --no-build-isolation "horovod==$HOROVOD_VERSION" \
+            || die "Horovod build failed (needs cmake and a C++ compiler)"
+        horovod_ok || die "Horovod was built but does not import"
+    fi
+    if tflite_ok; then
+        log "TFLite client: ok"
+    else
+        log "installing the deepspeech-tflite 0.7.4 client into .venv/tflite-runtime"
+        pip_q install -q --no-deps --target "$VENV/tflite-runtime" "deepspeech-tflite==0.7.4" \
+            || die "could not install deepspeech-tflite==0.7.4"
+    fi
 fi
 
 stamp_content "$WITH_TEST" >"$STAMP"

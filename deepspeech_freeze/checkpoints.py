@@ -386,8 +386,9 @@ def restore_for_evaluation(session, directory, method="auto"):
 class Savers(object):
     """The two savers of a training run: ``train-<step>`` (``--max_to_keep``) and ``best_dev-<step>`` (one)."""
 
-    def __init__(self, save_dir, max_to_keep):
+    def __init__(self, save_dir, max_to_keep, enabled=True):
         self.save_dir = save_dir
+        self.enabled = enabled  # False on Horovod ranks other than 0: they never write
         self.train = tf.compat.v1.train.Saver(max_to_keep=max_to_keep)
         self.best = tf.compat.v1.train.Saver(max_to_keep=1)
 
@@ -402,6 +403,8 @@ class Savers(object):
     def _save(self, saver, session, name, global_step, state_file):
         # TF writes shards into a temporary folder, merges them, and only then rewrites the state file, so a
         # failed save leaves the previous checkpoint and its state file as they were; the partial files go.
+        if not self.enabled:
+            return None
         try:
             return saver.save(session, os.path.join(self.save_dir, name), global_step=global_step,
                               latest_filename=state_file)

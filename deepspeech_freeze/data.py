@@ -195,11 +195,12 @@ class FeatureCache(object):
             os.remove(path)
 
 
-def create_dataset(frame, config, batch_size, train_phase, cache_prefix=""):
+def create_dataset(frame, config, batch_size, train_phase, cache_prefix="", shard=None):
     """A tf.data pipeline of ``(wav_filename, features [B,T,26], n_frames [B], labels [B,L], label_lengths [B])``.
 
     WAV decoding and MFCC run in parallel inside TF; batches are zero-padded to their longest sample. Training drops
-    the last partial batch, dev and test keep it (DeepSpeech 0.7.4).
+    the last partial batch, dev and test keep it (DeepSpeech 0.7.4). ``shard`` (Horovod) picks this process's
+    samples before anything is read.
     """
     labels = list(frame["labels"])
     max_len = max(1, max(len(item) for item in labels))
@@ -208,6 +209,8 @@ def create_dataset(frame, config, batch_size, train_phase, cache_prefix=""):
         padded[index, :len(item)] = item
     lengths = np.array([len(item) for item in labels], dtype=np.int32)
     dataset = tf.data.Dataset.from_tensor_slices((frame["wav_filename"].values.astype(str), padded, lengths))
+    if shard is not None:
+        dataset = shard(dataset)
 
     def load(filename, label_row, label_length):
         features, n_frames = audio.wav_file_to_mfccs(filename, config.window_samples, config.step_samples,

@@ -70,6 +70,8 @@ def define_flags():
     f.DEFINE_integer("intra_op_parallelism_threads", 0, "TF intra-op threads (0: TF chooses)")
     f.DEFINE_integer("cpu_towers", 0, "testing aid: split the CPU into this many virtual devices and build one "
                                       "tower per device, as on a multi-GPU box (0: one tower per GPU, or the CPU)")
+    f.DEFINE_boolean("horovod", False, "train with Horovod: one process per GPU (or CPU slot), started by "
+                                       "horovodrun; rank 0 writes checkpoints, summaries and logs")
     f.DEFINE_boolean("use_allow_growth", False, "let GPU memory grow instead of taking it all at start")
     f.DEFINE_boolean("load_cudnn", False, "load a checkpoint written with --train_cudnn on a machine without "
                                           "cuDNN: the canonical LSTM weights are used and missing Adam slots "

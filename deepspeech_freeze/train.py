@@ -15,7 +15,7 @@ import time
 
 import tensorflow as tf
 
-from . import checkpoints, data
+from . import checkpoints, data, distributed
 from .config import build_config
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
@@ -54,7 +54,7 @@ TrainingGraph = collections.namedtuple(
                      "step_summary trainable")
 
 
-def build_training_graph(config, output_types, output_shapes, devices):
+def build_training_graph(config, output_types, output_shapes, devices, wrap_optimizer=lambda optimizer: optimizer):
     """Towers over ``devices`` sharing CPU-resident variables; gradients averaged; one Adam step.
 
     Only trainable variables (those of layers not frozen) enter ``compute_gradients``, so frozen layers get no
@@ -69,6 +69,7 @@ def build_training_graph(config, output_types, output_shapes, devices):
                                                  beta2=FLAGS.beta2, epsilon=FLAGS.epsilon)
     if FLAGS.automatic_mixed_precision:
         optimizer = tf.compat.v1.train.experimental.enable_mixed_precision_graph_rewrite(optimizer)
+    optimizer = wrap_optimizer(optimizer)  # Horovod: allreduce of the (trainable variables') gradients
     lstm_impl = "cudnn" if FLAGS.train_cudnn else "fused"
 
     tower_grads, tower_losses, tower_non_finite = [], [], []
@@ -126,12 +127,18 @@ def session_config():
 class RunState(object):
     """What the loop carries between epochs (the one mutable object of a run)."""
 
-    def __init__(self, record, dropout_rates):
+    def __init__(self, record, dropout_rates, dist):
         self.record = record
         self.dropout_rates = dropout_rates
+        self.dist = dist
         self.best_dev_loss = float("inf")
         self.epochs_without_improvement = 0
         self.last_checkpoint_time = time.time()
+
+    def save_record(self, config):
+        """Write run.json (rank 0 only)."""
+        if self.dist.is_chief:
+            checkpoints.write_run(config.save_dir, self.record)
 
 
 def run_set(session, graph, state, savers, epoch, label, init_op, train, writer=None, dataset=None):
@@ -144,7 +151,7 @@ def run_set(session, graph, state, savers, epoch, label, init_op, train, writer=
     if train:
         fetches["train_op"] = graph.train_op
     total, steps = 0.0, 0
-    progress = EpochProgress(epoch, label, FLAGS.show_progressbar, dataset)
+    progress = EpochProgress(epoch, label, FLAGS.show_progressbar and state.dist.is_chief, dataset)
     while True:
         try:
             result = session.run(fetches, feed_dict=feed)
@@ -169,46 +176,62 @@ def run_set(session, graph, state, savers, epoch, label, init_op, train, writer=
 
 
 def write_epoch_summary(writer, tag, value, step):
-    """Per-epoch scalar for TensorBoard."""
+    """Per-epoch scalar for TensorBoard (no writer: not rank 0, nothing to do)."""
+    if writer is None:
+        return
     summary = tf.compat.v1.Summary(value=[tf.compat.v1.Summary.Value(tag=tag, simple_value=value)])
     writer.add_summary(summary, step)
     writer.flush()
 
 
-def fit(config):
-    """Train for ``--epochs`` epochs; returns the run record (with the frozen proof line, if any)."""
+def fit(config, dist):
+    """Train for ``--epochs`` epochs; returns the run record (with the frozen proof line, if any).
+
+    ``dist`` is :mod:`~deepspeech_freeze.distributed`'s Single or Horovod: only its rank 0 restores through the
+    transfer spec and writes anything; the other ranks receive rank 0's variables by broadcast.
+    """
     train_set = data.load_samples(config.train_files, config, reject_short=FLAGS.reject_short_audio)
     dev_sets = [(path, data.load_samples([path], config)) for path in config.dev_files]
     metrics_sets = [(path, data.load_samples([path], config)) for path in config.metrics_files]
     cache = data.FeatureCache(FLAGS.feature_cache)
     cache.prepare()
+    devices = available_devices()
+    train_set = train_set.iloc[:dist.usable_samples(len(train_set), FLAGS.train_batch_size * len(devices))]
 
     tf.compat.v1.reset_default_graph()
     tf.compat.v1.set_random_seed(FLAGS.random_seed)
     train_data = data.create_dataset(train_set, config, FLAGS.train_batch_size, train_phase=True,
-                                     cache_prefix=cache.prefix)
-    other = {path: data.create_dataset(frame, config, FLAGS.dev_batch_size, train_phase=False)
+                                     cache_prefix=cache.prefix, shard=dist.shard)
+    other = {path: data.create_dataset(frame, config, FLAGS.dev_batch_size, train_phase=False, shard=dist.shard)
              for path, frame in dev_sets + metrics_sets}
     shapes = tf.compat.v1.data.get_output_shapes(train_data)
     types = tf.compat.v1.data.get_output_types(train_data)
-    graph = build_training_graph(config, types, shapes, available_devices())
+    graph = build_training_graph(config, types, shapes, devices, dist.wrap_optimizer)
     train_init = graph.iterator.make_initializer(train_data)
     other_init = {path: graph.iterator.make_initializer(dataset) for path, dataset in other.items()}
+    dist.build()
 
-    checkpoints.check_writable(config.save_dir, "--save_checkpoint_dir")
-    checkpoints.check_writable(config.summary_dir, "--summary_dir")
-    with open(os.path.join(config.save_dir, "flags.txt"), "w") as handle:
-        handle.write(FLAGS.flags_into_string())
-    savers = checkpoints.Savers(config.save_dir, FLAGS.max_to_keep)
-    writers = {name: tf.compat.v1.summary.FileWriter(os.path.join(config.summary_dir, name), max_queue=120)
-               for name in ("train", "dev", "metrics")}
+    writers = {}
+    if dist.is_chief:
+        checkpoints.check_writable(config.save_dir, "--save_checkpoint_dir")
+        checkpoints.check_writable(config.summary_dir, "--summary_dir")
+        with open(os.path.join(config.save_dir, "flags.txt"), "w") as handle:
+            handle.write(FLAGS.flags_into_string())
+        writers = {name: tf.compat.v1.summary.FileWriter(os.path.join(config.summary_dir, name), max_queue=120)
+                   for name in ("train", "dev", "metrics")}
+    savers = checkpoints.Savers(config.save_dir, FLAGS.max_to_keep, enabled=dist.is_chief)
 
-    with tf.compat.v1.Session(config=session_config()) as session:
-        record = checkpoints.restore_for_training(session, config)
-        state = RunState(record, config.dropout_rates)
+    with tf.compat.v1.Session(config=dist.configure(session_config())) as session:
+        if dist.is_chief:
+            record = checkpoints.restore_for_training(session, config)
+        else:
+            session.run(tf.compat.v1.global_variables_initializer())
+            record = {"finished": True}
+        dist.broadcast(session)
+        state = RunState(record, config.dropout_rates, dist)
         log.info("Trainable layers: %s; frozen: %s", _layer_list(config, frozen=False),
                  _layer_list(config, frozen=True))
-        first_epoch = epochs_already_done(record, session.run(graph.global_step))
+        first_epoch = dist.from_chief(session, epochs_already_done(record, session.run(graph.global_step)))
         if first_epoch:
             log.info("The interrupted run had finished %d of its epochs; continuing with epoch %d", first_epoch,
                      first_epoch)
@@ -223,30 +246,30 @@ def fit(config):
                     log.info("Invalidating feature cache")
                     cache.invalidate()
                 train_loss = run_set(session, graph, state, savers, epoch, "Training", train_init, train=True,
-                                     writer=writers["train"])
+                                     writer=writers.get("train"))
                 cache.mark_complete()
                 step = session.run(graph.global_step)
                 log.info("Finished training epoch %d - loss: %f", epoch, train_loss)
-                write_epoch_summary(writers["train"], "epoch_loss", train_loss, step)
+                write_epoch_summary(writers.get("train"), "epoch_loss", train_loss, step)
                 # The epoch's end step is recorded before the checkpoint is written: whenever the process dies,
                 # a checkpoint at step >= this one holds the whole epoch.
                 record["epoch_end_steps"].append(int(step))
                 record["history"].append({"epoch": epoch, "step": int(step), "train_loss": float(train_loss),
                                           "seconds": round(time.time() - epoch_started, 3)})
-                checkpoints.write_run(config.save_dir, record)
+                state.save_record(config)
                 savers.save_train(session, graph.global_step)
                 state.last_checkpoint_time = time.time()
                 if dev_sets and not after_dev(session, graph, state, savers, epoch, config, dev_sets, other_init,
-                                              writers["dev"]):
+                                              writers.get("dev")):
                     break
                 for path, _ in metrics_sets:
                     loss = run_set(session, graph, state, savers, epoch, "Metrics", other_init[path], train=False,
-                                   writer=writers["metrics"], dataset=path)
+                                   writer=writers.get("metrics"), dataset=path)
                     log.info("Metrics on %s - loss: %f", path, loss)
                 log.info("-" * 80)
         except (KeyboardInterrupt, Interrupted) as err:
             path = savers.save_train(session, graph.global_step)
-            checkpoints.write_run(config.save_dir, record)
+            state.save_record(config)
             raise UserError("interrupted ({}): saved {}; run the same command again to resume".format(
                 err.args[0] if err.args else "Ctrl-C", path))
         finally:
@@ -255,12 +278,32 @@ def fit(config):
             for writer in writers.values():
                 writer.close()
         log.info("FINISHED optimization in %s", _duration(time.time() - started))
+        if dist.size > 1:
+            digest = weights_digest(session)
+            sys.stderr.write("rank {} of {}: weights sha256 {}\n".format(dist.rank, dist.size, digest))
+            if not dist.same_on_all_ranks(session, digest):
+                raise UserError("rank {}: the ranks' weights differ after training (sha256 {} here)".format(
+                    dist.rank, digest))
+            log.info("Weights identical on all %d ranks (sha256 %s)", dist.size, digest)
     record["finished"] = True
-    checkpoints.write_run(config.save_dir, record)
-    proof = checkpoints.verify_frozen(record, config.save_dir)
-    if proof:
-        log.info("%s", proof)
+    state.save_record(config)
+    if dist.is_chief:
+        proof = checkpoints.verify_frozen(record, config.save_dir)
+        if proof:
+            log.info("%s", proof)
     return record
+
+
+def weights_digest(session):
+    """sha256 over every layer variable's value, in name order: equal digests mean bit-identical models."""
+    import hashlib  # pylint: disable=import-outside-toplevel
+    from .layers import layer_of_variable  # pylint: disable=import-outside-toplevel
+    digest = hashlib.sha256()
+    for variable in sorted(tf.compat.v1.global_variables(), key=lambda v: v.op.name):
+        if layer_of_variable(variable.op.name) is not None:
+            digest.update(variable.op.name.encode())
+            digest.update(session.run(variable).tobytes())
+    return digest.hexdigest()
 
 
 def epochs_already_done(record, step):
@@ -285,6 +328,7 @@ def after_dev(session, graph, state, savers, epoch, config, dev_sets, other_init
     # Weighted by each set's number of batches, as DeepSpeech weights by steps.
     weights = [max(1, -(-count // FLAGS.dev_batch_size)) for _, count in losses]
     dev_loss = sum(loss * weight for (loss, _), weight in zip(losses, weights)) / sum(weights)
+    dev_loss = state.dist.mean(session, dev_loss)  # Horovod: every rank decides on the same number
     step = session.run(graph.global_step)
     write_epoch_summary(writer, "epoch_loss", dev_loss, step)
 
@@ -299,14 +343,16 @@ def after_dev(session, graph, state, savers, epoch, config, dev_sets, other_init
         path = savers.save_best(session, graph.global_step)
         log.info("Saved new best validating model with loss %f to: %s", dev_loss, path)
         record.update(best_dev_loss=float(dev_loss), best_dev_epoch=epoch, best_dev_step=int(step))
-    checkpoints.write_run(config.save_dir, record)
+    state.save_record(config)
 
     if FLAGS.early_stop and state.epochs_without_improvement == FLAGS.es_epochs:
         log.info("Early stop triggered as the loss did not improve the last %d epochs", FLAGS.es_epochs)
         return False
     if FLAGS.reduce_lr_on_plateau and state.epochs_without_improvement > 0 and \
             state.epochs_without_improvement % FLAGS.plateau_epochs == 0:
-        checkpoints.restore_best(session, config)
+        if state.dist.is_chief:
+            checkpoints.restore_best(session, config)
+        state.dist.broadcast(session)
         session.run(graph.reduce_learning_rate)
         log.info("Encountered a plateau, reducing learning rate to %s", session.run(graph.learning_rate))
         savers.save_best(session, graph.global_step)
@@ -336,12 +382,18 @@ def main(_argv):
     if FLAGS.scorer_path:
         from . import evaluate  # pylint: disable=import-outside-toplevel
         evaluate.check_scorer(config)  # fail early on a bad scorer, before hours of training
+    dist = distributed.create(FLAGS.horovod)
+    if FLAGS.train_files and FLAGS.train_cudnn and available_devices() == ["/cpu:0"]:
+        raise UserError("--train_cudnn needs a GPU with cuDNN and none is visible here: train without it (the "
+                        "checkpoints stay compatible; cuDNN checkpoints load on CPU with --load_cudnn)")
     if FLAGS.train_files:
         try:
-            fit(config)
+            fit(config, dist)
         except checkpoints.FrozenLayersChanged as err:
             log.error("%s", err)
             sys.exit(3)
+    if not dist.is_chief:
+        return  # testing, export and inference are rank 0's
     if config.test_files:
         # Always the model this run produced (its save directory), never the transfer source.
         from . import evaluate  # pylint: disable=import-outside-toplevel

@@ -113,6 +113,7 @@ def test_bad_flags(workdir):
     assert "--freeze_layers 7" in train(workdir, csv, "--freeze_layers", "7", "--alphabet_config_path", ENGLISH)
     assert "--freeze_layers 1-6" in train(workdir, csv, "--freeze_layers", "1-6", "--alphabet_config_path", ENGLISH)
     assert "contradict" in train(workdir, csv, "--load_cudnn", "--train_cudnn", "--alphabet_config_path", ENGLISH)
+    assert "--train_cudnn needs a GPU" in train(workdir, csv, "--train_cudnn", "--alphabet_config_path", ENGLISH)
 
 
 def test_audio_too_short_for_transcript_is_skipped_with_warning(tmp_path):

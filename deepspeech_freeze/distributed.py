@@ -1,0 +1,108 @@
+"""One training process, or many with Horovod (``--horovod``): the trainer talks to both through one interface.
+
+With Horovod each process (one per GPU, or per CPU slot) trains on its own shard of the training set; gradients of
+the trainable variables are averaged with allreduce (frozen variables have no gradient, so they take no part);
+rank 0 alone restores checkpoints through the transfer spec, writes checkpoints, summaries and logs, and its
+variables are broadcast to the others; dev losses are averaged over ranks so that best_dev, early stopping and
+plateau decisions are the same everywhere.
+"""
+import logging
+
+import tensorflow as tf
+
+from .errors import UserError
+
+
+class Single(object):
+    """The ordinary single-process run."""
+    rank, size, local_rank, is_chief = 0, 1, 0, True
+
+    def wrap_optimizer(self, optimizer):
+        return optimizer
+
+    def shard(self, dataset):
+        return dataset
+
+    def usable_samples(self, count, batch_size):
+        return count
+
+    def broadcast(self, session):
+        """After rank 0 has initialised or restored: make every rank's variables equal to rank 0's."""
+
+    def mean(self, session, value):
+        """The mean of ``value`` over all ranks."""
+        return value
+
+    def from_chief(self, session, value):
+        """Rank 0's ``value`` (a small integer) on every rank."""
+        return value
+
+    def same_on_all_ranks(self, session, digest):
+        """True when every rank passes the same hex ``digest``."""
+        return True
+
+    def build(self):
+        """Create the collective ops, once the model's variables exist."""
+
+    def configure(self, options):
+        return options
+
+
+class Horovod(Single):
+    """Horovod across processes (Gloo or MPI), one process per GPU or CPU slot."""
+
+    def __init__(self):
+        try:
+            import horovod.tensorflow as hvd  # pylint: disable=import-outside-toplevel
+        except ImportError:
+            raise UserError("--horovod needs Horovod: bin/install.sh --horovod builds it (about 4 minutes)")
+        hvd.init()
+        self.hvd = hvd
+        self.rank, self.size, self.local_rank = hvd.rank(), hvd.size(), hvd.local_rank()
+        self.is_chief = self.rank == 0
+        self._broadcast = None
+        self._mean_input = self._mean_output = None
+        if not self.is_chief:
+            logging.getLogger().setLevel(logging.WARNING)
+
+    def wrap_optimizer(self, optimizer):
+        return self.hvd.DistributedOptimizer(optimizer)
+
+    def usable_samples(self, count, batch_size):
+        """Every rank must run the same number of steps (allreduce waits for all): use a multiple of
+        size x batch_size samples."""
+        return count - count % (self.size * batch_size)
+
+    def shard(self, dataset):
+        return dataset.shard(self.size, self.rank)
+
+    def build(self):
+        """Create the broadcast and averaging ops (call once the model's variables exist)."""
+        self._broadcast = self.hvd.broadcast_global_variables(0)
+        self._mean_input = tf.compat.v1.placeholder(tf.float64, [], name="rank_value")
+        self._mean_output = self.hvd.allreduce(self._mean_input, average=True)
+
+    def broadcast(self, session):
+        session.run(self._broadcast)
+
+    def mean(self, session, value):
+        return float(session.run(self._mean_output, {self._mean_input: value}))
+
+    def from_chief(self, session, value):
+        return int(round(self.mean(session, value if self.is_chief else 0) * self.size))
+
+    def same_on_all_ranks(self, session, digest):
+        # Compare 16-bit pieces of the digest through float64 means: equal means on every piece (exact in float64)
+        # happen only when all ranks hold the same piece, so any difference shows.
+        pieces = [int(digest[i:i + 4], 16) for i in range(0, 32, 4)]
+        agreed = [self.mean(session, float(piece)) == piece for piece in pieces]
+        return self.from_chief(session, int(all(agreed))) == 1 and all(agreed)
+
+    def configure(self, options):
+        options.gpu_options.visible_device_list = str(self.local_rank)
+        return options
+
+
+def create(use_horovod):
+    """The run's :class:`Single` or :class:`Horovod`."""
+    return Horovod() if use_horovod else Single()
