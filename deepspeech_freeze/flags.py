@@ -109,6 +109,11 @@ def define_flags():
                                          "variables are created with trainable=False, get no Adam slots and no "
                                          "gradient; their dropout still applies. The run ends by proving them "
                                          "bit-identical to the source checkpoint")
+    f.DEFINE_string("frozen_prefix_cache", "", "with layers 1..k frozen and no dropout on them: compute their "
+                                               "outputs once per utterance into this directory and train only "
+                                               "layers k+1..6 from there (refused when it would not be exact)")
+    f.DEFINE_boolean("frozen_prefix_cache_fp16", False, "store the frozen-prefix cache in float16 (half the disk; "
+                                                        "no longer bit-exact)")
     f.DEFINE_boolean("force_initialize_learning_rate", False, "initialise learning_rate from --learning_rate "
                                                               "instead of loading it")
 

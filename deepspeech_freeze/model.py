@@ -54,8 +54,17 @@ def dense(name, x, units, dropout_rate=None, relu=True, trainable=True):
     return output
 
 
+def dense_variables(name, input_size, units, trainable):
+    """Create (or reuse) a dense layer's variables without computing anything."""
+    with tf.compat.v1.variable_scope(name):
+        _variable_on_cpu("bias", [units], tf.compat.v1.zeros_initializer(), trainable)
+        _variable_on_cpu("weights", [input_size, units],
+                         tf.compat.v1.variance_scaling_initializer(scale=1.0, mode="fan_avg", distribution="uniform"),
+                         trainable)
+
+
 def create_model(features, seq_length, n_hidden, n_classes, dropout=None, frozen_layers=frozenset(),
-                 overlap=True, previous_state=None, lstm_impl="fused"):
+                 overlap=True, previous_state=None, lstm_impl="fused", start_after=0, stop_after=6):
     """Build the six layers and return :class:`ModelOutput` with time-major ``raw_logits`` ``[T, B, n_classes]``.
 
     Args:
@@ -69,39 +78,62 @@ def create_model(features, seq_length, n_hidden, n_classes, dropout=None, frozen
       frozen_layers: layer numbers whose variables are created with ``trainable=False``.
       previous_state: optional LSTM ``(c, h)`` input (export).
       lstm_impl: ``'fused'`` (BlockLSTM), ``'cudnn'`` (GPU training) or ``'static'`` (TFLite export).
+      start_after: 0, or k in 1..5 for the frozen-prefix cache: ``features`` are then layer k's stored outputs,
+        batch-major ``[B, T, n_hidden]``; layers 1..k are created (checkpoints keep them) but not computed.
+      stop_after: build up to this layer only (the cache's forward pass); ``logits`` is then None.
     """
-    layers = {}
+    layers, state = {}, None
     rates = dropout if dropout is not None else [None] * 6
-    if overlap:
-        features = overlapping_windows(features)
-    layers["input"] = features
-    batch = tf.shape(input=features)[0]
-
-    # Time-major and flat: [T * B, 494].
-    x = tf.transpose(a=features, perm=[1, 0, 2, 3])
-    x = tf.reshape(x, [-1, (2 * N_CONTEXT + 1) * N_INPUT])
-    for number in (1, 2, 3):
-        x = dense(SCOPE_OF_LAYER[number], x, n_hidden, dropout_rate=rates[number - 1],
-                  trainable=number not in frozen_layers)
-        layers[number] = x
-
-    x = tf.reshape(x, [-1, batch, n_hidden])
-    lstm_trainable = 4 not in frozen_layers
-    if lstm_impl == "fused":
-        x, state = lstm.fused_lstm(x, seq_length, n_hidden, trainable=lstm_trainable, previous_state=previous_state)
-    elif lstm_impl == "cudnn":
-        x, state = lstm.cudnn_lstm(x, n_hidden, trainable=lstm_trainable), None
-    elif lstm_impl == "static":
-        steps = tf.unstack(x, num=x.shape[0].value, axis=0)
-        outputs, state = lstm.static_lstm(steps, n_hidden, previous_state)
-        x = tf.stack(outputs, 0)
+    width = (2 * N_CONTEXT + 1) * N_INPUT
+    if start_after:
+        for number in range(1, min(start_after, 3) + 1):
+            dense_variables(SCOPE_OF_LAYER[number], width if number == 1 else n_hidden, n_hidden, trainable=False)
+        if start_after >= 4:
+            lstm.canonical_variables(n_hidden, n_hidden, trainable=False)
+        if start_after >= 5:
+            dense_variables(SCOPE_OF_LAYER[5], n_hidden, n_hidden, trainable=False)
+        batch = tf.shape(input=features)[0]
+        x = tf.reshape(tf.transpose(a=features, perm=[1, 0, 2]), [-1, n_hidden])  # time-major, flat
     else:
-        raise ValueError("unknown lstm_impl {!r}".format(lstm_impl))
-    layers[4] = x
+        if overlap:
+            features = overlapping_windows(features)
+        layers["input"] = features
+        batch = tf.shape(input=features)[0]
+        # Time-major and flat: [T * B, 494].
+        x = tf.reshape(tf.transpose(a=features, perm=[1, 0, 2, 3]), [-1, width])
 
-    x = tf.reshape(x, [-1, n_hidden])
-    x = dense(SCOPE_OF_LAYER[5], x, n_hidden, dropout_rate=rates[5], trainable=5 not in frozen_layers)
-    layers[5] = x
+    for number in (1, 2, 3):
+        if number > start_after:
+            x = dense(SCOPE_OF_LAYER[number], x, n_hidden, dropout_rate=rates[number - 1],
+                      trainable=number not in frozen_layers)
+            layers[number] = x
+        if number == stop_after:
+            return ModelOutput(logits=None, layers=layers, state=None)
+
+    if start_after < 4:
+        x = tf.reshape(x, [-1, batch, n_hidden])
+        lstm_trainable = 4 not in frozen_layers
+        if lstm_impl == "fused":
+            x, state = lstm.fused_lstm(x, seq_length, n_hidden, trainable=lstm_trainable,
+                                       previous_state=previous_state)
+        elif lstm_impl == "cudnn":
+            x = lstm.cudnn_lstm(x, n_hidden, trainable=lstm_trainable)
+        elif lstm_impl == "static":
+            steps = tf.unstack(x, num=x.shape[0].value, axis=0)
+            outputs, state = lstm.static_lstm(steps, n_hidden, previous_state)
+            x = tf.stack(outputs, 0)
+        else:
+            raise ValueError("unknown lstm_impl {!r}".format(lstm_impl))
+        layers[4] = x
+        x = tf.reshape(x, [-1, n_hidden])
+    if stop_after == 4:
+        return ModelOutput(logits=None, layers=layers, state=state)
+
+    if start_after < 5:
+        x = dense(SCOPE_OF_LAYER[5], x, n_hidden, dropout_rate=rates[5], trainable=5 not in frozen_layers)
+        layers[5] = x
+    if stop_after == 5:
+        return ModelOutput(logits=None, layers=layers, state=state)
     x = dense(SCOPE_OF_LAYER[6], x, n_classes, relu=False, trainable=6 not in frozen_layers)
     layers[6] = x
 

@@ -15,7 +15,7 @@ import time
 
 import tensorflow as tf
 
-from . import checkpoints, data, distributed
+from . import checkpoints, data, distributed, prefix_cache
 from .config import build_config
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
@@ -29,11 +29,12 @@ log = logging.getLogger("deepspeech_freeze")
 # The graph
 
 
-def batch_loss(batch, config, dropout, lstm_impl="fused"):
-    """CTC loss of one batch: ``(mean loss, per-sample losses, files whose loss is not finite)``."""
+def batch_loss(batch, config, dropout, lstm_impl="fused", start_after=0):
+    """CTC loss of one batch: ``(mean loss, per-sample losses, files whose loss is not finite)``.
+    ``start_after=k``: the batch holds layer k's cached outputs instead of MFCCs (frozen-prefix cache)."""
     filenames, features, n_frames, labels, label_lengths = batch
     output = create_model(features, n_frames, config.n_hidden, config.n_classes, dropout=dropout,
-                          frozen_layers=config.transfer.frozen_layers, lstm_impl=lstm_impl)
+                          frozen_layers=config.transfer.frozen_layers, lstm_impl=lstm_impl, start_after=start_after)
     per_sample = tf.compat.v1.nn.ctc_loss(labels=data.dense_to_sparse(labels, label_lengths),
                                           inputs=output.logits, sequence_length=n_frames)
     non_finite = tf.gather(filenames, tf.compat.v1.where(~tf.math.is_finite(per_sample)))
@@ -54,7 +55,8 @@ TrainingGraph = collections.namedtuple(
                      "step_summary trainable")
 
 
-def build_training_graph(config, output_types, output_shapes, devices, wrap_optimizer=lambda optimizer: optimizer):
+def build_training_graph(config, output_types, output_shapes, devices, wrap_optimizer=lambda optimizer: optimizer,
+                         start_after=0):
     """Towers over ``devices`` sharing CPU-resident variables; gradients averaged; one Adam step.
 
     Only trainable variables (those of layers not frozen) enter ``compute_gradients``, so frozen layers get no
@@ -77,7 +79,7 @@ def build_training_graph(config, output_types, output_shapes, devices, wrap_opti
     with tf.compat.v1.variable_scope(tf.compat.v1.get_variable_scope()):
         for index, device in enumerate(devices):
             with tf.device(device), tf.compat.v1.name_scope("tower_{}".format(index)):
-                loss, _, non_finite = batch_loss(iterator.get_next(), config, dropout, lstm_impl)
+                loss, _, non_finite = batch_loss(iterator.get_next(), config, dropout, lstm_impl, start_after)
                 tf.compat.v1.get_variable_scope().reuse_variables()
                 trainable = tf.compat.v1.trainable_variables()
                 tower_grads.append(optimizer.compute_gradients(loss, var_list=trainable))
@@ -193,22 +195,32 @@ def fit(config, dist):
     train_set = data.load_samples(config.train_files, config, reject_short=FLAGS.reject_short_audio)
     dev_sets = [(path, data.load_samples([path], config)) for path in config.dev_files]
     metrics_sets = [(path, data.load_samples([path], config)) for path in config.metrics_files]
-    cache = data.FeatureCache(FLAGS.feature_cache)
+    prefix = frozen_prefix_cache(config, dist)
+    cache = data.FeatureCache("" if prefix else FLAGS.feature_cache)
     cache.prepare()
     devices = available_devices()
     train_set = train_set.iloc[:dist.usable_samples(len(train_set), FLAGS.train_batch_size * len(devices))]
 
     tf.compat.v1.reset_default_graph()
     tf.compat.v1.set_random_seed(FLAGS.random_seed)
-    train_data = data.create_dataset(train_set, config, FLAGS.train_batch_size, train_phase=True,
-                                     cache_prefix=cache.prefix, shard=dist.shard)
-    other = {path: data.create_dataset(frame, config, FLAGS.dev_batch_size, train_phase=False, shard=dist.shard)
-             for path, frame in dev_sets + metrics_sets}
+    if prefix:
+        named = [("train", train_set)] + [(_set_name(path), frame) for path, frame in dev_sets + metrics_sets]
+        train_data = prefix.dataset("train", train_set, FLAGS.train_batch_size, True, dist.shard)
+        other = {path: prefix.dataset(_set_name(path), frame, FLAGS.dev_batch_size, False, dist.shard)
+                 for path, frame in dev_sets + metrics_sets}
+    else:
+        train_data = data.create_dataset(train_set, config, FLAGS.train_batch_size, train_phase=True,
+                                         cache_prefix=cache.prefix, shard=dist.shard)
+        other = {path: data.create_dataset(frame, config, FLAGS.dev_batch_size, train_phase=False, shard=dist.shard)
+                 for path, frame in dev_sets + metrics_sets}
     shapes = tf.compat.v1.data.get_output_shapes(train_data)
     types = tf.compat.v1.data.get_output_types(train_data)
-    graph = build_training_graph(config, types, shapes, devices, dist.wrap_optimizer)
+    graph = build_training_graph(config, types, shapes, devices, dist.wrap_optimizer,
+                                 start_after=prefix.depth if prefix else 0)
     train_init = graph.iterator.make_initializer(train_data)
     other_init = {path: graph.iterator.make_initializer(dataset) for path, dataset in other.items()}
+    if prefix:
+        prefix.build_graph(named)
     dist.build()
 
     writers = {}
@@ -228,6 +240,8 @@ def fit(config, dist):
             session.run(tf.compat.v1.global_variables_initializer())
             record = {"finished": True}
         dist.broadcast(session)
+        if prefix:
+            prefix.fill(session)
         state = RunState(record, config.dropout_rates, dist)
         log.info("Trainable layers: %s; frozen: %s", _layer_list(config, frozen=False),
                  _layer_list(config, frozen=True))
@@ -304,6 +318,26 @@ def weights_digest(session):
             digest.update(variable.op.name.encode())
             digest.update(session.run(variable).tobytes())
     return digest.hexdigest()
+
+
+def frozen_prefix_cache(config, dist):
+    """The run's :class:`~deepspeech_freeze.prefix_cache.PrefixCache`, or None without ``--frozen_prefix_cache``."""
+    if not FLAGS.frozen_prefix_cache:
+        return None
+    if dist.size > 1 or FLAGS.train_cudnn:
+        raise UserError("--frozen_prefix_cache is not supported with --horovod or --train_cudnn yet: drop one")
+    depth = prefix_cache.check_cacheable(config.transfer.frozen_layers, config.dropout_rates)
+    if FLAGS.feature_cache:
+        log.warning("--feature_cache is not used with --frozen_prefix_cache (the cache holds layer %d's outputs)",
+                    depth)
+    log.info("Frozen-prefix cache: layers 1-%d run once per utterance; training computes layers %d-6", depth,
+             depth + 1)
+    return prefix_cache.PrefixCache(FLAGS.frozen_prefix_cache, config, depth, FLAGS.frozen_prefix_cache_fp16)
+
+
+def _set_name(path):
+    import hashlib  # pylint: disable=import-outside-toplevel
+    return "set-" + hashlib.sha1(os.path.abspath(path).encode("utf-8")).hexdigest()[:12]
 
 
 def epochs_already_done(record, step):
