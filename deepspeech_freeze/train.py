@@ -199,6 +199,12 @@ def fit(config, dist):
     cache = data.FeatureCache("" if prefix else FLAGS.feature_cache)
     cache.prepare()
     devices = available_devices()
+    per_step = FLAGS.train_batch_size * len(devices) * dist.size
+    if len(train_set) < per_step:
+        raise UserError("the training set has {} usable samples but one step takes {} (--train_batch_size {} x {} "
+                        "tower(s) x {} process(es)); training drops incomplete batches, so no step would run: lower "
+                        "--train_batch_size".format(len(train_set), per_step, FLAGS.train_batch_size, len(devices),
+                                                    dist.size))
     train_set = train_set.iloc[:dist.usable_samples(len(train_set), FLAGS.train_batch_size * len(devices))]
 
     tf.compat.v1.reset_default_graph()

@@ -114,6 +114,8 @@ def test_bad_flags(workdir):
     assert "--freeze_layers 1-6" in train(workdir, csv, "--freeze_layers", "1-6", "--alphabet_config_path", ENGLISH)
     assert "contradict" in train(workdir, csv, "--load_cudnn", "--train_cudnn", "--alphabet_config_path", ENGLISH)
     assert "--train_cudnn needs a GPU" in train(workdir, csv, "--train_cudnn", "--alphabet_config_path", ENGLISH)
+    # One sample, batch 2: DeepSpeech trained 0 steps with "loss 0.000000"; here it is an error.
+    assert "no step would run" in train(workdir, csv, "--train_batch_size", "2", "--alphabet_config_path", ENGLISH)
 
 
 def test_audio_too_short_for_transcript_is_skipped_with_warning(tmp_path):
