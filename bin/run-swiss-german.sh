@@ -19,22 +19,4 @@
 # GPU: train the LSTM with cuDNN, as the paper did (about 1.9x faster):
 #   bin/run-swiss-german.sh DATA_DIR SOURCE_CKPT "" --set train_cudnn=true --set load_cudnn=false
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-python="${DSF_VENV_PYTHON:-$root/.venv/bin/python}"
-if [ $# -lt 2 ]; then
-    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2
-    exit 2
-fi
-data="$1"; source="$2"; shift 2
-only=()
-if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
-    [ -n "$1" ] && only=(--only "$1")
-    shift
-fi
-runs="${DSF_RUNS:-$root/runs/swiss-german}"
-export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
-"$python" -m deepspeech_freeze.experiments.run --scheme "$root/experiments/eberhard2021" \
-    --data "$data" --source "$source" --alphabet "$root/data/alphabets/swiss_german.txt" --out "$runs" \
-    --set load_cudnn=true ${only[@]+"${only[@]}"} "$@"
-"$python" -m deepspeech_freeze.experiments.results --runs "$runs" \
-    --title "Eberhard & Zesch (2021) Table 2, Swiss German: $(basename "$data")"
+exec "$(dirname "${BASH_SOURCE[0]}")/run-table2.sh" "Swiss German" swiss_german.txt swiss-german "${BASH_SOURCE[0]}" "$@"
