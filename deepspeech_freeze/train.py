@@ -1,11 +1,14 @@
-"""Train (and optionally test and export) a DeepSpeech 0.7 model, with transfer learning and layer freezing.
+"""Train, test and export a DeepSpeech 0.7 model, with transfer learning and layer freezing.
 
-Usage is DeepSpeech.py's: ``python -m deepspeech_freeze.train --train_files ... --dev_files ... --test_files ...``
-plus ``--load_checkpoint_dir SRC --drop_source_layers 1 --freeze_layers 1-3`` for a frozen transfer.
+  python -m deepspeech_freeze.train --train_files train.csv --dev_files dev.csv --test_files test.csv ...
+  python -m deepspeech_freeze.train --load_checkpoint_dir en/ --save_checkpoint_dir de/ \
+      --alphabet_config_path data/alphabets/german.txt --drop_source_layers 1 --freeze_layers 1-3 ...
 
-Read top to bottom: the loss of one batch -> the training graph -> one pass over a sample set -> the epoch loop
-with best_dev, early stop and plateau -> main.
+Flags have DeepSpeech 0.7.4's names and defaults (plus --freeze_layers, --reinit_layers, --frozen_prefix_cache,
+--horovod). Layers are numbered 1, 2, 3 (dense), 4 (LSTM), 5 (dense), 6 (output). Frozen layers keep their dropout.
 """
+# Read top to bottom: the loss of one batch -> the training graph -> one pass over a sample set -> the epoch loop
+# with best_dev, early stop and plateau -> main.
 import collections
 import logging
 import os
