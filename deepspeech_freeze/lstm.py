@@ -19,6 +19,7 @@ matmul or reduction over all time steps. ``DSF_LSTM_GRADIENT=stock`` (or setting
 gradient, for comparison; the choice is read when the graph is built.
 """
 import os
+import sys
 
 import tensorflow as tf
 from tensorflow.python.ops import rnn_grad
@@ -95,6 +96,31 @@ def gradient_kind():
     return kind
 
 
+def _wanted_inputs(op):
+    """For each input of ``op``: does the ``tf.gradients`` call now running need its gradient? None when unknown.
+
+    A gradient function cannot see which tensors ``tf.gradients`` differentiates for. TF builds every gradient a
+    function returns and, with the optimizer's default ``gate_gradients=GATE_OP``, groups them so that all of them
+    run whenever one is used. So the LSTM's input gradient would be computed even when nothing below the LSTM trains,
+    and its weight gradient even when only the layers below train. This reads the answer from ``tf.gradients``'s
+    own bookkeeping (TF 1.15's ``gradients_util._GradientsHelper``: ``xs_set`` and ``pending_count``, which counts,
+    for each op on a path from the differentiated tensors to the loss, its consumers on such paths). When it is not
+    found (another TF version) the caller computes every gradient, which is always correct.
+    """
+    frame = sys._getframe(1)  # pylint: disable=protected-access
+    try:
+        while frame is not None and frame.f_code.co_name != "_GradientsHelper":
+            frame = frame.f_back
+        if frame is None:
+            return None
+        pending, xs_set = frame.f_locals.get("pending_count"), frame.f_locals.get("xs_set")
+        if not isinstance(pending, dict) or xs_set is None:
+            return None
+        return [tensor in xs_set or pending.get(tensor.op, 0) > 0 for tensor in op.inputs]
+    finally:
+        del frame
+
+
 def _fast_block_lstm_grad(op, *grads):
     """Gradient of a ``BlockLSTM`` op (no peepholes, no cell clipping), equal to TF's ``BlockLSTMGrad`` up to float
     rounding.
@@ -110,14 +136,15 @@ def _fast_block_lstm_grad(op, *grads):
     Only ``dh_rec``'s matmul and a few ``[B, n]`` element-wise ops are in the loop; the element-wise factors that do
     not depend on the recurrence are computed for all steps at once beforehand. The gate gradients of all steps are
     then stacked into ``[L, B, 4n]`` (``L = seq_len_max``) and ``dW = [x, h[t-1]]^T @ dgates``, ``db = sum(dgates)``
-    and ``dx = dgates @ W_x^T`` are one op each. Steps at or past ``seq_len_max`` get no gradient (the op outputs
-    zeros there), as in TF's gradient. TF builds (and runs) only the parts a caller needs: no gradient op at all when
-    neither the kernel nor the input wants one, and no ``dx`` matmul when nothing below the LSTM trains.
+    and ``dx = dgates @ W_x^T`` are one op each, built only when needed (:func:`_wanted_inputs`). Steps at or past
+    ``seq_len_max`` get no gradient (the op does not compute them), as in TF's gradient.
     """
     if op.get_attr("use_peephole") or op.get_attr("cell_clip") > 0:
         return rnn_grad._block_lstm_grad(op, *grads)  # pylint: disable=protected-access
+    wanted = _wanted_inputs(op) or [True] * len(op.inputs)
     seq_len_max, x, c_prev, h_prev, kernel = op.inputs[:5]
     i, cs, f, o, ci, co, h = op.outputs
+    # BlockLSTM leaves i, f, o, ci, co uninitialised past seq_len_max (cs and h are zeroed): only steps < L are read.
     cs_grad = tf.convert_to_tensor(value=grads[1])
     h_grad = tf.convert_to_tensor(value=grads[6])
     input_size = x.shape[-1].value
@@ -126,10 +153,10 @@ def _fast_block_lstm_grad(op, *grads):
         input_size = tf.shape(input=x)[2]
         n_cell = tf.shape(input=h_prev)[1]
     length = tf.cast(seq_len_max, tf.int32)
-    time = tf.shape(input=x)[0]
-    w_x, w_h = kernel[:input_size], kernel[input_size:]
 
     with tf.compat.v1.name_scope("fast_block_lstm_grad"):
+        # Transposed once here: Eigen's matmul with transpose_b is several times slower for the loop's shapes.
+        w_h_t = tf.transpose(a=kernel[input_size:])
         # Factors of the recurrence known before it runs, for all steps at once.
         cs_before = tf.concat([tf.expand_dims(c_prev, 0), cs[:-1]], 0)
         dcs_per_dh = o * (1.0 - co * co)
@@ -142,25 +169,33 @@ def _fast_block_lstm_grad(op, *grads):
             dcs = cs_grad[t] + dcs_rec + dh * dcs_per_dh[t]
             dgates = tf.concat([dcs, dcs, dcs, dh], 1) * gate_factors[t]
             gates_array = gates_array.write(t, dgates)
-            return t - 1, tf.matmul(dgates, w_h, transpose_b=True), dcs * f[t], gates_array
+            return t - 1, tf.matmul(dgates, w_h_t), dcs * f[t], gates_array
 
         zeros = tf.zeros_like(h_prev)
         _, h_prev_grad, c_prev_grad, gates_array = tf.compat.v1.while_loop(
             lambda t, *_: t >= 0, step, [length - 1, zeros, zeros, gates_array], back_prop=False,
             name="recurrence")
         batch = tf.shape(input=x)[1]
+        # [L * B, 4n]; TensorArray.stack cannot make an empty array of a partly unknown shape, hence the cond.
         dgates = tf.cond(pred=length > 0, true_fn=gates_array.stack,
                          false_fn=lambda: tf.zeros(tf.stack([0, batch, 4 * n_cell])))
         dgates = tf.reshape(dgates, [-1, 4 * n_cell])
 
-        # One matmul each over all L * B rows.
-        h_before = tf.concat([tf.expand_dims(h_prev, 0), h], 0)[:length]
-        cell_inputs = tf.reshape(tf.concat([x[:length], h_before], 2), [-1, input_size + n_cell])
-        kernel_grad = tf.matmul(cell_inputs, dgates, transpose_a=True, name="kernel_grad")
-        bias_grad = tf.reduce_sum(input_tensor=dgates, axis=0, name="bias_grad")
-        x_grad = tf.reshape(tf.matmul(dgates, w_x, transpose_b=True), [length, batch, input_size])
-        x_grad = tf.pad(tensor=x_grad, paddings=[[0, time - length], [0, 0], [0, 0]], name="input_grad")
-    return None, x_grad, c_prev_grad, h_prev_grad, kernel_grad, None, None, None, bias_grad
+        # Each one matmul or reduction over all L * B rows.
+        kernel_grad = bias_grad = x_grad = None
+        if wanted[4]:
+            h_before = tf.concat([tf.expand_dims(h_prev, 0), h], 0)[:length]
+            cell_inputs = tf.reshape(tf.concat([x[:length], h_before], 2), [-1, input_size + n_cell])
+            kernel_grad = tf.matmul(cell_inputs, dgates, transpose_a=True, name="kernel_grad")
+        if wanted[8]:
+            bias_grad = tf.reduce_sum(input_tensor=dgates, axis=0, name="bias_grad")
+        if wanted[1]:
+            w_x_t = tf.transpose(a=kernel[:input_size])
+            x_grad = tf.reshape(tf.matmul(dgates, w_x_t), [length, batch, input_size])
+            x_grad = tf.pad(tensor=x_grad, paddings=[[0, tf.shape(input=x)[0] - length], [0, 0], [0, 0]],
+                            name="input_grad")
+    return (None, x_grad, c_prev_grad if wanted[2] else None, h_prev_grad if wanted[3] else None, kernel_grad,
+            None, None, None, bias_grad)
 
 
 try:

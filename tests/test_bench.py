@@ -1,0 +1,72 @@
+"""bench/train_throughput.py at tiny sizes: it runs, prints its table and writes a complete JSON report.
+
+Nothing here asserts a timing; only the report's structure and the freezing facts it records.
+"""
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "bench", "train_throughput.py")
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+
+import train_throughput  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def test_quick_bench_prints_table_and_writes_json(tmp_path):
+    output = tmp_path / "report.json"
+    environment = dict(os.environ, PYTHONPATH=ROOT)
+    environment.pop("DSF_LSTM_GRADIENT", None)
+    result = subprocess.run(
+        [sys.executable, BENCH, "--quick", "--n_hidden", "32", "--batch", "2", "--seconds", "1.2", "--steps", "1",
+         "--peak_size", "128", "--output", str(output)],
+        cwd=str(tmp_path), env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        universal_newlines=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-4000:]
+    text = result.stdout
+    assert "Training throughput: n_hidden 32, batch 2" in text
+    for column in ("spec", "frozen", "gradient", "steps/s", "audio s/s", "x vs 0", "peak RSS"):
+        assert column in text
+    assert "LSTM gradient at 0 frozen: fast" in text and "float32 matmul peak (128x128)" in text
+    assert "dense layers in a traced 0-frozen step" in text
+
+    report = json.loads(output.read_text())
+    for key in train_throughput.REPORT_KEYS:
+        assert key in report, key
+    assert report["config"]["n_hidden"] == 32 and report["config"]["frames"] == 59
+    runs = report["runs"]
+    assert [(run["spec"], run["gradient"]) for run in runs] == \
+        [("0", "fast"), ("0", "stock")] + [(spec, "fast") for spec in train_throughput.DEFAULT_SPECS[1:]]
+    for run in runs:
+        for key in train_throughput.RUN_KEYS:
+            assert key in run, (run["spec"], key)
+        assert len(run["step_s"]) == 1 and run["steps_per_s"] > 0 and run["audio_s_per_s"] > 0
+    assert report["ratio_baseline"] in ("first", "repeat")
+    assert 1.0 in (runs[0]["ratio_to_0"], report["baseline_repeat"]["ratio_to_0"])
+    repeat = report["baseline_repeat"]  # the first spec once more, at the end: the load drift
+    assert repeat["spec"] == "0" and repeat["gradient"] == "fast" and repeat["ratio_to_0"] > 0
+    assert "run again last" in text and "Ratios are to the faster" in text
+    # What each spec builds of the LSTM's backward pass.
+    built = {(run["spec"], run["gradient"]): run["lstm_backward"] for run in runs}
+    assert built == {("0", "fast"): "dW+dx", ("0", "stock"): "stock", ("1", "fast"): "dW+dx",
+                     ("1-2", "fast"): "dW+dx", ("1-3", "fast"): "dW", ("1-4", "fast"): "none",
+                     ("1-3,5", "fast"): "dW", ("1-5", "fast"): "none"}
+    params = {run["spec"]: run["trainable_parameters"] for run in runs}
+    assert params["0"] > params["1"] > params["1-2"] > params["1-3"] > params["1-3,5"] > params["1-4"] > \
+        params["1-5"] > 0
+    assert report["gradient_comparison"]["stock_over_fast"] > 0
+    dense = report["dense_flops"]
+    assert dense["matmul_ops"] == 14 and dense["unresolved_ops"] == 0  # 5 forward, 5 dW, 4 dx (not layer 1's)
+    assert dense["gflops"] > 0 and dense["fraction_of_numpy_peak"] > 0
+    assert report["peak_matmul"]["numpy_gflops"] > 0 and report["peak_matmul"]["tf_gflops"] > 0
+    assert report["peak_rss_mb"] > 0
+
+
+def test_parse_args_quick_defaults_and_overrides():
+    args = train_throughput.parse_args(["--quick"])
+    assert (args.n_hidden, args.steps, args.peak_size, args.stock_steps) == (512, 2, 1024, 2)
+    args = train_throughput.parse_args(["--quick", "--n_hidden", "64", "--specs", "0", "1-3,5"])
+    assert args.n_hidden == 64 and args.specs == ["0", "1-3,5"]
+    args = train_throughput.parse_args([])
+    assert (args.n_hidden, args.batch, args.seconds, args.steps) == (2048, 24, 5.0, 3)
