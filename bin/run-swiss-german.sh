@@ -2,9 +2,10 @@
 # Table 2 of Eberhard & Zesch (2021), Swiss German (GermEval 2020 Task 4, ~70 h): the 8 schemes of
 # experiments/eberhard2021.
 #
-#   bin/run-swiss-german.sh DATA_DIR SOURCE_CKPT [ROW[,ROW...]] [runner options ...]
+#   bin/run-swiss-german.sh CORPUS SOURCE_CKPT [ROW[,ROW...]] [runner options ...]
 #
-#   DATA_DIR     train.csv, dev.csv, test.csv (python -m deepspeech_freeze.importers.swiss_german --target DATA_DIR)
+#   CORPUS       the raw GermEval 2020 Task 4 corpus (listings + audio), imported into $DSF_RUNS/data first;
+#                or a folder already holding DeepSpeech CSVs (train.csv, dev.csv, test.csv)
 #   SOURCE_CKPT  the English source model: DeepSpeech's 0.7.4 release checkpoint (bin/download-release-checkpoint.sh)
 #   ROW          run only these rows (baseline, transfer-0, freeze-1, freeze-1-2, freeze-1-3, freeze-1-4,
 #                freeze-1-3-5, freeze-1-5); default: all 8, one after another
@@ -17,6 +18,6 @@
 # CPU (default): the release checkpoint's LSTM was trained with cuDNN; this script passes --load_cudnn so that it
 #   loads without cuDNN (the canonical LSTM weights are used).
 # GPU: train the LSTM with cuDNN, as the paper did (about 1.9x faster):
-#   bin/run-swiss-german.sh DATA_DIR SOURCE_CKPT "" --set train_cudnn=true --set load_cudnn=false
+#   bin/run-swiss-german.sh CORPUS SOURCE_CKPT "" --set train_cudnn=true --set load_cudnn=false
 set -euo pipefail
-exec "$(dirname "${BASH_SOURCE[0]}")/run-table2.sh" "Swiss German" swiss_german.txt swiss-german "${BASH_SOURCE[0]}" "$@"
+exec "$(dirname "${BASH_SOURCE[0]}")/run-table2.sh" "Swiss German" swiss_german.txt swiss-german "${BASH_SOURCE[0]}" "swiss_german --source" "$@"

@@ -282,3 +282,34 @@ def test_results_table_csv_and_plot(tiny_runs):
 def test_results_without_runs_is_a_clear_error(tmp_path):
     result = run_module("deepspeech_freeze.experiments.results", "--runs", tmp_path, check=False)
     assert result.returncode == 2 and "no result.json under" in result.stderr
+
+
+@pytest.mark.slow
+def test_one_command_from_raw_common_voice(tiny_runs, tmp_path):
+    """bin/run-german.sh on a raw Common Voice layout (TSVs + mp3 clips): it imports, then runs the row."""
+    import subprocess
+    work = tiny_runs[0]
+    raw, clips = tmp_path / "cv-de", tmp_path / "cv-de" / "clips"
+    clips.mkdir(parents=True)
+    for split in ("train", "dev", "test"):
+        with io.open(str(work / "de" / (split + ".csv")), encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        lines = ["client_id\tpath\tsentence\tup_votes\tdown_votes\n"]
+        for index, row in enumerate(rows):
+            name = "{}_{}.mp3".format(split, index)
+            subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i",
+                            str(work / "de" / row["wav_filename"]), str(clips / name)], check=True)
+            lines.append("c{}\t{}\t{}\t2\t0\n".format(index, name, row["transcript"].capitalize() + "."))
+        (raw / (split + ".tsv")).write_text("".join(lines), encoding="utf-8")
+    runs = tmp_path / "runs"
+    command = [os.path.join(ROOT, "bin", "run-german.sh"), str(raw), str(work / "english" / "baseline"),
+               "freeze-1-3"] + TINY + ["--set", "load_cudnn=false"]
+    result = subprocess.run(command, cwd=ROOT, env=dict(os.environ, DSF_RUNS=str(runs),
+                                                        DSF_VENV_PYTHON=__import__("sys").executable),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "== importing" in result.stdout
+    assert (runs / "data" / "train.csv").exists()
+    with io.open(str(runs / "freeze-1-3" / "result.json"), encoding="utf-8") as handle:
+        assert json.load(handle)["scheme"] == "freeze-1-3"
+    assert (runs / "results.md").exists()
