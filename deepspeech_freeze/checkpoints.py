@@ -110,17 +110,16 @@ class CheckpointView(object):
 # Planning a load
 
 
-def _shape_error(path, name, ckpt_shape, graph_shape, ckpt_shapes, purpose):
-    hidden = ckpt_shapes.get("layer_1/bias")
-    graph_hidden = None
-    if name.startswith("layer_1/bias"):
-        graph_hidden = graph_shape[0]
-    if hidden is not None and name.split("/")[0] in ("layer_1", "layer_2", "layer_3", "layer_5", "cudnn_lstm") \
-            and list(ckpt_shape) != list(graph_shape):
-        graph_hidden = graph_hidden or (graph_shape[-1] if name.endswith("bias") else None)
+def _shape_error(path, name, ckpt_shape, graph_shape, purpose):
+    """The message for a shape mismatch. The planner checks layer 1 first and, within a layer, the bias before the
+    weights, so an n_hidden change shows first on a bias, whose size is n_hidden (4 x n_hidden for the LSTM)."""
+    scope = name.split("/")[0]
+    if name.endswith("/bias") and scope in ("layer_1", "layer_2", "layer_3", "layer_5", "cudnn_lstm"):
+        per_unit = 4 if scope == "cudnn_lstm" else 1
+        source, target = ckpt_shape[0] // per_unit, graph_shape[0] // per_unit
         return UserError("checkpoint {} has n_hidden {} but the model is built with --n_hidden {}: pass --n_hidden {}"
-                         .format(path, hidden[0], graph_hidden if graph_hidden else "another value", hidden[0]))
-    if name.split("/")[0] == "layer_6":
+                         .format(path, source, target, source))
+    if scope == "layer_6":
         source_out, target_out = ckpt_shape[-1], graph_shape[-1]
         fix = ("pass --drop_source_layers 1 to re-initialise the output layer for the new alphabet"
                if purpose == "train" else "use the alphabet the model was trained with (--alphabet_config_path)")
@@ -163,7 +162,7 @@ def plan_restore(graph_vars, ckpt_shapes, path, reinit_layers=frozenset(), purpo
         else:
             graph_shape = variable.shape.as_list() if variable.shape.is_fully_defined() else None
             if graph_shape is not None and list(ckpt_shapes[name]) != graph_shape:
-                raise _shape_error(path, name, ckpt_shapes[name], graph_shape, ckpt_shapes, purpose)
+                raise _shape_error(path, name, ckpt_shapes[name], graph_shape, purpose)
             load.append(variable)
     if missing:
         raise UserError("checkpoint {} lacks {} variable(s) the model needs: {}. It was not written by "

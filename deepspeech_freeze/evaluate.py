@@ -6,12 +6,11 @@ This module does not import the trainer.
 """
 import logging
 
-import numpy as np
 import tensorflow as tf
 
 from . import checkpoints, data, decoding, metrics
 from .config import build_config
-from .errors import run_main
+from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
 from .logs import setup_logging
 from .model import create_model
@@ -92,7 +91,6 @@ def main(_argv):
     setup_logging(FLAGS.log_level)
     config = build_config(training=False)
     if not config.test_files:
-        from .errors import UserError  # pylint: disable=import-outside-toplevel
         raise UserError("--test_files is empty: give the CSV file(s) to evaluate")
     test(config, config.load_dir)
 

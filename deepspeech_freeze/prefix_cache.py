@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import checkpoints
+from .data import create_dataset
 from .errors import UserError
 from .layers import format_layers
 from .model import create_model
@@ -92,7 +93,6 @@ class PrefixCache(object):
 
     def build_graph(self, raw_datasets):
         """The forward pass through the frozen layers 1..k, sharing the training graph's variables."""
-        from .data import create_dataset  # pylint: disable=import-outside-toplevel
         raw = {name: create_dataset(frame, self.config, 16, train_phase=False) for name, frame in raw_datasets}
         first = next(iter(raw.values()))
         self._iterator = tf.compat.v1.data.Iterator.from_structure(tf.compat.v1.data.get_output_types(first),

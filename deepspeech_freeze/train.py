@@ -10,6 +10,7 @@ Flags have DeepSpeech 0.7.4's names and defaults (plus --freeze_layers, --reinit
 # Read top to bottom: the loss of one batch -> the training graph -> one pass over a sample set -> the epoch loop
 # with best_dev, early stop and plateau -> main.
 import collections
+import hashlib
 import logging
 import os
 import signal
@@ -22,6 +23,7 @@ from . import checkpoints, data, distributed, prefix_cache
 from .config import build_config
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
+from .layers import KIND_OF_LAYER, LAYERS, layer_of_variable
 from .logs import EpochProgress, setup_logging
 from .model import create_model
 
@@ -319,8 +321,6 @@ def fit(config, dist):
 
 def weights_digest(session):
     """sha256 over every layer variable's value, in name order: equal digests mean bit-identical models."""
-    import hashlib  # pylint: disable=import-outside-toplevel
-    from .layers import layer_of_variable  # pylint: disable=import-outside-toplevel
     digest = hashlib.sha256()
     for variable in sorted(tf.compat.v1.global_variables(), key=lambda v: v.op.name):
         if layer_of_variable(variable.op.name) is not None:
@@ -345,7 +345,6 @@ def frozen_prefix_cache(config, dist):
 
 
 def _set_name(path):
-    import hashlib  # pylint: disable=import-outside-toplevel
     return "set-" + hashlib.sha1(os.path.abspath(path).encode("utf-8")).hexdigest()[:12]
 
 
@@ -403,7 +402,6 @@ def after_dev(session, graph, state, savers, epoch, config, dev_sets, other_init
 
 
 def _layer_list(config, frozen):
-    from .layers import KIND_OF_LAYER, LAYERS  # pylint: disable=import-outside-toplevel
     chosen = [n for n in LAYERS if (n in config.transfer.frozen_layers) == frozen]
     return ", ".join("{} ({})".format(n, KIND_OF_LAYER[n]) for n in chosen) or "none"
 

@@ -12,7 +12,6 @@ import time
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from conftest import ENGLISH, LDC_TRANSCRIPT, ROOT, SHARED_LDC, run_module, write_csv
 from deepspeech_freeze.checkpoints import CheckpointView, find_checkpoint

@@ -1,6 +1,5 @@
 """Transfer learning and freezing end to end: drop, freeze any layer set, prove bit-identity, two-step workflow,
 release-layout (cuDNN) checkpoints, and clear messages instead of shape errors."""
-import os
 
 import numpy as np
 import pytest
