@@ -70,3 +70,31 @@ def test_parse_args_quick_defaults_and_overrides():
     assert args.n_hidden == 64 and args.specs == ["0", "1-3,5"]
     args = train_throughput.parse_args([])
     assert (args.n_hidden, args.batch, args.seconds, args.steps) == (2048, 24, 5.0, 3)
+
+
+def _run_bench(script, *args, tmp_path):
+    out = tmp_path / (script + ".json")
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "bench", script + ".py"), *args, "--output", str(out)],
+                            cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, universal_newlines=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:]
+    return result.stdout, json.loads(out.read_text())
+
+
+def test_prefix_cache_bench_runs(tmp_path):
+    output, report = _run_bench("prefix_cache", "--n_hidden", "16", "--utterances", "4", "--seconds", "1",
+                                "--batch", "2", "--epochs", "2", tmp_path=tmp_path)
+    assert "1-5 frozen + cache" in output and "speed-up" in output
+    assert set(report["results"]) == {"0 frozen", "1-3 frozen", "1-5 frozen", "1-3 frozen + cache",
+                                      "1-5 frozen + cache"}
+    assert report["results"]["0 frozen"]["speedup"] == 1.0
+
+
+def test_input_pipeline_and_threads_benches_run(tmp_path):
+    output, report = _run_bench("input_pipeline", "--n_hidden", "16", "--batch", "2", "--seconds", "1",
+                                "--utterances", "4", "--epochs", "1", "--train_steps", "1", "--rounds", "1",
+                                tmp_path=tmp_path)
+    assert report and "batch" in output
+    output, report = _run_bench("threads", "--n_hidden", "16", "--batch", "2", "--seconds", "1", "--steps", "1",
+                                "--settings", "0,0", "1,1", tmp_path=tmp_path)
+    assert len(report["settings"]) == 2 and "intra 1 inter 1" in output

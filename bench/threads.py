@@ -1,0 +1,131 @@
+#!/usr/bin/env python
+"""Training step time per TF thread setting (intra-op x inter-op), on the graph bench/train_throughput.py times.
+
+bench/train_throughput.py fixes the trainer's flags, so it always runs with TF's default thread pools (0: TF
+chooses). This script reuses its synthetic data and ``run_spec`` (the real ``train.build_training_graph`` fed by
+``data.create_dataset``) and only sets ``--intra_op_parallelism_threads`` / ``--inter_op_parallelism_threads``
+before each run. Settings are run in rotation for ``--rounds`` rounds, so load drift on a shared machine spreads
+over all of them; the report gives each setting's median over all its timed steps, and its ratio to the first.
+
+    python bench/threads.py                                   # n_hidden 2048, batch 24, 5 s, 0 frozen
+    python bench/threads.py --n_hidden 512 --settings 0,0 1,1 2,1 --output t.json
+    python bench/threads.py --n_hidden 64 --batch 2 --steps 1 --settings 0,0 --automatic_mixed_precision
+
+``--automatic_mixed_precision`` builds the graph with the trainer's flag of that name (TF's float16 graph
+rewrite), to show what it does where no GPU is present.
+"""
+import argparse
+import importlib.util
+import json
+import os
+import statistics
+import sys
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+_spec = importlib.util.spec_from_file_location("train_throughput",
+                                               os.path.join(ROOT, "bench", "train_throughput.py"))
+tt = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(tt)
+
+import tensorflow as tf  # noqa: E402
+
+from deepspeech_freeze import data  # noqa: E402
+from deepspeech_freeze.config import build_config  # noqa: E402
+from deepspeech_freeze.flags import FLAGS, define_flags  # noqa: E402
+from deepspeech_freeze.layers import parse_layer_set  # noqa: E402
+
+
+def parse_setting(text):
+    intra, _, inter = text.partition(",")
+    try:
+        return int(intra), int(inter)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a setting is INTRA,INTER (e.g. 2,1), got {!r}".format(text))
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n_hidden", type=int, default=2048, help="model width (default 2048)")
+    parser.add_argument("--batch", type=int, default=24, help="utterances per step (default 24)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="utterance length in seconds (default 5)")
+    parser.add_argument("--chars", type=int, default=70, help="transcript length in characters (default 70)")
+    parser.add_argument("--steps", type=int, default=2, help="timed steps per run after a warm-up step (default 2)")
+    parser.add_argument("--rounds", type=int, default=1, help="runs of every setting, in rotation (default 1)")
+    parser.add_argument("--spec", default="0", help="freeze spec as --freeze_layers takes it (default 0)")
+    parser.add_argument("--settings", nargs="+", type=parse_setting, metavar="INTRA,INTER",
+                        default=[(0, 0), (1, 1), (2, 1), (1, 2), (2, 2)],
+                        help="thread settings; 0 is TF's default; the first is the ratio baseline "
+                             "(default: 0,0 1,1 2,1 1,2 2,2)")
+    parser.add_argument("--automatic_mixed_precision", action="store_true",
+                        help="build with the trainer's --automatic_mixed_precision")
+    parser.add_argument("--output", help="write the report as JSON to this file")
+    args = parser.parse_args(argv)
+    parse_layer_set(args.spec)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
+    define_flags()
+    flags = ["threads", "--alphabet_config_path", tt.ENGLISH, "--n_hidden", str(args.n_hidden),
+             "--train_batch_size", str(args.batch), "--noshow_progressbar"]
+    if args.automatic_mixed_precision:
+        flags.append("--automatic_mixed_precision")
+    FLAGS(flags)
+    config = build_config(training=True)
+    results = {setting: [] for setting in args.settings}
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="dsf-threads-") as folder:
+        csv_path, chars = tt.write_dataset(folder, args)
+        frame = data.load_samples([csv_path], config, reject_short=True)
+        for round_index in range(args.rounds):
+            for intra, inter in args.settings:
+                FLAGS.intra_op_parallelism_threads = intra
+                FLAGS.inter_op_parallelism_threads = inter
+                run = tt.run_spec(args.spec, "fast", config, frame, args, args.steps)
+                run.pop("trace", None)
+                results[(intra, inter)].append(run)
+                print("  round {} intra {} inter {}: steps {} s (CPU {}), warm-up {:.1f} s, loss {}".format(
+                    round_index + 1, intra, inter, " ".join("{:.2f}".format(t) for t in run["step_s"]),
+                    " ".join("{:.1f}".format(t) for t in run["step_cpu_s"]), run["warmup_s"],
+                    " ".join("{:.3f}".format(loss) for loss in run["losses"])), flush=True)
+    rows = []
+    for (intra, inter), runs in results.items():
+        steps = [t for run in runs for t in run["step_s"]]
+        cpu = [t for run in runs for t in run["step_cpu_s"]]
+        rows.append({"intra_op": intra, "inter_op": inter, "step_s": steps, "median_step_s": statistics.median(steps),
+                     "min_step_s": min(steps), "max_step_s": max(steps), "step_cpu_s": cpu,
+                     "median_cpu_s": statistics.median(cpu),
+                     "audio_s_per_s": args.batch * args.seconds / statistics.median(steps),
+                     "peak_rss_mb": max(run["peak_rss_mb"] for run in runs),
+                     "losses": [run["losses"] for run in runs]})
+    for row in rows:
+        row["ratio_to_first"] = rows[0]["median_step_s"] / row["median_step_s"]
+    report = {"config": {"n_hidden": args.n_hidden, "batch": args.batch, "seconds": args.seconds, "chars": chars,
+                         "steps": args.steps, "rounds": args.rounds, "spec": args.spec,
+                         "automatic_mixed_precision": args.automatic_mixed_precision},
+              "environment": {"tensorflow": tf.__version__, "cpus": os.cpu_count(),
+                              "load_average_before": load_before, "load_average_after": os.getloadavg()},
+              "settings": rows}
+    print("Thread settings: n_hidden {}, batch {}, {:g} s utterances, spec {}, {} round(s) x {} steps; TF {}"
+          .format(args.n_hidden, args.batch, args.seconds, args.spec, args.rounds, args.steps, tf.__version__))
+    print("{:>5} {:>5} {:>12} {:>10} {:>10} {:>10} {:>9}".format("intra", "inter", "median s", "min s", "max s",
+                                                                  "CPU s", "x vs 1st"))
+    for row in rows:
+        print("{intra_op:>5} {inter_op:>5} {median_step_s:>12.2f} {min_step_s:>10.2f} {max_step_s:>10.2f} "
+              "{median_cpu_s:>10.1f} {ratio_to_first:>9.2f}".format(**row))
+    if args.output:
+        with open(args.output, "w") as handle:
+            json.dump(report, handle, indent=2)
+    return report
+
+
+if __name__ == "__main__":
+    main()
