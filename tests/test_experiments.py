@@ -194,8 +194,8 @@ TINY = ["--set", "n_hidden=32", "--set", "epochs=2", "--set", "train_batch_size=
 
 @pytest.fixture(scope="module")
 def tiny_runs(tmp_path_factory):
-    if not shutil.which("espeak-ng") or not (shutil.which("sox") or shutil.which("ffmpeg")):
-        pytest.skip("espeak-ng and sox/ffmpeg are needed to synthesise the corpus")
+    assert shutil.which("espeak-ng") and (shutil.which("sox") or shutil.which("ffmpeg")), \
+        "espeak-ng and sox/ffmpeg synthesise the corpus: run bin/install.sh"
     work = tmp_path_factory.mktemp("experiments")
     for language in ("en", "de"):
         synth.build_corpus(language, str(work / language), 12, dev=2, test=2, seed=3)

@@ -67,7 +67,7 @@ def exported_tflite(ldc93s1_trained):
 def ldc_scorer(tmp_path_factory):
     """A scorer package whose LM knows the LDC93S1 sentence (an ARPA bigram written here), or a skip when the
     package writer is not available."""
-    scorer_package = pytest.importorskip("deepspeech_freeze.scorer_package")
+    from deepspeech_freeze import scorer_package
     from deepspeech_freeze.alphabet import Alphabet
     folder = tmp_path_factory.mktemp("ldc_scorer")
     words = LDC_TRANSCRIPT.split()
@@ -253,8 +253,8 @@ def test_stock_client_with_scorer(exported_pb, ldc93s1_trained, ldc_scorer):
 
 @pytest.fixture(scope="session")
 def tflite_runtime(tmp_path_factory):
-    """A directory holding the stock deepspeech-tflite 0.7.4 module: $DSF_TFLITE_RUNTIME, .venv/tflite-runtime, or
-    installed with pip into a temporary directory (skip when none can be had)."""
+    """A directory holding the stock deepspeech-tflite 0.7.4 module: $DSF_TFLITE_RUNTIME, .venv/tflite-runtime (which
+    bin/install.sh --test installs), or installed with pip into a temporary directory."""
     for candidate in (os.environ.get("DSF_TFLITE_RUNTIME"), os.path.join(ROOT, ".venv", "tflite-runtime")):
         if candidate and os.path.isfile(os.path.join(candidate, "deepspeech", "__init__.py")):
             return candidate
@@ -264,9 +264,9 @@ def tflite_runtime(tmp_path_factory):
                                  TFLITE_WHEEL], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 universal_newlines=True, timeout=300)
     except subprocess.TimeoutExpired:
-        pytest.skip("pip install {} timed out".format(TFLITE_WHEEL))
-    if result.returncode != 0:
-        pytest.skip("{} could not be installed: {}".format(TFLITE_WHEEL, result.stdout.strip()[-300:]))
+        pytest.fail("pip install {} timed out: run bin/install.sh --test".format(TFLITE_WHEEL))
+    assert result.returncode == 0, "{} could not be installed (run bin/install.sh --test): {}".format(
+        TFLITE_WHEEL, result.stdout.strip()[-300:])
     return target
 
 

@@ -13,8 +13,12 @@ from conftest import ROOT, run_module
 from deepspeech_freeze.alphabet import Alphabet
 from deepspeech_freeze.importers.text import filter_to_alphabet, normalize_german
 
-needs_audio_tools = pytest.mark.skipif(not (shutil.which("espeak-ng") and shutil.which("ffmpeg")),
-                                       reason="needs espeak-ng and ffmpeg to make the test audio")
+
+
+def needs_audio_tools(test):
+    """espeak-ng and ffmpeg make the test audio; bin/install.sh installs them, so their absence is a failure."""
+    assert shutil.which("espeak-ng") and shutil.which("ffmpeg"), "espeak-ng/ffmpeg missing: run bin/install.sh"
+    return test
 
 CV = "deepspeech_freeze.importers.common_voice"
 SWISS = "deepspeech_freeze.importers.swiss_german"
