@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import ENGLISH, GERMAN, LDC_TRANSCRIPT, ROOT, SHARED_LDC, run_module, write_csv
+from conftest import ENGLISH, GERMAN, LDC_TRANSCRIPT, ROOT, SHARED_LDC, run_module
 
 pytestmark = pytest.mark.slow
 
@@ -34,21 +34,34 @@ Trained = collections.namedtuple("Trained", "folder checkpoints wav csv")
 
 @pytest.fixture(scope="session")
 def ldc93s1_trained(tmp_path_factory):
-    """DeepSpeech's LDC93S1 smoke test: over-fit the one utterance (n_hidden 100, 200 epochs, batch 1)."""
+    """DeepSpeech's LDC93S1 smoke test, run as users run it: bin/run-ldc93s1.sh (n_hidden 100, 200 epochs, batch 1,
+    test on the training utterance)."""
     folder = tmp_path_factory.mktemp("export_ldc93s1")
-    wav = folder / "LDC93S1.wav"
-    shutil.copy(os.path.join(SHARED_LDC, "LDC93S1.wav"), str(wav))
-    csv_path = write_csv(folder / "ldc93s1.csv", [("LDC93S1.wav", 93638, LDC_TRANSCRIPT)])
-    run_module("deepspeech_freeze.train", "--train_files", csv_path, "--train_batch_size", "1", "--epochs", "200",
-               "--checkpoint_dir", folder / "ckpt", "--summary_dir", folder / "summaries", *MODEL_FLAGS)
-    return Trained(folder, folder / "ckpt", str(wav), csv_path)
+    result = subprocess.run([os.path.join(ROOT, "bin", "run-ldc93s1.sh")], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, universal_newlines=True, timeout=900,
+                            env=dict(os.environ, LDC93S1_DIR=str(folder), DSF_VENV_PYTHON=sys.executable,
+                                     PYTHONPATH=ROOT))
+    assert result.returncode == 0, result.stdout[-3000:]
+    return Trained(folder, folder / "checkpoints", str(folder / "LDC93S1.wav"), str(folder / "ldc93s1.csv")), \
+        result.stdout
 
 
 @pytest.fixture(scope="session")
-def exported_pb(ldc93s1_trained):
+def ldc93s1_model(ldc93s1_trained):
+    return ldc93s1_trained[0]
+
+
+def test_ldc93s1_smoke_test_decodes_the_exact_sentence(ldc93s1_trained):
+    _, output = ldc93s1_trained
+    assert "Test on {} - WER: 0.000000, CER: 0.000000".format(ldc93s1_trained[0].csv) in output
+    assert ' - res: "{}"'.format(LDC_TRANSCRIPT) in output
+
+
+@pytest.fixture(scope="session")
+def exported_pb(ldc93s1_model):
     """The .pb export of the smoke model, with a chosen beam width and language to find in the metadata."""
-    export_dir = ldc93s1_trained.folder / "export_pb"
-    result = run_module("deepspeech_freeze.export", "--checkpoint_dir", ldc93s1_trained.checkpoints,
+    export_dir = ldc93s1_model.folder / "export_pb"
+    result = run_module("deepspeech_freeze.export", "--checkpoint_dir", ldc93s1_model.checkpoints,
                         "--export_dir", export_dir, "--export_beam_width", "123", "--export_language", "en-US",
                         "--export_author_id", "tester", "--export_model_name", "ldc", *MODEL_FLAGS)
     assert "Models exported at" in result.output
@@ -56,9 +69,9 @@ def exported_pb(ldc93s1_trained):
 
 
 @pytest.fixture(scope="session")
-def exported_tflite(ldc93s1_trained):
-    export_dir = ldc93s1_trained.folder / "export_tflite"
-    run_module("deepspeech_freeze.export", "--checkpoint_dir", ldc93s1_trained.checkpoints, "--export_dir",
+def exported_tflite(ldc93s1_model):
+    export_dir = ldc93s1_model.folder / "export_tflite"
+    run_module("deepspeech_freeze.export", "--checkpoint_dir", ldc93s1_model.checkpoints, "--export_dir",
                export_dir, "--export_tflite", *MODEL_FLAGS)
     return export_dir
 
@@ -167,7 +180,7 @@ def test_pb_has_deepspeech_nodes_shapes_and_metadata(exported_pb):
     assert "runtime: tensorflow\n" in card and "language: en-US\n" in card
 
 
-def test_pb_graph_matches_checkpoint_model(exported_pb, ldc93s1_trained):
+def test_pb_graph_matches_checkpoint_model(exported_pb, ldc93s1_model):
     """Feeding the .pb chunk by chunk (state carried) gives the same probabilities as the training-style graph."""
     from deepspeech_freeze.transcribe import build_graph
     from deepspeech_freeze.config import Config, TransferSpec
@@ -184,9 +197,9 @@ def test_pb_graph_matches_checkpoint_model(exported_pb, ldc93s1_trained):
         mfccs, _ = wav_file_to_mfccs(path, 512, 320, 26, 8000.0)
         windows = overlapping_windows(mfccs[None])
         with tf.compat.v1.Session() as session:
-            checkpoints.restore_for_evaluation(session, str(ldc93s1_trained.checkpoints))
+            checkpoints.restore_for_evaluation(session, str(ldc93s1_model.checkpoints))
             expected, frames, features = session.run([probs, n_frames, windows],
-                                                     feed_dict={path: ldc93s1_trained.wav})
+                                                     feed_dict={path: ldc93s1_model.wav})
     expected, frames, features = expected[0], int(frames[0]), features[0]
 
     with tf.Graph().as_default() as graph:
@@ -235,15 +248,15 @@ def test_dynamic_shapes_follow_deepspeech(tmp_path):
 # (b) the stock client
 
 
-def test_stock_client_transcribes_exported_pb(exported_pb, ldc93s1_trained):
-    result = stock_client(exported_pb / "output_graph.pb", ldc93s1_trained.wav)
+def test_stock_client_transcribes_exported_pb(exported_pb, ldc93s1_model):
+    result = stock_client(exported_pb / "output_graph.pb", ldc93s1_model.wav)
     assert "tflite" not in result["module"]
     assert result["sample_rate"] == 16000 and result["beam_width"] == 123
     assert result["transcript"] == LDC_TRANSCRIPT
 
 
-def test_stock_client_with_scorer(exported_pb, ldc93s1_trained, ldc_scorer):
-    result = stock_client(exported_pb / "output_graph.pb", ldc93s1_trained.wav, scorer=ldc_scorer)
+def test_stock_client_with_scorer(exported_pb, ldc93s1_model, ldc_scorer):
+    result = stock_client(exported_pb / "output_graph.pb", ldc93s1_model.wav, scorer=ldc_scorer)
     assert result["transcript"] == LDC_TRANSCRIPT
 
 
@@ -287,21 +300,21 @@ def test_tflite_export_loads_in_interpreter(exported_tflite):
     assert interpreter.get_tensor(outputs["metadata_sample_rate"]["index"])[0] == 16000
 
 
-def test_stock_tflite_runtime_transcribes(exported_tflite, ldc93s1_trained, tflite_runtime):
-    result = stock_client(exported_tflite / "output_graph.tflite", ldc93s1_trained.wav, runtime_dir=tflite_runtime)
+def test_stock_tflite_runtime_transcribes(exported_tflite, ldc93s1_model, tflite_runtime):
+    result = stock_client(exported_tflite / "output_graph.tflite", ldc93s1_model.wav, runtime_dir=tflite_runtime)
     assert result["module"].startswith(str(tflite_runtime))
     assert result["transcript"] == LDC_TRANSCRIPT
 
 
-def test_export_zip_and_remove_export(ldc93s1_trained, tmp_path):
+def test_export_zip_and_remove_export(ldc93s1_model, tmp_path):
     export_dir = tmp_path / "en"
     export_dir.mkdir()
     (export_dir / "stale.txt").write_text("old")
-    result = run_module("deepspeech_freeze.export", "--checkpoint_dir", ldc93s1_trained.checkpoints, "--export_dir",
+    result = run_module("deepspeech_freeze.export", "--checkpoint_dir", ldc93s1_model.checkpoints, "--export_dir",
                         export_dir, "--export_zip", *MODEL_FLAGS, check=False)
     assert result.returncode == 2 and "ERROR: --export_zip needs an empty --export_dir" in result.output
     assert (export_dir / "stale.txt").exists()
-    run_module("deepspeech_freeze.export", "--checkpoint_dir", ldc93s1_trained.checkpoints, "--export_dir",
+    run_module("deepspeech_freeze.export", "--checkpoint_dir", ldc93s1_model.checkpoints, "--export_dir",
                export_dir, "--export_zip", "--remove_export", *MODEL_FLAGS)
     assert not (export_dir / "stale.txt").exists()
     assert (export_dir / "output_graph.tflite").is_file()
@@ -314,18 +327,18 @@ def test_export_zip_and_remove_export(ldc93s1_trained, tmp_path):
 # (d) transcription from a checkpoint
 
 
-def test_transcribe_cli_file_directory_and_jsonl(ldc93s1_trained, tmp_path):
-    result = run_module("deepspeech_freeze.transcribe", "--checkpoint_dir", ldc93s1_trained.checkpoints, "--audio",
-                        ldc93s1_trained.wav, *MODEL_FLAGS)
+def test_transcribe_cli_file_directory_and_jsonl(ldc93s1_model, tmp_path):
+    result = run_module("deepspeech_freeze.transcribe", "--checkpoint_dir", ldc93s1_model.checkpoints, "--audio",
+                        ldc93s1_model.wav, *MODEL_FLAGS)
     assert result.stdout.strip().splitlines() == [LDC_TRANSCRIPT]
 
     folder = tmp_path / "wavs"
     folder.mkdir()
     for name in ("b.wav", "a.wav"):
-        shutil.copy(ldc93s1_trained.wav, str(folder / name))
+        shutil.copy(ldc93s1_model.wav, str(folder / name))
     (folder / "notes.txt").write_text("not audio")
     output = tmp_path / "out.jsonl"
-    result = run_module("deepspeech_freeze.transcribe", "--checkpoint_dir", ldc93s1_trained.checkpoints, "--audio",
+    result = run_module("deepspeech_freeze.transcribe", "--checkpoint_dir", ldc93s1_model.checkpoints, "--audio",
                         folder, "--output", output, *MODEL_FLAGS)
     assert result.stdout.strip().splitlines() == ["{}\t{}".format(folder / name, LDC_TRANSCRIPT)
                                                   for name in ("a.wav", "b.wav")]
@@ -333,15 +346,15 @@ def test_transcribe_cli_file_directory_and_jsonl(ldc93s1_trained, tmp_path):
     assert lines == [{"wav_filename": str(folder / name), "transcript": LDC_TRANSCRIPT} for name in ("a.wav", "b.wav")]
 
 
-def test_transcribe_with_scorer(ldc93s1_trained, ldc_scorer):
-    result = run_module("deepspeech_freeze.transcribe", "--checkpoint_dir", ldc93s1_trained.checkpoints, "--audio",
-                        ldc93s1_trained.wav, "--scorer_path", ldc_scorer, *MODEL_FLAGS)
+def test_transcribe_with_scorer(ldc93s1_model, ldc_scorer):
+    result = run_module("deepspeech_freeze.transcribe", "--checkpoint_dir", ldc93s1_model.checkpoints, "--audio",
+                        ldc93s1_model.wav, "--scorer_path", ldc_scorer, *MODEL_FLAGS)
     assert result.stdout.strip().splitlines() == [LDC_TRANSCRIPT]
 
 
-def test_one_shot_infer(ldc93s1_trained):
-    result = run_module("deepspeech_freeze.train", "--checkpoint_dir", ldc93s1_trained.checkpoints,
-                        "--one_shot_infer", ldc93s1_trained.wav, *MODEL_FLAGS)
+def test_one_shot_infer(ldc93s1_model):
+    result = run_module("deepspeech_freeze.train", "--checkpoint_dir", ldc93s1_model.checkpoints,
+                        "--one_shot_infer", ldc93s1_model.wav, *MODEL_FLAGS)
     assert result.stdout.strip().splitlines()[-1] == LDC_TRANSCRIPT
 
 
@@ -366,42 +379,42 @@ def test_export_without_checkpoint(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_export_with_wrong_alphabet(ldc93s1_trained, tmp_path):
-    result = run_module("deepspeech_freeze.export", "--checkpoint_dir", ldc93s1_trained.checkpoints, "--export_dir",
+def test_export_with_wrong_alphabet(ldc93s1_model, tmp_path):
+    result = run_module("deepspeech_freeze.export", "--checkpoint_dir", ldc93s1_model.checkpoints, "--export_dir",
                         tmp_path / "out", "--n_hidden", N_HIDDEN, "--alphabet_config_path", GERMAN, check=False)
     error = one_error_line(result)
     assert "29 classes" in error and "= 32" in error and "alphabet" in error
     assert not (tmp_path / "out").exists()
 
 
-def test_export_bad_shape_flags(ldc93s1_trained, tmp_path):
-    error = one_error_line(run_module("deepspeech_freeze.export", "--checkpoint_dir", ldc93s1_trained.checkpoints,
+def test_export_bad_shape_flags(ldc93s1_model, tmp_path):
+    error = one_error_line(run_module("deepspeech_freeze.export", "--checkpoint_dir", ldc93s1_model.checkpoints,
                                       "--export_dir", tmp_path / "out", "--export_batch_size", "0", *MODEL_FLAGS,
                                       check=False))
     assert "--n_steps -1" in error
 
 
 @pytest.mark.parametrize("kind", ["random_bytes", "missing", "wrong_rate"])
-def test_transcribe_unreadable_audio(ldc93s1_trained, tmp_path, kind):
+def test_transcribe_unreadable_audio(ldc93s1_model, tmp_path, kind):
     path = tmp_path / "bad.wav"
     if kind == "random_bytes":
         path.write_bytes(np.random.RandomState(0).bytes(4000))
     elif kind == "wrong_rate":
         shutil.copy(os.path.join(SHARED_LDC, "LDC93S1_pcms16le_1_8000.wav"), str(path))
-    result = run_module("deepspeech_freeze.transcribe", "--checkpoint_dir", ldc93s1_trained.checkpoints, "--audio",
+    result = run_module("deepspeech_freeze.transcribe", "--checkpoint_dir", ldc93s1_model.checkpoints, "--audio",
                         path, *MODEL_FLAGS, check=False)
     error = one_error_line(result)
     assert "audio file {}".format(path) in error
     assert {"random_bytes": "not a PCM WAV file", "missing": "does not exist", "wrong_rate": "8000 Hz"}[kind] in error
 
 
-def test_transcribe_without_checkpoint_or_with_wrong_alphabet(ldc93s1_trained, tmp_path):
+def test_transcribe_without_checkpoint_or_with_wrong_alphabet(ldc93s1_model, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     error = one_error_line(run_module("deepspeech_freeze.transcribe", "--checkpoint_dir", empty, "--audio",
-                                      ldc93s1_trained.wav, *MODEL_FLAGS, check=False))
+                                      ldc93s1_model.wav, *MODEL_FLAGS, check=False))
     assert "no checkpoint found" in error
     error = one_error_line(run_module("deepspeech_freeze.transcribe", "--checkpoint_dir",
-                                      ldc93s1_trained.checkpoints, "--audio", ldc93s1_trained.wav, "--n_hidden",
+                                      ldc93s1_model.checkpoints, "--audio", ldc93s1_model.wav, "--n_hidden",
                                       N_HIDDEN, "--alphabet_config_path", GERMAN, check=False))
     assert "29 classes" in error and "alphabet" in error
