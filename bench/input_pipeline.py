@@ -28,12 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-import importlib.util  # noqa: E402
-
-_spec = importlib.util.spec_from_file_location("train_throughput",
-                                               os.path.join(ROOT, "bench", "train_throughput.py"))
-tt = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tt)
+import train_throughput as tt  # noqa: E402  (this script's folder is on sys.path)
 
 import tensorflow as tf  # noqa: E402
 
@@ -45,10 +40,7 @@ from deepspeech_freeze.flags import FLAGS, define_flags  # noqa: E402
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n_hidden", type=int, default=2048, help="model width of the training part (default 2048)")
-    parser.add_argument("--batch", type=int, default=24, help="utterances per batch (default 24)")
-    parser.add_argument("--seconds", type=float, default=5.0, help="utterance length in seconds (default 5)")
-    parser.add_argument("--chars", type=int, default=70, help="transcript length in characters (default 70)")
+    tt.add_workload_arguments(parser)
     parser.add_argument("--utterances", type=int, default=240, help="corpus size (default 240 = 10 batches of 24)")
     parser.add_argument("--epochs", type=int, default=2, help="pipeline-alone epochs per variant (default 2)")
     parser.add_argument("--train_steps", type=int, default=2,

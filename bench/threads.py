@@ -15,7 +15,6 @@ over all of them; the report gives each setting's median over all its timed step
 rewrite), to show what it does where no GPU is present.
 """
 import argparse
-import importlib.util
 import json
 import os
 import statistics
@@ -27,10 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-_spec = importlib.util.spec_from_file_location("train_throughput",
-                                               os.path.join(ROOT, "bench", "train_throughput.py"))
-tt = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tt)
+import train_throughput as tt  # noqa: E402  (this script's folder is on sys.path)
 
 import tensorflow as tf  # noqa: E402
 
@@ -51,10 +47,7 @@ def parse_setting(text):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n_hidden", type=int, default=2048, help="model width (default 2048)")
-    parser.add_argument("--batch", type=int, default=24, help="utterances per step (default 24)")
-    parser.add_argument("--seconds", type=float, default=5.0, help="utterance length in seconds (default 5)")
-    parser.add_argument("--chars", type=int, default=70, help="transcript length in characters (default 70)")
+    tt.add_workload_arguments(parser)
     parser.add_argument("--steps", type=int, default=2, help="timed steps per run after a warm-up step (default 2)")
     parser.add_argument("--rounds", type=int, default=1, help="runs of every setting, in rotation (default 1)")
     parser.add_argument("--spec", default="0", help="freeze spec as --freeze_layers takes it (default 0)")

@@ -55,14 +55,18 @@ RUN_KEYS = ("spec", "frozen_layers", "gradient", "trainable_parameters", "lstm_b
             "median_cpu_s", "cpu_ratio_to_0", "peak_rss_mb")
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n_hidden", type=int, help="model width (default 2048; --quick: 512)")
+def add_workload_arguments(parser, n_hidden_default=2048, n_hidden_help="model width (default 2048)"):
+    """The workload options every bench script shares: model width, batch, utterance and transcript length."""
+    parser.add_argument("--n_hidden", type=int, default=n_hidden_default, help=n_hidden_help)
     parser.add_argument("--batch", type=int, default=24, help="utterances per step (default 24)")
     parser.add_argument("--seconds", type=float, default=5.0, help="utterance length in seconds (default 5)")
     parser.add_argument("--chars", type=int, default=70, help="transcript length in characters (default 70; at "
                                                                "most a third of the feature frames)")
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_workload_arguments(parser, n_hidden_default=None, n_hidden_help="model width (default 2048; --quick: 512)")
     parser.add_argument("--steps", type=int, help="timed steps per run after one warm-up step (default 3; "
                                                   "--quick: 2)")
     parser.add_argument("--stock_steps", type=int, help="timed steps of the stock-gradient run (default --steps)")
