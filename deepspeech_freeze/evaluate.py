@@ -72,10 +72,11 @@ def evaluate_sets(config, directory, csv_paths, scorer, decode=True):
     return results
 
 
-def test(config, directory):
+def test(config, directory, scorer=None):
     """Test on ``--test_files``, print DeepSpeech's report per CSV, write ``--test_output_file``; returns
-    ``{csv: (wer, cer, loss)}``."""
-    scorer = check_scorer(config)
+    ``{csv: (wer, cer, loss)}``. ``scorer``: one already loaded (else ``--scorer_path`` is loaded here)."""
+    if scorer is None:
+        scorer = check_scorer(config)
     summary, everything = {}, []
     for path, samples in evaluate_sets(config, directory, config.test_files, scorer):
         scored, wer, cer, loss = metrics.score_samples(samples)

@@ -420,9 +420,10 @@ def main(_argv):
     """Train, then test and export, as DeepSpeech.py's main does."""
     setup_logging(FLAGS.log_level)
     config = build_config(training=bool(FLAGS.train_files))
+    scorer = None
     if FLAGS.scorer_path:
         from . import evaluate  # pylint: disable=import-outside-toplevel
-        evaluate.check_scorer(config)  # fail early on a bad scorer, before hours of training
+        scorer = evaluate.check_scorer(config)  # fail early on a bad scorer, before hours of training
     dist = distributed.create(FLAGS.horovod)
     if FLAGS.train_files and FLAGS.train_cudnn and available_devices() == ["/cpu:0"]:
         raise UserError("--train_cudnn needs a GPU with cuDNN and none is visible here: train without it (the "
@@ -438,7 +439,7 @@ def main(_argv):
     if config.test_files:
         # Always the model this run produced (its save directory), never the transfer source.
         from . import evaluate  # pylint: disable=import-outside-toplevel
-        evaluate.test(config, config.save_dir if FLAGS.train_files else config.load_dir)
+        evaluate.test(config, config.save_dir if FLAGS.train_files else config.load_dir, scorer)
     if FLAGS.export_dir:
         from . import export  # pylint: disable=import-outside-toplevel
         export.export(config, config.save_dir if FLAGS.train_files else config.load_dir)
