@@ -16,7 +16,6 @@
     python bench/input_pipeline.py --train_steps 0                   # the pipeline alone (seconds)
 """
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -174,9 +173,7 @@ def main(argv=None):
               "environment": {"tensorflow": tf.__version__, "cpus": os.cpu_count(),
                               "load_average_before": load_before, "load_average_after": os.getloadavg()},
               "pipeline_alone": rows, "training": train_result}
-    if args.output:
-        with open(args.output, "w") as handle:
-            json.dump(report, handle, indent=2)
+    tt.write_report(args.output, report)
     return report
 
 

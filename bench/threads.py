@@ -15,7 +15,6 @@ over all of them; the report gives each setting's median over all its timed step
 rewrite), to show what it does where no GPU is present.
 """
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -114,9 +113,7 @@ def main(argv=None):
     for row in rows:
         print("{intra_op:>5} {inter_op:>5} {median_step_s:>12.2f} {min_step_s:>10.2f} {max_step_s:>10.2f} "
               "{median_cpu_s:>10.1f} {ratio_to_first:>9.2f}".format(**row))
-    if args.output:
-        with open(args.output, "w") as handle:
-            json.dump(report, handle, indent=2)
+    tt.write_report(args.output, report)
     return report
 
 

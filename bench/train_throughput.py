@@ -55,6 +55,13 @@ RUN_KEYS = ("spec", "frozen_layers", "gradient", "trainable_parameters", "lstm_b
             "median_cpu_s", "cpu_ratio_to_0", "peak_rss_mb")
 
 
+def write_report(path, report):
+    """Write a bench report as JSON (nothing when ``path`` is empty)."""
+    if path:
+        with open(path, "w") as handle:
+            json.dump(report, handle, indent=2)
+
+
 def add_workload_arguments(parser, n_hidden_default=2048, n_hidden_help="model width (default 2048)"):
     """The workload options every bench script shares: model width, batch, utterance and transcript length."""
     parser.add_argument("--n_hidden", type=int, default=n_hidden_default, help=n_hidden_help)
@@ -443,9 +450,7 @@ def main(argv=None):
         "peak_rss_mb": max([peak_rss_mb()] + [run["peak_rss_mb"] for run in runs + ([repeat] if repeat else [])]),
     }
     print(format_table(report), flush=True)
-    if args.output:
-        with open(args.output, "w") as handle:
-            json.dump(report, handle, indent=2)
+    write_report(args.output, report)
     return report
 
 
