@@ -17,9 +17,15 @@ Gradient of :func:`fused_lstm`. TF's registered ``BlockLSTM`` gradient adds one 
 unchanged): only the cell recurrence runs step by step, and the weight, bias and input gradients are each one large
 matmul or reduction over all time steps. ``DSF_LSTM_GRADIENT=stock`` (or setting :data:`GRADIENT`) selects TF's own
 gradient, for comparison; the choice is read when the graph is built.
+
+Which gradients the fast gradient builds is declared when the layer is built (:func:`fused_lstm`'s ``trainable`` and
+``input_gradient``), because a gradient function cannot see what ``tf.gradients`` differentiates for, and the
+optimizer's default ``gate_gradients=GATE_OP`` groups every gradient a function returns so that all of them run when
+one is used. The model derives both from the frozen layers: the weight gradient only when layer 4 trains, the input
+gradient only when a layer below it trains. Each combination is its own registered gradient name.
 """
+import functools
 import os
-import sys
 
 import tensorflow as tf
 from tensorflow.python.ops import rnn_grad
@@ -34,7 +40,14 @@ GRADIENT_ENV = "DSF_LSTM_GRADIENT"
 GRADIENT_KINDS = ("fast", "stock")
 #: Overrides :data:`GRADIENT_ENV` when set to one of :data:`GRADIENT_KINDS` (tests and benchmarks); None reads it.
 GRADIENT = None
-_FAST_GRADIENT_NAME = "DeepSpeechFreezeFastBlockLSTM"
+_FAST_GRADIENT_NAME = "DeepSpeechFreezeFastBlockLSTM"  # builds every gradient: the default, always correct
+#: Gradient-override name for each ``(weights, input)`` pair of needed gradients. An LSTM with neither needed is never
+#: reached by ``tf.gradients`` (nothing on a path to a trainable variable), so that pair gets the default.
+_FAST_GRADIENT_NAMES = {
+    (True, True): _FAST_GRADIENT_NAME,
+    (True, False): _FAST_GRADIENT_NAME + "WeightsOnly",
+    (False, True): _FAST_GRADIENT_NAME + "InputOnly",
+}
 
 
 def canonical_variables(input_size, n_cell, trainable):
@@ -60,11 +73,16 @@ def _last_valid(sequence, initial, seq_length):
     return tf.gather_nd(padded, indices)
 
 
-def fused_lstm(x, seq_length, n_cell, trainable=True, previous_state=None):
+def fused_lstm(x, seq_length, n_cell, trainable=True, previous_state=None, input_gradient=True):
     """Run the LSTM over time-major ``x`` ``[T, B, input]``; returns outputs ``[T, B, n]`` and ``(c, h)``.
 
     Outputs past each sequence's length are zero and the returned state is the one at its last valid step, as
     with LSTMBlockFusedCell. ``previous_state`` is an optional ``(c, h)`` pair of ``[B, n]`` tensors.
+
+    With the fast gradient, ``trainable=False`` builds no weight gradient and ``input_gradient=False`` no gradient
+    for ``x``: ``tf.gradients`` then returns None for those, so pass False only when nothing will ask for them (the
+    model: layer 4 frozen; no trainable layer below it). The gradients of ``previous_state`` are always built; they
+    come out of the recurrence, which runs whenever any gradient is needed.
     """
     input_size = x.shape[-1].value
     kernel, bias = canonical_variables(input_size, n_cell, trainable)
@@ -75,7 +93,8 @@ def fused_lstm(x, seq_length, n_cell, trainable=True, previous_state=None):
     c_prev, h_prev = previous_state
     no_peephole = tf.zeros([n_cell], dtype=tf.float32)
     max_len = tf.cast(tf.reduce_max(input_tensor=seq_length), tf.int64)
-    override = {"BlockLSTM": _FAST_GRADIENT_NAME} if gradient_kind() == "fast" else {}
+    fast_name = _FAST_GRADIENT_NAMES.get((bool(trainable), bool(input_gradient)), _FAST_GRADIENT_NAME)
+    override = {"BlockLSTM": fast_name} if gradient_kind() == "fast" else {}
     with tf.compat.v1.get_default_graph().gradient_override_map(override):
         _, cell_states, _, _, _, _, outputs = tf.raw_ops.BlockLSTM(
             seq_len_max=max_len, x=x, cs_prev=c_prev, h_prev=h_prev, w=kernel, wci=no_peephole, wcf=no_peephole,
@@ -96,32 +115,7 @@ def gradient_kind():
     return kind
 
 
-def _wanted_inputs(op):
-    """For each input of ``op``: does the ``tf.gradients`` call now running need its gradient? None when unknown.
-
-    A gradient function cannot see which tensors ``tf.gradients`` differentiates for. TF builds every gradient a
-    function returns and, with the optimizer's default ``gate_gradients=GATE_OP``, groups them so that all of them
-    run whenever one is used. So the LSTM's input gradient would be computed even when nothing below the LSTM trains,
-    and its weight gradient even when only the layers below train. This reads the answer from ``tf.gradients``'s
-    own bookkeeping (TF 1.15's ``gradients_util._GradientsHelper``: ``xs_set`` and ``pending_count``, which counts,
-    for each op on a path from the differentiated tensors to the loss, its consumers on such paths). When it is not
-    found (another TF version) the caller computes every gradient, which is always correct.
-    """
-    frame = sys._getframe(1)  # pylint: disable=protected-access
-    try:
-        while frame is not None and frame.f_code.co_name != "_GradientsHelper":
-            frame = frame.f_back
-        if frame is None:
-            return None
-        pending, xs_set = frame.f_locals.get("pending_count"), frame.f_locals.get("xs_set")
-        if not isinstance(pending, dict) or xs_set is None:
-            return None
-        return [tensor in xs_set or pending.get(tensor.op, 0) > 0 for tensor in op.inputs]
-    finally:
-        del frame
-
-
-def _fast_block_lstm_grad(op, *grads):
+def _fast_block_lstm_grad(op, *grads, weights=True, inputs=True):
     """Gradient of a ``BlockLSTM`` op (no peepholes, no cell clipping), equal to TF's ``BlockLSTMGrad`` up to float
     rounding.
 
@@ -136,12 +130,12 @@ def _fast_block_lstm_grad(op, *grads):
     Only ``dh_rec``'s matmul and a few ``[B, n]`` element-wise ops are in the loop; the element-wise factors that do
     not depend on the recurrence are computed for all steps at once beforehand. The gate gradients of all steps are
     then stacked into ``[L, B, 4n]`` (``L = seq_len_max``) and ``dW = [x, h[t-1]]^T @ dgates``, ``db = sum(dgates)``
-    and ``dx = dgates @ W_x^T`` are one op each, built only when needed (:func:`_wanted_inputs`). Steps at or past
-    ``seq_len_max`` get no gradient (the op does not compute them), as in TF's gradient.
+    and ``dx = dgates @ W_x^T`` are one op each; ``weights`` and ``inputs`` say whether the first two and the last
+    are built (see the module docstring). Steps at or past ``seq_len_max`` get no gradient (the op does not compute
+    them), as in TF's gradient.
     """
     if op.get_attr("use_peephole") or op.get_attr("cell_clip") > 0:
         return rnn_grad._block_lstm_grad(op, *grads)  # pylint: disable=protected-access
-    wanted = _wanted_inputs(op) or [True] * len(op.inputs)
     seq_len_max, x, c_prev, h_prev, kernel = op.inputs[:5]
     i, cs, f, o, ci, co, h = op.outputs
     # BlockLSTM leaves i, f, o, ci, co uninitialised past seq_len_max (cs and h are zeroed): only steps < L are read.
@@ -183,25 +177,25 @@ def _fast_block_lstm_grad(op, *grads):
 
         # Each one matmul or reduction over all L * B rows.
         kernel_grad = bias_grad = x_grad = None
-        if wanted[4]:
+        if weights:
             h_before = tf.concat([tf.expand_dims(h_prev, 0), h], 0)[:length]
             cell_inputs = tf.reshape(tf.concat([x[:length], h_before], 2), [-1, input_size + n_cell])
             kernel_grad = tf.matmul(cell_inputs, dgates, transpose_a=True, name="kernel_grad")
-        if wanted[8]:
+        if weights:
             bias_grad = tf.reduce_sum(input_tensor=dgates, axis=0, name="bias_grad")
-        if wanted[1]:
+        if inputs:
             w_x_t = tf.transpose(a=kernel[:input_size])
             x_grad = tf.reshape(tf.matmul(dgates, w_x_t), [length, batch, input_size])
             x_grad = tf.pad(tensor=x_grad, paddings=[[0, tf.shape(input=x)[0] - length], [0, 0], [0, 0]],
                             name="input_grad")
-    return (None, x_grad, c_prev_grad if wanted[2] else None, h_prev_grad if wanted[3] else None, kernel_grad,
-            None, None, None, bias_grad)
+    return (None, x_grad, c_prev_grad, h_prev_grad, kernel_grad, None, None, None, bias_grad)
 
 
-try:
-    tf.RegisterGradient(_FAST_GRADIENT_NAME)(_fast_block_lstm_grad)
-except KeyError:  # this module was reloaded: the registration of its first import is kept
-    pass
+for (_weights, _inputs), _name in _FAST_GRADIENT_NAMES.items():
+    try:
+        tf.RegisterGradient(_name)(functools.partial(_fast_block_lstm_grad, weights=_weights, inputs=_inputs))
+    except KeyError:  # this module was reloaded: the registrations of its first import are kept
+        pass
 
 
 def static_lstm(x_steps, n_cell, previous_state):

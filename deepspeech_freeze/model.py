@@ -114,8 +114,10 @@ def create_model(features, seq_length, n_hidden, n_classes, dropout=None, frozen
         x = tf.reshape(x, [-1, batch, n_hidden])
         lstm_trainable = 4 not in frozen_layers
         if lstm_impl == "fused":
+            # The LSTM's input needs a gradient only if a layer below it trains (none is computed when cached).
+            below_trains = any(number > start_after and number not in frozen_layers for number in (1, 2, 3))
             x, state = lstm.fused_lstm(x, seq_length, n_hidden, trainable=lstm_trainable,
-                                       previous_state=previous_state)
+                                       previous_state=previous_state, input_gradient=below_trains)
         elif lstm_impl == "cudnn":
             x = lstm.cudnn_lstm(x, n_hidden, trainable=lstm_trainable)
         elif lstm_impl == "static":

@@ -91,17 +91,21 @@ def test_raw_op_gradient_matches_stock(seq_len_max):
         assert not fast["x"][seq_len_max:].any()
 
 
-def _fused(case, lengths, kind, previous_state=True):
-    """:func:`lstm.fused_lstm` with gradient ``kind``; loss on the masked outputs and on the final state."""
+def _fused(case, lengths, kind, previous_state=True, weights=True, input_gradient=True):
+    """:func:`lstm.fused_lstm` with gradient ``kind``; loss on the masked outputs and on the final state.
+
+    ``weights`` and ``input_gradient`` are the layer's declarations (``trainable``, ``input_gradient``); gradients
+    are always asked for x, kernel, bias (and the previous state), so undeclared ones come back None.
+    """
     lstm.GRADIENT = kind
     graph = tf.Graph()
     n_cell = case["c_prev"].shape[1]
     with graph.as_default():
         x = tf.constant(case["x"])
         state = (tf.constant(case["c_prev"]), tf.constant(case["h_prev"])) if previous_state else None
-        outputs, (final_c, final_h) = lstm.fused_lstm(x, tf.constant(lengths, tf.int32), n_cell,
-                                                      previous_state=state)
-        kernel, bias = tf.compat.v1.trainable_variables()
+        outputs, (final_c, final_h) = lstm.fused_lstm(x, tf.constant(lengths, tf.int32), n_cell, trainable=weights,
+                                                      previous_state=state, input_gradient=input_gradient)
+        kernel, bias = tf.compat.v1.global_variables()
         loss = tf.reduce_sum(input_tensor=outputs * case["out_weights"]) + \
             tf.reduce_sum(input_tensor=final_c * case["c_weights"]) + \
             tf.reduce_sum(input_tensor=final_h * case["h_weights"])
@@ -109,10 +113,13 @@ def _fused(case, lengths, kind, previous_state=True):
         grads = tf.gradients(ys=loss, xs=wrt)
         lstm_ops = [(op.type, op.get_attr("forget_bias"), op.get_attr("cell_clip"), op.get_attr("use_peephole"))
                     for op in graph.get_operations() if op.type == "BlockLSTM"]
+        built = [grad for grad in grads if grad is not None]
         with tf.compat.v1.Session(graph=graph) as session:
             kernel.load(case["kernel"], session)
             bias.load(case["bias"], session)
-            forward, backward = session.run([[outputs, final_c, final_h], grads])
+            forward, values = session.run([[outputs, final_c, final_h], built])
+    values = iter(values)
+    backward = [None if grad is None else next(values) for grad in grads]
     return lstm_ops, forward, backward
 
 
@@ -266,14 +273,12 @@ def test_fast_gradient_runs_only_what_is_needed(gradient_kind):
     assert _lstm_backward({4}) == LstmBackward(True, True, False, True)
 
 
-def test_fallback_when_wanted_inputs_unknown(gradient_kind, monkeypatch):
-    """Without tf.gradients's bookkeeping (another TF version) every gradient is built; still the right values."""
-    monkeypatch.setattr(lstm, "_wanted_inputs", lambda op: None)
+@pytest.mark.parametrize("weights, input_gradient", [(True, False), (False, True)])
+def test_declared_gradients_only(gradient_kind, weights, input_gradient):
+    """A layer built without its weight or input gradient returns None for it; the others keep their values."""
     case = _random_case(4, time=10, batch=4, input_size=6, n_cell=7)
     _, _, stock = _fused(case, [10, 4, 7, 1], "stock")
-    _, _, fast = _fused(case, [10, 4, 7, 1], "fast")
-    assert max(_relative_error(f, s) for f, s in zip(fast, stock)) <= RTOL
-    gradient_kind("fast")
-    # The optimizer's GATE_OP groups all gradients the function returns, so the input gradient now runs too.
-    assert _lstm_backward({1, 2, 3}) == LstmBackward(True, True, True, True)
-    assert _lstm_backward({1, 2, 3, 4}) == LstmBackward(False, False, False, False)
+    _, _, fast = _fused(case, [10, 4, 7, 1], "fast", weights=weights, input_gradient=input_gradient)
+    wanted = [input_gradient, weights, weights, True, True]  # x, kernel, bias, c_prev, h_prev
+    assert [grad is not None for grad in fast] == wanted
+    assert max(_relative_error(f, s) for f, s in zip(fast, stock) if f is not None) <= RTOL
