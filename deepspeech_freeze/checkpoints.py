@@ -20,6 +20,7 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 
 import numpy as np
@@ -74,6 +75,22 @@ def global_step_of(path):
     return int(tail) if tail.isdigit() else -1
 
 
+#: TF's loss-scale optimizer (``--automatic_mixed_precision``) applies Adam inside a ``tf.cond``, so Adam's beta powers
+#: get that scope in the graph (``cond_1/beta1_power``). Checkpoints always hold DeepSpeech's plain names, so a run
+#: with the flag and one without load each other's checkpoints, and release checkpoints load with the flag (which
+#: DeepSpeech 0.7.4's docs rule out). Scoped names in a checkpoint (DeepSpeech 0.7 wraps Adam with the same TF call)
+#: are read as well.
+_COND_SCOPED = re.compile(r"^cond(?:_\d+)?/(beta[12]_power)$")
+#: The loss-scale optimizer's own state: initialised with a log line when the checkpoint was written without the flag.
+LOSS_SCALE_VARIABLES = ("current_loss_scale", "good_steps")
+
+
+def checkpoint_name(name):
+    """The checkpoint key of the graph variable ``name``: ``cond_1/beta1_power`` -> ``beta1_power``; others as is."""
+    match = _COND_SCOPED.match(name)
+    return match.group(1) if match else name
+
+
 class CheckpointView(object):
     """A checkpoint's tensors by name, plus canonical LSTM tensors derived from a cuDNN opaque buffer when the
     checkpoint holds only the buffer (so such checkpoints load on CPU instead of failing on a missing key)."""
@@ -98,12 +115,16 @@ class CheckpointView(object):
             log.info("Converted cuDNN opaque LSTM weights of %s to canonical form: %s", os.path.basename(path),
                      ", ".join(sorted(self.derived)))
         self.shapes.update({name: list(value.shape) for name, value in self.derived.items()})
+        # Plain names for beta powers stored under a tf.cond scope (a mixed-precision run of DeepSpeech 0.7).
+        self.aliases = {checkpoint_name(name): name for name in self.shapes
+                        if checkpoint_name(name) != name and checkpoint_name(name) not in self.shapes}
+        self.shapes.update({plain: self.shapes[stored] for plain, stored in self.aliases.items()})
 
     def get_tensor(self, name):
         """The stored (or derived) value of ``name``."""
         if name in self.derived:
             return self.derived[name]
-        return self.reader.get_tensor(name)
+        return self.reader.get_tensor(self.aliases.get(name, name))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -148,7 +169,7 @@ def plan_restore(graph_vars, ckpt_shapes, path, reinit_layers=frozenset(), purpo
     # Check n_hidden first: it changes every shape, and one message about it is clearer than many.
     ordered = sorted(graph_vars, key=lambda v: (not v.op.name.startswith("layer_1/"), v.op.name))
     for variable in ordered:
-        name = variable.op.name
+        name = checkpoint_name(variable.op.name)
         layer = layer_of_variable(name)
         if layer in reinit_layers:
             init.append((variable, "layer {} re-initialised".format(layer)))
@@ -157,6 +178,8 @@ def plan_restore(graph_vars, ckpt_shapes, path, reinit_layers=frozenset(), purpo
         elif name not in ckpt_shapes:
             if is_adam_slot(name):
                 init.append((variable, "Adam slot missing from checkpoint"))
+            elif name in LOSS_SCALE_VARIABLES:
+                init.append((variable, "mixed-precision loss scale, not in checkpoint"))
             else:
                 missing.append(name)
         else:
@@ -175,7 +198,7 @@ def apply_restore(session, path, view, load, init):
     """Assign the planned values and run the initialisers, logging every variable (sorted by name)."""
     for variable in sorted(load, key=lambda v: v.op.name):
         log.info("Loading variable from checkpoint: %s", variable.op.name)
-        variable.load(view.get_tensor(variable.op.name), session)
+        variable.load(view.get_tensor(checkpoint_name(variable.op.name)), session)
     slots = [v.op.name for v, reason in init if reason.startswith("Adam slot")]
     if slots:
         log.info("Initialising %d Adam slot(s) missing from %s (e.g. layers that were frozen when it was "
@@ -388,8 +411,9 @@ class Savers(object):
     def __init__(self, save_dir, max_to_keep, enabled=True):
         self.save_dir = save_dir
         self.enabled = enabled  # False on Horovod ranks other than 0: they never write
-        self.train = tf.compat.v1.train.Saver(max_to_keep=max_to_keep)
-        self.best = tf.compat.v1.train.Saver(max_to_keep=1)
+        var_list = _saveables_by_checkpoint_name()
+        self.train = tf.compat.v1.train.Saver(var_list, max_to_keep=max_to_keep)
+        self.best = tf.compat.v1.train.Saver(var_list, max_to_keep=1)
 
     def save_train(self, session, global_step):
         """Save ``train-<step>``; TF writes the data files before it updates the state file."""
@@ -411,6 +435,18 @@ class Savers(object):
             for leftover in glob.glob(os.path.join(glob.escape(self.save_dir), name + "-*_temp*")):
                 _remove_quietly(leftover)
             raise UserError(_write_failure(self.save_dir, err))
+
+
+def _saveables_by_checkpoint_name():
+    """What a default Saver saves, keyed by :func:`checkpoint_name`; None (the default) when no name changes, so
+    only ``--automatic_mixed_precision`` graphs get an explicit list."""
+    variables = tf.compat.v1.global_variables()
+    if all(checkpoint_name(v.op.name) == v.op.name for v in variables):
+        return None
+    saveables = {checkpoint_name(v.op.name): v for v in variables}
+    # Saveables that are not variables (CudnnLSTM's canonical-weights view), under their own names as by default.
+    saveables.update({s.name: s for s in tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.SAVEABLE_OBJECTS)})
+    return saveables
 
 
 def verify_frozen(record, save_dir):

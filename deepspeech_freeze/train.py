@@ -425,9 +425,15 @@ def main(_argv):
         from . import evaluate  # pylint: disable=import-outside-toplevel
         scorer = evaluate.check_scorer(config)  # fail early on a bad scorer, before hours of training
     dist = distributed.create(FLAGS.horovod)
-    if FLAGS.train_files and FLAGS.train_cudnn and available_devices() == ["/cpu:0"]:
+    on_cpu = FLAGS.train_files and available_devices() == ["/cpu:0"]
+    if on_cpu and FLAGS.train_cudnn:
         raise UserError("--train_cudnn needs a GPU with cuDNN and none is visible here: train without it (the "
                         "checkpoints stay compatible; cuDNN checkpoints load on CPU with --load_cudnn)")
+    if on_cpu and FLAGS.automatic_mixed_precision:
+        # TF skips the float16 rewrite without a GPU but keeps the loss-scaling optimizer wrapper, whose scaling
+        # changes float32 rounding: losses differ slightly from a run without the flag.
+        log.warning("--automatic_mixed_precision: no GPU is visible, so TF will not convert the graph to float16; "
+                    "only its dynamic loss scaling applies (drop the flag on CPU)")
     if FLAGS.train_files:
         try:
             fit(config, dist)

@@ -8,10 +8,12 @@ from conftest import ENGLISH, ROOT
 SCRIPT = r'''
 import sys
 import tensorflow as tf
-from deepspeech_freeze import flags as F, train
+from tensorflow.python.training.saving import saveable_object_util
+from deepspeech_freeze import checkpoints, flags as F, train
 from deepspeech_freeze.config import build_config
 F.define_flags()
-F.FLAGS(["x", "--train_cudnn", "--n_hidden", "8", "--freeze_layers", sys.argv[1], "--alphabet_config_path", sys.argv[2]])
+F.FLAGS(["x", "--train_cudnn", "--n_hidden", "8", "--freeze_layers", sys.argv[1], "--alphabet_config_path", sys.argv[2]]
+        + sys.argv[3:])
 config = build_config(training=True)
 types = (tf.string, tf.float32, tf.int32, tf.int32, tf.int32)
 shapes = (tf.TensorShape([None]), tf.TensorShape([None, None, 26]), tf.TensorShape([None]),
@@ -20,19 +22,27 @@ graph = train.build_training_graph(config, types, shapes, ["/cpu:0"])
 names = sorted(v.op.name for v in tf.compat.v1.global_variables())
 print("TRAINABLE", ",".join(sorted(v.op.name for v in graph.trainable)))
 print("ALL", ",".join(names))
+# The checkpoint keys the training run's savers write (a Saver is built as train.fit builds it).
+savers = checkpoints.Savers("unused", 1)
+var_list = savers.train._var_list  # what the Saver was built from (TF fills in the default list when given None)
+saved = (spec.name for saveable in saveable_object_util.validate_and_slice_inputs(var_list) for spec in saveable.specs)
+print("SAVED", ",".join(sorted(saved)))
 '''
 
 
-def build(spec):
-    result = subprocess.run([sys.executable, "-c", SCRIPT, spec, ENGLISH], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, universal_newlines=True, env={"PYTHONPATH": ROOT})
+def build(spec, *flags):
+    """Build the graph; returns the trainable variables, all variables and the checkpoint keys, as name lists."""
+    result = subprocess.run([sys.executable, "-c", SCRIPT, spec, ENGLISH] + list(flags), cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                            env={"PYTHONPATH": ROOT})
     assert result.returncode == 0, result.stdout[-3000:]
-    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines() if line.startswith(("TRAINABLE", "ALL")))
-    return lines["TRAINABLE"].split(","), lines["ALL"].split(",")
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines()
+                 if line.startswith(("TRAINABLE", "ALL", "SAVED")))
+    return lines["TRAINABLE"].split(","), lines["ALL"].split(","), lines["SAVED"].split(",")
 
 
 def test_frozen_cudnn_lstm_has_no_slots_and_is_not_trained():
-    trainable, everything = build("1-4")
+    trainable, everything, _ = build("1-4")
     assert "cudnn_lstm/opaque_kernel" in everything
     assert not any(name.startswith("cudnn_lstm") for name in trainable)
     assert not any(name.startswith("cudnn_lstm") and name.endswith(("/Adam", "/Adam_1")) for name in everything)
@@ -40,6 +50,18 @@ def test_frozen_cudnn_lstm_has_no_slots_and_is_not_trained():
 
 
 def test_trainable_cudnn_lstm_gets_slots():
-    trainable, everything = build("1-3")
+    trainable, everything, saved = build("1-3")
     assert "cudnn_lstm/opaque_kernel" in trainable
     assert "cudnn_lstm/opaque_kernel/Adam" in everything and "cudnn_lstm/opaque_kernel/Adam_1" in everything
+    # Like the release checkpoint: the opaque buffer and the canonical weights (CudnnLSTM's saveable) both.
+    assert {"cudnn_lstm/opaque_kernel", "cudnn_lstm/rnn/multi_rnn_cell/cell_0/cudnn_compatible_lstm_cell/kernel",
+            "cudnn_lstm/rnn/multi_rnn_cell/cell_0/cudnn_compatible_lstm_cell/bias", "beta1_power"} <= set(saved)
+
+
+def test_mixed_precision_cudnn_graph_saves_the_same_keys():
+    """With --automatic_mixed_precision the beta powers live under a tf.cond scope in the graph; the savers still
+    write the plain names, the canonical LSTM view, and the loss scale's state."""
+    _, everything, plain = build("1-3")
+    _, everything_amp, saved = build("1-3", "--automatic_mixed_precision")
+    assert "beta1_power" not in everything_amp and any(n.endswith("/beta1_power") for n in everything_amp)
+    assert set(saved) == set(plain) | {"current_loss_scale", "good_steps"}

@@ -153,3 +153,50 @@ def test_evaluate_command(tmp_path, english_model, ldc_dir):
     samples = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
     assert samples[0]["src"] == "she had your dark suit in greasy wash water all year"
     assert set(samples[0]) >= {"wav_filename", "res", "loss", "wer", "cer"}
+
+
+def _checkpoint_names(directory):
+    reader = tf.compat.v1.train.NewCheckpointReader(tf.compat.v1.train.latest_checkpoint(str(directory)))
+    return reader, set(reader.get_variable_to_shape_map())
+
+
+def _rename_checkpoint(source_dir, target_dir, renames):
+    """Copy the newest checkpoint of ``source_dir`` to ``target_dir/train-<step>`` with keys renamed."""
+    reader, names = _checkpoint_names(source_dir)
+    graph = tf.Graph()
+    with graph.as_default():
+        variables = [tf.compat.v1.Variable(reader.get_tensor(name), name=renames.get(name, name)) for name in names]
+        with tf.compat.v1.Session(graph=graph) as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            tf.compat.v1.train.Saver(variables).save(session, str(target_dir / "train"),
+                                                     global_step=int(reader.get_tensor("global_step")))
+
+
+def test_mixed_precision_checkpoints_load_both_ways(tmp_path, ldc_dir):
+    """TF's loss-scale optimizer puts Adam's beta powers under a tf.cond scope and adds its own state. Checkpoints
+    keep DeepSpeech's plain names; a plain checkpoint loads into a mixed-precision run (the loss scale is
+    initialised) and a checkpoint holding the scoped names (DeepSpeech 0.7 with the flag) loads into a plain run."""
+    csv = str(ldc_dir / "ldc93s1.csv")
+    train(csv, tmp_path / "plain", "--epochs", "1")
+    amp = train(csv, tmp_path / "plain", "--save_checkpoint_dir", tmp_path / "amp", "--epochs", "1",
+                "--automatic_mixed_precision", "--freeze_layers", "3")
+    assert "no GPU is visible, so TF will not convert the graph to float16" in amp.output
+    assert "Initializing variable: current_loss_scale (mixed-precision loss scale, not in checkpoint)" in amp.output
+    assert "frozen layers 1-3 unchanged (bit-identical)" in amp.output
+    _, names = _checkpoint_names(tmp_path / "amp")
+    assert {"beta1_power", "beta2_power", "current_loss_scale", "good_steps"} <= names
+    assert not [name for name in names if name.startswith("cond")]
+    resumed = train(csv, tmp_path / "amp", "--epochs", "2", "--automatic_mixed_precision", "--freeze_layers", "3")
+    assert "Loading variable from checkpoint: current_loss_scale" in resumed.output
+    assert "Finished training epoch 1 " in resumed.output
+    # A plain run from a checkpoint with the scoped names: the stored beta powers are the ones loaded.
+    (tmp_path / "scoped").mkdir()
+    _rename_checkpoint(tmp_path / "amp", tmp_path / "scoped", {"beta1_power": "cond_1/beta1_power",
+                                                               "beta2_power": "cond_1/beta2_power"})
+    scoped, names = _checkpoint_names(tmp_path / "scoped")
+    assert {"cond_1/beta1_power", "cond_1/beta2_power"} <= names and "beta1_power" not in names
+    plain = train(csv, tmp_path / "scoped", "--save_checkpoint_dir", tmp_path / "again", "--epochs", "1")
+    assert "Loading variable from checkpoint: beta1_power" in plain.output
+    beta1 = float(scoped.get_tensor("cond_1/beta1_power"))
+    again, _ = _checkpoint_names(tmp_path / "again")
+    assert float(again.get_tensor("beta1_power")) == pytest.approx(beta1 * 0.9, rel=1e-6)  # one more Adam step
