@@ -116,8 +116,9 @@ class CheckpointView(object):
                      ", ".join(sorted(self.derived)))
         self.shapes.update({name: list(value.shape) for name, value in self.derived.items()})
         # Plain names for beta powers stored under a tf.cond scope (a mixed-precision run of DeepSpeech 0.7).
-        self.aliases = {checkpoint_name(name): name for name in self.shapes
-                        if checkpoint_name(name) != name and checkpoint_name(name) not in self.shapes}
+        plain_names = {name: checkpoint_name(name) for name in self.shapes}
+        self.aliases = {plain: stored for stored, plain in plain_names.items()
+                        if plain != stored and plain not in self.shapes}
         self.shapes.update({plain: self.shapes[stored] for plain, stored in self.aliases.items()})
 
     def get_tensor(self, name):

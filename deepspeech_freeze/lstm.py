@@ -181,7 +181,6 @@ def _fast_block_lstm_grad(op, *grads, weights=True, inputs=True):
             h_before = tf.concat([tf.expand_dims(h_prev, 0), h], 0)[:length]
             cell_inputs = tf.reshape(tf.concat([x[:length], h_before], 2), [-1, input_size + n_cell])
             kernel_grad = tf.matmul(cell_inputs, dgates, transpose_a=True, name="kernel_grad")
-        if weights:
             bias_grad = tf.reduce_sum(input_tensor=dgates, axis=0, name="bias_grad")
         if inputs:
             w_x_t = tf.transpose(a=kernel[:input_size])
