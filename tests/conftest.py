@@ -9,7 +9,7 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED_LDC = os.path.join(os.path.dirname(ROOT), "shared", "data", "ldc93s1")
+LDC_DIR = os.path.join(ROOT, "data", "smoke_test")  # LDC93S1 and its 8 kHz / 44.1 kHz stereo copies
 ENGLISH = os.path.join(ROOT, "data", "alphabets", "english.txt")
 GERMAN = os.path.join(ROOT, "data", "alphabets", "german.txt")
 LDC_TRANSCRIPT = "she had your dark suit in greasy wash water all year"
@@ -41,7 +41,7 @@ def write_csv(path, rows, header=("wav_filename", "wav_filesize", "transcript"))
 def ldc_dir(tmp_path_factory):
     """A folder with LDC93S1.wav and ldc93s1.csv (relative path, real transcript)."""
     folder = tmp_path_factory.mktemp("ldc93s1")
-    shutil.copy(os.path.join(SHARED_LDC, "LDC93S1.wav"), str(folder / "LDC93S1.wav"))
+    shutil.copy(os.path.join(LDC_DIR, "LDC93S1.wav"), str(folder / "LDC93S1.wav"))
     write_csv(folder / "ldc93s1.csv", [("LDC93S1.wav", 93638, LDC_TRANSCRIPT)])
     return folder
 

@@ -8,7 +8,7 @@ import wave
 import numpy as np
 import pytest
 
-from conftest import ENGLISH, LDC_TRANSCRIPT, SHARED_LDC, run_module, write_csv
+from conftest import ENGLISH, LDC_TRANSCRIPT, LDC_DIR, run_module, write_csv
 
 
 def digest_tree(folder):
@@ -24,7 +24,7 @@ def digest_tree(folder):
 def workdir(tmp_path, english_model):
     """A copy of a trained model's checkpoint dir (to prove it is not damaged) and the LDC93S1 WAV."""
     shutil.copytree(str(english_model), str(tmp_path / "ckpt"))
-    shutil.copy(os.path.join(SHARED_LDC, "LDC93S1.wav"), str(tmp_path / "good.wav"))
+    shutil.copy(os.path.join(LDC_DIR, "LDC93S1.wav"), str(tmp_path / "good.wav"))
     return tmp_path
 
 
@@ -120,7 +120,7 @@ def test_bad_flags(workdir):
 
 def test_audio_too_short_for_transcript_is_skipped_with_warning(tmp_path):
     write_wav(tmp_path / "short.wav", seconds=0.1)  # 4 feature frames
-    shutil.copy(os.path.join(SHARED_LDC, "LDC93S1.wav"), str(tmp_path / "good.wav"))
+    shutil.copy(os.path.join(LDC_DIR, "LDC93S1.wav"), str(tmp_path / "good.wav"))
     csv = write_csv(tmp_path / "a.csv", [("short.wav", 3200, "a long sentence"), ("good.wav", 93638, LDC_TRANSCRIPT)])
     args = ["--train_files", csv, "--checkpoint_dir", tmp_path / "ckpt", "--summary_dir", tmp_path / "s",
             "--n_hidden", "32", "--epochs", "1", "--noshow_progressbar", "--alphabet_config_path", ENGLISH]

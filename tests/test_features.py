@@ -19,7 +19,7 @@ import reference_mfcc as ref  # noqa: E402  (the numpy reference next to this fi
 
 from deepspeech_freeze.audio import samples_to_mfccs  # noqa: E402
 
-DATA_DIR = "/work/shared/data/ldc93s1"
+DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "smoke_test")
 N_INPUT = 26
 
 # Tolerance. TF's kernels compute in double but round to float32 twice (the spectrogram op's output and the MFCC

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ENGLISH, LDC_TRANSCRIPT, ROOT, SHARED_LDC, run_module, write_csv
+from conftest import ENGLISH, LDC_TRANSCRIPT, ROOT, LDC_DIR, run_module, write_csv
 from deepspeech_freeze.checkpoints import CheckpointView, find_checkpoint
 
 BASE = ["--n_hidden", "32", "--noshow_progressbar", "--alphabet_config_path", ENGLISH]
@@ -140,7 +140,7 @@ def test_state_file_pointing_at_deleted_checkpoint(tmp_path, ldc_dir):
 def test_csv_bom_spaces_unicode_absolute_and_duplicates(tmp_path):
     folder = tmp_path / "dätä mit leerzeichen"
     folder.mkdir()
-    shutil.copy(os.path.join(SHARED_LDC, "LDC93S1.wav"), str(folder / "große datei.wav"))
+    shutil.copy(os.path.join(LDC_DIR, "LDC93S1.wav"), str(folder / "große datei.wav"))
     rows = [("große datei.wav", 93638, LDC_TRANSCRIPT), (str(folder / "große datei.wav"), 93638, LDC_TRANSCRIPT)]
     csv = write_csv(folder / "a.csv", rows)
     with open(csv, "rb") as handle:
@@ -162,7 +162,7 @@ def test_csv_with_invalid_utf8_names_the_line(tmp_path):
 @pytest.mark.parametrize("variant, words", [("LDC93S1_pcms16le_1_8000.wav", ["8000 Hz"]),
                                             ("LDC93S1_pcms16le_2_44100.wav", ["2 channels", "44100 Hz"])])
 def test_real_8k_and_44k_stereo_files_are_reported(tmp_path, variant, words):
-    shutil.copy(os.path.join(SHARED_LDC, variant), str(tmp_path / variant))
+    shutil.copy(os.path.join(LDC_DIR, variant), str(tmp_path / variant))
     csv = write_csv(tmp_path / "a.csv", [(variant, 1, LDC_TRANSCRIPT)])
     result = run_module("deepspeech_freeze.train", *command(csv, tmp_path / "ckpt", "--epochs", "1")[3:],
                         check=False)
@@ -171,7 +171,7 @@ def test_real_8k_and_44k_stereo_files_are_reported(tmp_path, variant, words):
 
 
 def test_8k_audio_trains_with_matching_sample_rate(tmp_path):
-    shutil.copy(os.path.join(SHARED_LDC, "LDC93S1_pcms16le_1_8000.wav"), str(tmp_path / "a.wav"))
+    shutil.copy(os.path.join(LDC_DIR, "LDC93S1_pcms16le_1_8000.wav"), str(tmp_path / "a.wav"))
     csv = write_csv(tmp_path / "a.csv", [("a.wav", 1, LDC_TRANSCRIPT)])
     result = run_module("deepspeech_freeze.train", *command(csv, tmp_path / "ckpt", "--epochs", "1",
                                                             "--audio_sample_rate", "8000")[3:])
