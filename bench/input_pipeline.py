@@ -32,7 +32,7 @@ import train_throughput as tt  # noqa: E402  (this script's folder is on sys.pat
 import tensorflow as tf  # noqa: E402
 
 from deepspeech_freeze import data, lstm, train  # noqa: E402
-from deepspeech_freeze.config import build_config  # noqa: E402
+from deepspeech_freeze.config import RuntimeConfig, from_flags, session_config  # noqa: E402
 from deepspeech_freeze.flags import FLAGS, define_flags  # noqa: E402
 
 
@@ -57,7 +57,7 @@ def drain(dataset, epochs):
     iterator = tf.compat.v1.data.make_initializable_iterator(dataset)
     element = iterator.get_next()
     epochs_out = []
-    with tf.compat.v1.Session(config=train.session_config()) as session:
+    with tf.compat.v1.Session(config=session_config(RuntimeConfig())) as session:
         for _ in range(epochs):
             session.run(iterator.initializer)
             walls, cpus, frames = [], [], 0
@@ -107,14 +107,12 @@ def training(frame, config, args):
     tf.compat.v1.set_random_seed(FLAGS.random_seed)
     real = data.create_dataset(frame, config, args.batch, train_phase=True).repeat()
     held = data.create_dataset(frame, config, args.batch, train_phase=True).take(1).cache().repeat()
-    graph = train.build_training_graph(config, tf.compat.v1.data.get_output_types(real),
-                                       tf.compat.v1.data.get_output_shapes(real), ["/cpu:0"])
-    inits = {"real pipeline": graph.iterator.make_initializer(real),
-             "one batch in memory": graph.iterator.make_initializer(held)}
-    feed = {rate: value for rate, value in zip(graph.dropout, config.dropout_rates)}
+    graph = train.build_training_graph(config, {"real pipeline": real, "one batch in memory": held}, ["/cpu:0"])
+    inits = graph.initializers
+    feed = {rate: value for rate, value in zip(graph.dropout, config.model.dropout_rates)}
     times = {name: [] for name in inits}
     cpu_times = {name: [] for name in inits}
-    with tf.compat.v1.Session(config=train.session_config()) as session:
+    with tf.compat.v1.Session(config=session_config(config.runtime)) as session:
         session.run(tf.compat.v1.global_variables_initializer())
         for round_index in range(args.rounds):
             for name, init in inits.items():
@@ -142,7 +140,7 @@ def main(argv=None):
     define_flags()
     FLAGS(["input_pipeline", "--alphabet_config_path", tt.ENGLISH, "--n_hidden", str(args.n_hidden),
            "--train_batch_size", str(args.batch), "--noshow_progressbar"])
-    config = build_config(training=True)
+    config = from_flags()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="dsf-pipeline-") as folder:
         corpus = argparse.Namespace(batch=args.utterances, seconds=args.seconds, chars=args.chars)

@@ -20,6 +20,8 @@ import wave
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from deepspeech_freeze.run_record import RunRecord  # noqa: E402  (the repository next to this script)
 
 
 def make_corpus(folder, count, seconds, seed=1):
@@ -54,9 +56,8 @@ def train(args, csv_path, out, extra):
     subprocess.run(command, check=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     wall = time.time() - started
-    with open(os.path.join(out, "run.json")) as handle:
-        history = json.load(handle)["history"]
-    epochs = [entry["seconds"] for entry in history[1:]] or [history[0]["seconds"]]
+    history = RunRecord.load(out).history
+    epochs = [entry.seconds for entry in history[1:]] or [history[0].seconds]
     return {"epoch_seconds": float(np.mean(epochs)), "wall_seconds": wall}
 
 

@@ -15,6 +15,7 @@ over all of them; the report gives each setting's median over all its timed step
 rewrite), to show what it does where no GPU is present.
 """
 import argparse
+import dataclasses
 import os
 import statistics
 import sys
@@ -30,9 +31,9 @@ import train_throughput as tt  # noqa: E402  (this script's folder is on sys.pat
 import tensorflow as tf  # noqa: E402
 
 from deepspeech_freeze import data  # noqa: E402
-from deepspeech_freeze.config import build_config  # noqa: E402
+from deepspeech_freeze.config import from_flags  # noqa: E402
 from deepspeech_freeze.flags import FLAGS, define_flags  # noqa: E402
-from deepspeech_freeze.layers import parse_layer_set  # noqa: E402
+from deepspeech_freeze.naming import parse_layer_set  # noqa: E402
 
 
 def parse_setting(text):
@@ -71,7 +72,7 @@ def main(argv=None):
     if args.automatic_mixed_precision:
         flags.append("--automatic_mixed_precision")
     FLAGS(flags)
-    config = build_config(training=True)
+    config = from_flags()
     results = {setting: [] for setting in args.settings}
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="dsf-threads-") as folder:
@@ -79,9 +80,9 @@ def main(argv=None):
         frame = data.load_samples([csv_path], config, reject_short=True)
         for round_index in range(args.rounds):
             for intra, inter in args.settings:
-                FLAGS.intra_op_parallelism_threads = intra
-                FLAGS.inter_op_parallelism_threads = inter
-                run = tt.run_spec(args.spec, "fast", config, frame, args, args.steps)
+                threads = dataclasses.replace(config, runtime=dataclasses.replace(
+                    config.runtime, intra_op_threads=intra, inter_op_threads=inter))
+                run = tt.run_spec(args.spec, "fast", threads, frame, args, args.steps)
                 run.pop("trace", None)
                 results[(intra, inter)].append(run)
                 print("  round {} intra {} inter {}: steps {} s (CPU {}), warm-up {:.1f} s, loss {}".format(

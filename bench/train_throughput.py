@@ -38,9 +38,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from deepspeech_freeze import data, lstm, train  # noqa: E402
-from deepspeech_freeze.config import build_config  # noqa: E402
+from deepspeech_freeze.config import RuntimeConfig, from_flags, session_config  # noqa: E402
 from deepspeech_freeze.flags import FLAGS, define_flags  # noqa: E402
-from deepspeech_freeze.layers import LAYERS, format_layers, parse_layer_set  # noqa: E402
+from deepspeech_freeze.naming import LAYERS, format_layers, parse_layer_set  # noqa: E402
 
 DEFAULT_SPECS = ["0", "1", "1-2", "1-3", "1-4", "1-3,5", "1-5"]
 SAMPLE_RATE = 16000
@@ -179,7 +179,7 @@ def matmul_peak(size, repeats=3):
     graph = tf.Graph()
     with graph.as_default():
         product = tf.matmul(tf.Variable(a), tf.Variable(b))
-        with tf.compat.v1.Session(config=train.session_config()) as session:
+        with tf.compat.v1.Session(config=session_config(RuntimeConfig())) as session:
             session.run(tf.compat.v1.global_variables_initializer())
             session.run(product.op)
             tf_times = []
@@ -295,16 +295,15 @@ def run_spec(spec, gradient, config, frame, args, steps, trace=False):
     started = time.perf_counter()
     tf.compat.v1.set_random_seed(FLAGS.random_seed)
     dataset = data.create_dataset(frame, config, args.batch, train_phase=True).repeat()
-    graph = train.build_training_graph(config, tf.compat.v1.data.get_output_types(dataset),
-                                       tf.compat.v1.data.get_output_shapes(dataset), ["/cpu:0"])
-    init = graph.iterator.make_initializer(dataset)
-    parameters = sum(int(np.prod(v.shape.as_list())) for v in graph.trainable)
+    graph = train.build_training_graph(config, {"train": dataset}, ["/cpu:0"])
+    init = graph.initializers["train"]
+    parameters = sum(int(np.prod(v.shape.as_list())) for v in tf.compat.v1.trainable_variables())
     result = {"spec": spec, "frozen_layers": format_layers(frozen), "gradient": gradient,
               "trainable_parameters": parameters,
               "lstm_backward": lstm_backward_built(tf.compat.v1.get_default_graph())}
-    feed = {rate: value for rate, value in zip(graph.dropout, config.dropout_rates)}
+    feed = {rate: value for rate, value in zip(graph.dropout, config.model.dropout_rates)}
     fetches = [graph.loss, graph.train_op]
-    with tf.compat.v1.Session(config=train.session_config()) as session:
+    with tf.compat.v1.Session(config=session_config(config.runtime)) as session:
         session.run(tf.compat.v1.global_variables_initializer())
         session.run(init)
         result["graph_build_s"] = time.perf_counter() - started
@@ -393,7 +392,7 @@ def main(argv=None):
     define_flags()
     FLAGS(["train_throughput", "--alphabet_config_path", ENGLISH, "--n_hidden", str(args.n_hidden),
            "--train_batch_size", str(args.batch), "--noshow_progressbar"])
-    config = build_config(training=True)
+    config = from_flags()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="dsf-bench-") as folder:
         csv_path, chars = write_dataset(folder, args)
@@ -436,7 +435,7 @@ def main(argv=None):
     report = {
         "config": {"n_hidden": args.n_hidden, "batch": args.batch, "seconds": args.seconds, "frames": frames,
                    "chars": chars, "steps": args.steps, "stock_steps": args.stock_steps, "specs": args.specs,
-                   "n_classes": config.n_classes, "dropout_rates": list(config.dropout_rates),
+                   "n_classes": config.model.n_classes, "dropout_rates": list(config.model.dropout_rates),
                    "layers": list(LAYERS)},
         "environment": {"tensorflow": tf.__version__, "python": platform.python_version(),
                         "cpus": os.cpu_count(), "load_average_before": load_before,

@@ -9,15 +9,15 @@ path can end in a raw shape error. Entry points:
 * :func:`restore_best` — the LR-plateau reload: this run's best_dev checkpoint, nothing re-initialised.
 * :func:`restore_for_evaluation` — test, export, inference: a trained model as is.
 
-The save directory holds ``run.json``: the transfer spec, the source checkpoint, fingerprints of the frozen
-variables as loaded, the global step at which each epoch of the current invocation ended, and the per-epoch
-history (losses, seconds, best dev loss) that results tables and learning curves are made from. It makes a restarted command resume instead of re-transferring, and lets
-:func:`verify_frozen` prove at the end that frozen layers are bit-identical to the source.
+The save directory holds the run's :class:`~deepspeech_freeze.run_record.RunRecord` (``run.json``). It makes a
+restarted command resume instead of re-transferring, and lets :func:`verify_frozen` prove at the end that frozen
+layers are bit-identical to the source. State files name checkpoints relative to their directory, so a save
+directory can be moved or copied elsewhere (a GPU box to a laptop) and still loads, evaluates and resumes.
 """
+import errno
+import fcntl
 import glob
 import hashlib
-import io
-import json
 import logging
 import os
 import re
@@ -27,12 +27,13 @@ import numpy as np
 import tensorflow as tf
 
 from . import cudnn_format
-from .errors import UserError
-from .layers import format_layers, is_adam_slot, layer_of_variable
+from .errors import UserError, write_failure
+from .naming import KIND_OF_LAYER, format_layers, is_adam_slot, layer_of_variable
+from .run_record import RunRecord
 
 log = logging.getLogger(__name__)
 
-RUN_FILE = "run.json"
+LOCK_FILE = ".lock"
 BEST_STATE_FILE = "best_dev_checkpoint"
 LAST_STATE_FILE = "checkpoint"
 
@@ -48,7 +49,10 @@ class FrozenLayersChanged(Exception):
 def find_checkpoint(directory, which):
     """Path of the ``'best'`` (best_dev) or ``'last'`` (train) checkpoint in ``directory``, or None.
 
-    A state file that points at deleted checkpoint files counts as no checkpoint (with a warning).
+    A relative path in the state file is relative to ``directory`` (how this project writes them). An absolute one
+    that no longer exists (a directory written elsewhere, by DeepSpeech or an older version, then moved) is looked up
+    by its file name in ``directory``. A state file that points at deleted checkpoint files counts as no checkpoint
+    (with a warning).
     """
     state_file = BEST_STATE_FILE if which == "best" else LAST_STATE_FILE
     if not directory or not os.path.isfile(os.path.join(directory, state_file)):
@@ -60,9 +64,11 @@ def find_checkpoint(directory, which):
         return None
     if state is None or not state.model_checkpoint_path:
         return None
+    # get_checkpoint_state has already joined a relative path onto ``directory``.
     path = state.model_checkpoint_path
-    if not os.path.isabs(path):
-        path = os.path.join(directory, path)
+    moved = os.path.join(directory, os.path.basename(path))
+    if not os.path.isfile(path + ".index") and os.path.isfile(moved + ".index"):
+        path = moved
     if not os.path.isfile(path + ".index"):
         log.warning("%s points at %s, whose files are missing", os.path.join(directory, state_file), path)
         return None
@@ -222,34 +228,7 @@ def restore(session, path, reinit_layers=frozenset(), purpose="train", force_lr=
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# The run record (run.json in the save directory)
-
-
-def read_run(save_dir):
-    """The run record of ``save_dir``, or None."""
-    path = os.path.join(save_dir, RUN_FILE)
-    if not os.path.isfile(path):
-        return None
-    try:
-        with io.open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except ValueError:
-        raise UserError("{} is damaged (not JSON): delete it to start the run afresh".format(path))
-
-
-def write_run(save_dir, record):
-    """Write the run record atomically (a temporary file renamed over the old one)."""
-    path = os.path.join(save_dir, RUN_FILE)
-    temporary = path + ".tmp"
-    try:
-        with io.open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(record, handle, indent=2, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except OSError as err:
-        _remove_quietly(temporary)
-        raise UserError(_write_failure(save_dir, err))
+# The save directory
 
 
 def _remove_quietly(path):
@@ -260,12 +239,6 @@ def _remove_quietly(path):
             os.remove(path)
     except OSError:
         pass
-
-
-def _write_failure(directory, err):
-    reason = getattr(err, "strerror", None) or str(err).split("\n")[0]
-    return ("cannot write to {} ({}): free disk space or choose another --save_checkpoint_dir; the checkpoints "
-            "already there are intact".format(directory, reason))
 
 
 def check_writable(directory, flag):
@@ -282,6 +255,43 @@ def check_writable(directory, flag):
             flag, directory, err.strerror or err))
     finally:
         _remove_quietly(probe)
+
+
+class SaveDirLock(object):
+    """Holds ``<save_dir>/.lock`` (an advisory ``flock``) while a training run writes to the directory, so a second
+    run started into the same directory refuses instead of interleaving checkpoints. The kernel drops the lock when
+    the holding process ends, however it ends (kill -9 included), so a lock file left behind never blocks."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.path = os.path.join(directory, LOCK_FILE)
+        self._handle = None
+
+    def __enter__(self):
+        handle = open(self.path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            if err.errno not in (errno.EAGAIN, errno.EACCES):
+                handle.close()
+                raise UserError("--save_checkpoint_dir {}: cannot lock it ({})".format(self.directory, err))
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise UserError("--save_checkpoint_dir {} is in use by another training run (pid {}): wait for it to "
+                            "finish or stop it, or choose another --save_checkpoint_dir".format(self.directory,
+                                                                                               holder))
+        handle.seek(0)
+        handle.truncate()
+        handle.write("{}\n".format(os.getpid()))
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def __exit__(self, *_exc):
+        fcntl.flock(self._handle, fcntl.LOCK_UN)
+        self._handle.close()
+        self._handle = None
 
 
 def fingerprint(value):
@@ -304,7 +314,7 @@ def frozen_variables(frozen_layers, graph_vars=None):
 
 
 def restore_for_training(session, config):
-    """Initialise the training graph's variables; returns the run record to keep updating.
+    """Initialise the training graph's variables; returns the :class:`RunRecord` to keep updating.
 
     * ``save_dir`` has a run record and a checkpoint: resume from it, nothing re-initialised: ``auto`` takes the
       newest (best_dev or train, whichever has the higher step; on a tie best_dev), ``best``/``last`` that one.
@@ -312,33 +322,37 @@ def restore_for_training(session, config):
     * otherwise: DeepSpeech's ``--load_train`` order over the source directory (auto = best, last, init), with the
       spec's layers re-initialised when a checkpoint is loaded.
     """
-    spec = config.transfer
-    record = read_run(config.save_dir)
-    if record is not None and config.load_train != "init":
+    spec, load_train = config.transfer, config.training.load_train
+    force_lr = config.training.force_initialize_learning_rate
+    record = RunRecord.load(config.save_dir)
+    if record is not None and load_train != "init":
         best, last = find_checkpoint(config.save_dir, "best"), find_checkpoint(config.save_dir, "last")
         candidates = [path for path in (best, last) if path]
         if candidates:
-            if format_layers(spec.frozen_layers) != record.get("frozen_layers"):
+            if format_layers(spec.frozen_layers) != record.frozen_layers:
                 raise UserError("{} holds a run started with --freeze_layers {} but this command freezes {}: use "
                                 "the same flags to resume, or a new --save_checkpoint_dir".format(
-                                    config.save_dir, record.get("frozen_layers"), format_layers(spec.frozen_layers)))
-            if config.load_train == "auto":
+                                    config.save_dir, record.frozen_layers, format_layers(spec.frozen_layers)))
+            if load_train == "auto":
                 path = max(candidates, key=lambda p: (global_step_of(p), p == best))
             else:
-                path = best if config.load_train == "best" else last
+                path = best if load_train == "best" else last
                 if path is None:
                     raise UserError("--load_train {}: {} has no {} checkpoint".format(
-                        config.load_train, config.save_dir, "best_dev" if config.load_train == "best" else "train"))
+                        load_train, config.save_dir, "best_dev" if load_train == "best" else "train"))
             log.info("Resuming the run in %s (its own checkpoints come before --load_checkpoint_dir; layers are "
                      "re-initialised only when a run starts from its source)", config.save_dir)
             log.info("%s %s", "Loading best validating checkpoint from" if path == best
                      else "Loading most recent checkpoint from", path)
-            restore(session, path, purpose="train", force_lr=config.force_initialize_learning_rate)
+            restore(session, path, purpose="train", force_lr=force_lr)
+            if record.best_dev_loss is not None:
+                log.info("Best dev loss so far: %f (epoch %s, step %s); best_dev only moves to a better model",
+                         record.best_dev_loss, record.best_dev_epoch, record.best_dev_step)
             return record
 
     methods = {"auto": ["best", "last", "init"], "best": ["best"], "last": ["last"], "init": ["init"]}
     tried = []
-    for method in methods[config.load_train]:
+    for method in methods[load_train]:
         if method == "init":
             if spec.frozen_layers:
                 raise UserError("--freeze_layers {} but no checkpoint was found in {} to take those layers from "
@@ -355,8 +369,7 @@ def restore_for_training(session, config):
         log.info("%s %s", "Loading best validating checkpoint from" if method == "best"
                  else "Loading most recent checkpoint from", path)
         log.info("Transfer: %s", spec.describe())
-        restore(session, path, reinit_layers=spec.reinit_layers, purpose="train",
-                force_lr=config.force_initialize_learning_rate)
+        restore(session, path, reinit_layers=spec.reinit_layers, purpose="train", force_lr=force_lr)
         return _new_record(session, config, source=path)
     raise UserError("All initialization methods failed ({}): no checkpoint in {}; use --load_train init to start "
                     "from scratch or point --load_checkpoint_dir at a checkpoint".format(tried, spec.source_dir))
@@ -364,20 +377,13 @@ def restore_for_training(session, config):
 
 def _new_record(session, config, source):
     spec = config.transfer
-    frozen = frozen_variables(spec.frozen_layers)
-    record = {
-        "source_checkpoint": os.path.abspath(source) if source else None,
-        "reinit_layers": format_layers(spec.reinit_layers),
-        "frozen_layers": format_layers(spec.frozen_layers),
-        "alphabet": config.alphabet.labels,
-        "n_hidden": config.n_hidden,
-        "frozen_fingerprints": {v.op.name: fingerprint(session.run(v)) for v in frozen},
-        "epoch_end_steps": [],
-        "history": [],
-        "finished": True,
-    }
+    record = RunRecord(
+        source_checkpoint=os.path.abspath(source) if source else None,
+        reinit_layers=format_layers(spec.reinit_layers), frozen_layers=format_layers(spec.frozen_layers),
+        alphabet=list(config.model.alphabet.labels), n_hidden=config.model.n_hidden,
+        frozen_fingerprints={v.op.name: fingerprint(session.run(v)) for v in frozen_variables(spec.frozen_layers)})
     os.makedirs(config.save_dir, exist_ok=True)
-    write_run(config.save_dir, record)
+    record.save(config.save_dir)
     return record
 
 
@@ -413,8 +419,9 @@ class Savers(object):
         self.save_dir = save_dir
         self.enabled = enabled  # False on Horovod ranks other than 0: they never write
         var_list = _saveables_by_checkpoint_name()
-        self.train = tf.compat.v1.train.Saver(var_list, max_to_keep=max_to_keep)
-        self.best = tf.compat.v1.train.Saver(var_list, max_to_keep=1)
+        # Relative paths in the state files keep the directory relocatable.
+        self.train = tf.compat.v1.train.Saver(var_list, max_to_keep=max_to_keep, save_relative_paths=True)
+        self.best = tf.compat.v1.train.Saver(var_list, max_to_keep=1, save_relative_paths=True)
 
     def save_train(self, session, global_step):
         """Save ``train-<step>``; TF writes the data files before it updates the state file."""
@@ -435,7 +442,7 @@ class Savers(object):
         except (tf.errors.OpError, OSError) as err:
             for leftover in glob.glob(os.path.join(glob.escape(self.save_dir), name + "-*_temp*")):
                 _remove_quietly(leftover)
-            raise UserError(_write_failure(self.save_dir, err))
+            raise UserError(write_failure(self.save_dir, err))
 
 
 def _saveables_by_checkpoint_name():
@@ -457,25 +464,31 @@ def verify_frozen(record, save_dir):
     ``train-`` and ``best_dev-`` checkpoints, and with the source checkpoint itself when it still exists.
     Returns the log line; raises :class:`FrozenLayersChanged` on any difference.
     """
-    fingerprints = record.get("frozen_fingerprints") or {}
+    fingerprints = record.frozen_fingerprints
     if not fingerprints:
         return None
     checked = [p for p in (find_checkpoint(save_dir, "last"), find_checkpoint(save_dir, "best")) if p]
-    source = record.get("source_checkpoint")
+    source = record.source_checkpoint
     if source and os.path.isfile(source + ".index"):
         source_view = CheckpointView(source)
-        for name, digest in fingerprints.items():
-            if fingerprint(source_view.get_tensor(name)) != digest:
-                raise FrozenLayersChanged("source checkpoint {} changed on disk since the run started ({})"
-                                          .format(source, name))
+        changed = [_describe_variable(name) for name, digest in sorted(fingerprints.items())
+                   if fingerprint(source_view.get_tensor(name)) != digest]
+        if changed:
+            raise FrozenLayersChanged("source checkpoint {} changed on disk since the run started: {}".format(
+                source, ", ".join(changed)))
     changed = []
     for path in checked:
         reader = tf.compat.v1.train.NewCheckpointReader(path)
-        changed += ["{} in {}".format(name, os.path.basename(path)) for name, digest in sorted(fingerprints.items())
-                    if fingerprint(reader.get_tensor(name)) != digest]
+        changed += ["{} in {}".format(_describe_variable(name), os.path.basename(path))
+                    for name, digest in sorted(fingerprints.items()) if fingerprint(reader.get_tensor(name)) != digest]
     if changed:
         raise FrozenLayersChanged("frozen layers {} CHANGED during training: {}".format(
-            record["frozen_layers"], ", ".join(changed)))
+            record.frozen_layers, ", ".join(changed)))
     return "frozen layers {} unchanged (bit-identical): {} variables in {} match {}".format(
-        record["frozen_layers"], len(fingerprints), ", ".join(os.path.basename(p) for p in checked),
+        record.frozen_layers, len(fingerprints), ", ".join(os.path.basename(p) for p in checked),
         source or "the loaded values")
+
+
+def _describe_variable(name):
+    layer = layer_of_variable(name)
+    return "{} (layer {}, {})".format(name, layer, KIND_OF_LAYER[layer]) if layer else name

@@ -1,17 +1,136 @@
-"""Validated settings derived once from the flags: alphabet, geometry, directories, dropout, transfer spec.
+"""The run's settings: built once from the flags, validated, split by concern, read-only afterwards.
 
-Every contradiction between flags is found here, before any graph is built or file written, and reported as one
-:class:`~deepspeech_freeze.errors.UserError` naming the flags involved.
+:func:`from_flags` is the only code that reads the DeepSpeech-compatible flags (a stand-alone tool's ``main()``
+may read flags of its own). Everything after it — data, graph, loop, checkpoints, evaluation, export — receives a
+:class:`Config` and nothing else, so :func:`~deepspeech_freeze.train.fit` can be called in-process with a Config
+built by hand (``dataclasses.replace`` makes variants, as top-down training does for its rounds).
+
+Every nonsense value and every contradiction between flags is found here, before any graph is built or file written,
+and reported as one :class:`~deepspeech_freeze.errors.UserError` naming the flag(s) and what to do. Each section
+validates itself when constructed, so a hand-built Config is checked the same way.
 """
+import math
 import os
 from dataclasses import dataclass, field
-from typing import List, Tuple
+from typing import Tuple
 
 from .alphabet import Alphabet
 from .errors import UserError
 from .flags import DEFAULT_DATA_HOME, FLAGS
-from .layers import format_layers, parse_layer_set, top_layers
-from .model import N_CONTEXT, N_INPUT
+from .model import N_CONTEXT, N_INPUT, RELU_CLIP
+from .naming import DROPOUT_FLAGS, LAYERS, format_layers, parse_layer_set, top_layers
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Checks shared by the sections
+
+
+def _at_least(flag, value, low):
+    if value < low:
+        raise UserError("--{} {}: must be at least {}".format(flag, value, low))
+
+
+def _in_range(flag, value, low, high, low_open=False, high_open=True):
+    """``low <= value < high`` by default; ``low_open``/``high_open`` exclude that end. NaN always fails."""
+    above = value > low if low_open else value >= low
+    below = value < high if high_open else value <= high
+    if not (above and below):
+        raise UserError("--{} {}: must be in {}{}, {}{}".format(flag, value, "(" if low_open else "[", low, high,
+                                                               ")" if high_open else "]"))
+
+
+def _finite(flag, value):
+    if not math.isfinite(value):
+        raise UserError("--{} {}: must be a finite number".format(flag, value))
+
+
+def _one_of(flag, value, choices):
+    if value not in choices:
+        raise UserError("--{} {}: use {}".format(flag, value, ", ".join(choices[:-1]) + " or " + choices[-1]))
+
+
+def _absolute(path):
+    """A user's path made absolute against the working directory (``''`` stays ``''``), so that nothing later
+    depends on the directory a subprocess or library call happens to run in."""
+    return os.path.abspath(os.path.expanduser(path)) if path else ""
+
+
+def split_files(value):
+    """``'a.csv,b.csv'`` -> ``('/abs/a.csv', '/abs/b.csv')`` (empty entries dropped)."""
+    return tuple(_absolute(item.strip()) for item in (value or "").split(",") if item.strip())
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Sections
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Sample sets, feature geometry and batching."""
+    train_files: Tuple[str, ...] = ()
+    dev_files: Tuple[str, ...] = ()
+    test_files: Tuple[str, ...] = ()
+    metrics_files: Tuple[str, ...] = ()
+    sample_rate: int = 16000
+    feature_win_len: int = 32  # ms
+    feature_win_step: int = 20  # ms
+    train_batch_size: int = 1
+    dev_batch_size: int = 1
+    test_batch_size: int = 1
+    feature_cache: str = ""
+    cache_for_epochs: int = 0
+    reject_short_audio: bool = False
+
+    def __post_init__(self):
+        for name in ("audio_sample_rate", "feature_win_len", "feature_win_step", "train_batch_size",
+                     "dev_batch_size", "test_batch_size"):
+            _at_least(name, getattr(self, "sample_rate" if name == "audio_sample_rate" else name), 1)
+        _at_least("cache_for_epochs", self.cache_for_epochs, 0)
+        if self.window_samples != self.sample_rate * self.feature_win_len / 1000.0 or \
+                self.step_samples != self.sample_rate * self.feature_win_step / 1000.0:
+            raise UserError("--feature_win_len {} ms and --feature_win_step {} ms must be whole numbers of samples "
+                            "at --audio_sample_rate {}".format(self.feature_win_len, self.feature_win_step,
+                                                               self.sample_rate))
+
+    @property
+    def window_samples(self):
+        """Samples per feature window."""
+        return self.sample_rate * self.feature_win_len // 1000
+
+    @property
+    def step_samples(self):
+        """Samples between the starts of consecutive feature windows."""
+        return self.sample_rate * self.feature_win_step // 1000
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The graph's shape: alphabet (output classes), width, ReLU clip and the six dropout rates.
+
+    ``dropout_rates`` are the values fed to ``dropout_0..5`` (see :data:`~deepspeech_freeze.naming.DROPOUT_FLAGS`
+    for which layer uses which)."""
+    alphabet: Alphabet
+    n_hidden: int = 2048
+    relu_clip: float = RELU_CLIP
+    dropout_rates: Tuple[float, ...] = (0.05, 0.05, 0.05, 0.0, 0.0, 0.05)
+    n_input: int = N_INPUT
+    n_context: int = N_CONTEXT
+
+    def __post_init__(self):
+        _at_least("n_hidden", self.n_hidden, 1)
+        _finite("relu_clip", self.relu_clip)
+        if self.relu_clip <= 0:
+            raise UserError("--relu_clip {}: must be above 0 (DeepSpeech clips ReLUs at 20)".format(self.relu_clip))
+        if len(self.dropout_rates) != 6:
+            raise UserError("six dropout rates are needed (dropout_0..5), got {}".format(len(self.dropout_rates)))
+        for flag, rate in zip(DROPOUT_FLAGS, self.dropout_rates):
+            if not 0.0 <= rate < 1.0:
+                raise UserError("--{} {}: a dropout rate must be in [0, 1)".format(flag, rate))
+
+    @property
+    def n_classes(self):
+        """Output classes: the alphabet's labels plus CTC's blank."""
+        return self.alphabet.size + 1
 
 
 @dataclass(frozen=True)
@@ -20,11 +139,30 @@ class TransferSpec:
 
     Every checkpoint load goes through one of these (see :mod:`deepspeech_freeze.checkpoints`):
     ``source_dir`` is where a fresh run loads from, ``reinit_layers`` are initialised instead of loaded on that
-    fresh start (``--drop_source_layers``), ``frozen_layers`` are created with ``trainable=False``.
+    fresh start (``--drop_source_layers`` / ``--reinit_layers``), ``frozen_layers`` are created with
+    ``trainable=False``. A spec checks itself: it cannot freeze or re-initialise all six layers, and a layer
+    cannot be both (it would stay random).
     """
-    source_dir: str
+    source_dir: str = ""
     reinit_layers: frozenset = frozenset()
     frozen_layers: frozenset = frozenset()
+
+    def __post_init__(self):
+        for what, layers in (("frozen", self.frozen_layers), ("re-initialised", self.reinit_layers)):
+            if not set(layers) <= set(LAYERS):
+                raise UserError("{} layers {}: layers are numbered 1-6".format(what, sorted(layers)))
+        if len(self.frozen_layers) == len(LAYERS):
+            raise UserError("--freeze_layers {}: freezes all six layers, which leaves nothing to train"
+                            .format(format_layers(self.frozen_layers)))
+        if len(self.reinit_layers) == len(LAYERS):
+            raise UserError("--reinit_layers {}: re-initialises every layer; use --load_train init to start from "
+                            "scratch".format(format_layers(self.reinit_layers)))
+        both = self.frozen_layers & self.reinit_layers
+        if both:
+            raise UserError("--freeze_layers {} and the re-initialised layers {} overlap on layer(s) {}: a "
+                            "re-initialised layer that is frozen would stay random. Freeze fewer layers or "
+                            "re-initialise fewer".format(format_layers(self.frozen_layers),
+                                                         format_layers(self.reinit_layers), format_layers(both)))
 
     def describe(self):
         """One line for the log."""
@@ -32,117 +170,266 @@ class TransferSpec:
             self.source_dir or "(none)", format_layers(self.reinit_layers), format_layers(self.frozen_layers))
 
 
-@dataclass
-class Config:
-    """Everything the trainer needs, derived from the flags and checked for consistency."""
-    alphabet: Alphabet
-    n_hidden: int
-    n_classes: int
-    sample_rate: int
-    window_samples: int
-    step_samples: int
-    load_dir: str
-    save_dir: str
-    summary_dir: str
-    transfer: TransferSpec
-    dropout_rates: Tuple[float, ...]
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The optimiser, the epoch loop's decisions, checkpointing, and the training-speed options."""
+    epochs: int = 75
+    learning_rate: float = 0.001
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+    random_seed: int = 4568
+    early_stop: bool = False
+    es_epochs: int = 25
+    es_min_delta: float = 0.05
+    reduce_lr_on_plateau: bool = False
+    plateau_epochs: int = 10
+    plateau_reduction: float = 0.1
+    checkpoint_secs: int = 600
+    max_to_keep: int = 5
     load_train: str = "auto"
-    load_evaluate: str = "auto"
     force_initialize_learning_rate: bool = False
-    train_files: List[str] = field(default_factory=list)
-    dev_files: List[str] = field(default_factory=list)
-    test_files: List[str] = field(default_factory=list)
-    metrics_files: List[str] = field(default_factory=list)
-    n_input: int = N_INPUT
-    n_context: int = N_CONTEXT
+    stop_on_nonfinite_loss: bool = False
+    automatic_mixed_precision: bool = False
+    train_cudnn: bool = False
+    frozen_prefix_cache: str = ""
+    frozen_prefix_cache_fp16: bool = False
+    show_progressbar: bool = True
+
+    def __post_init__(self):
+        _at_least("epochs", self.epochs, 0)
+        for name in ("learning_rate", "epsilon"):
+            _finite(name, getattr(self, name))
+            if getattr(self, name) <= 0:
+                raise UserError("--{} {}: must be above 0".format(name, getattr(self, name)))
+        _in_range("beta1", self.beta1, 0.0, 1.0)
+        _in_range("beta2", self.beta2, 0.0, 1.0)
+        _at_least("es_epochs", self.es_epochs, 1)
+        _finite("es_min_delta", self.es_min_delta)
+        _at_least("es_min_delta", self.es_min_delta, 0)
+        _at_least("plateau_epochs", self.plateau_epochs, 1)
+        _in_range("plateau_reduction", self.plateau_reduction, 0.0, 1.0, low_open=True, high_open=False)
+        _at_least("checkpoint_secs", self.checkpoint_secs, 0)
+        _at_least("max_to_keep", self.max_to_keep, 1)
+        _one_of("load_train", self.load_train, ("auto", "best", "last", "init"))
 
 
-def split_files(value):
-    """``'a.csv,b.csv'`` -> ``['a.csv', 'b.csv']`` (empty entries dropped)."""
-    return [item for item in (value or "").split(",") if item.strip()]
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """Where and how TF runs: threads, devices, Horovod, logging."""
+    inter_op_threads: int = 0
+    intra_op_threads: int = 0
+    cpu_towers: int = 0
+    horovod: bool = False
+    allow_growth: bool = False
+    log_placement: bool = False
+    log_level: int = 1
+
+    def __post_init__(self):
+        _at_least("inter_op_parallelism_threads", self.inter_op_threads, 0)
+        _at_least("intra_op_parallelism_threads", self.intra_op_threads, 0)
+        _at_least("cpu_towers", self.cpu_towers, 0)
+        _in_range("log_level", self.log_level, 0, 3, high_open=False)
 
 
-def _check_positive(name, value, allow_zero=False):
-    if value < 0 or (value == 0 and not allow_zero):
-        raise UserError("--{} {}: must be {}".format(name, value, "0 or more" if allow_zero else "at least 1"))
+@dataclass(frozen=True)
+class DecodingConfig:
+    """Beam search, language model and the test report."""
+    scorer_path: str = ""
+    beam_width: int = 1024
+    lm_alpha: float = 0.931289039105002
+    lm_beta: float = 1.1834137581510284
+    cutoff_prob: float = 1.0
+    cutoff_top_n: int = 300
+    report_count: int = 5
+    test_output_file: str = ""
+
+    def __post_init__(self):
+        _at_least("beam_width", self.beam_width, 1)
+        _finite("lm_alpha", self.lm_alpha)
+        _finite("lm_beta", self.lm_beta)
+        _in_range("cutoff_prob", self.cutoff_prob, 0.0, 1.0, low_open=True, high_open=False)
+        _at_least("cutoff_top_n", self.cutoff_top_n, 1)
+        _at_least("report_count", self.report_count, 0)
 
 
-def dropout_rates():
+@dataclass(frozen=True)
+class ExportConfig:
+    """The exported graph (for the deepspeech 0.7.4 client) and its model card."""
+    export_dir: str = ""
+    remove_export: bool = False
+    tflite: bool = False
+    zip: bool = False
+    batch_size: int = 1
+    n_steps: int = 16
+    file_name: str = "output_graph"
+    beam_width: int = 500
+    author_id: str = "author"
+    model_name: str = "model"
+    model_version: str = "0.0.1"
+    contact_info: str = ""
+    license: str = ""
+    language: str = ""
+    min_ds_version: str = ""
+    max_ds_version: str = ""
+    description: str = ""
+
+    def __post_init__(self):
+        _at_least("export_beam_width", self.beam_width, 1)
+        if self.n_steps < -1:
+            raise UserError("--n_steps {}: use a number of time steps (at least 1), or -1 for dynamic"
+                            .format(self.n_steps))
+        if not self.file_name or os.sep in self.file_name:
+            raise UserError("--export_file_name {!r}: give a plain file name (no directory)".format(self.file_name))
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a command needs, derived from the flags and checked for consistency. Built by hand, only the
+    model is required (``Config(ModelConfig(Alphabet(path)))``): every other section has DeepSpeech's defaults."""
+    model: ModelConfig
+    data: DataConfig = field(default_factory=DataConfig)
+    transfer: TransferSpec = field(default_factory=TransferSpec)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    decoding: DecodingConfig = field(default_factory=DecodingConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+    load_dir: str = ""
+    save_dir: str = ""
+    summary_dir: str = ""
+    load_evaluate: str = "auto"
+    load_cudnn: bool = False
+    one_shot_infer: str = ""
+    #: The flags as given (written to ``flags.txt`` in the save directory); empty for a hand-built Config.
+    flags_text: str = ""
+
+    def __post_init__(self):
+        _one_of("load_evaluate", self.load_evaluate, ("auto", "best", "last"))
+        if self.load_cudnn and self.training.train_cudnn:
+            raise UserError("--load_cudnn and --train_cudnn contradict each other: --load_cudnn is for loading a "
+                            "cuDNN checkpoint without cuDNN; with --train_cudnn the cuDNN weights load directly. "
+                            "Drop one")
+
+    @property
+    def is_training(self):
+        """True when the command trains (``--train_files`` given)."""
+        return bool(self.data.train_files)
+
+    @property
+    def trained_dir(self):
+        """The checkpoint directory a test, export or inference after this command uses: the model this run
+        produced (its save directory) when it trains, never the transfer source; otherwise the load directory."""
+        return self.save_dir if self.is_training else self.load_dir
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# From the flags
+
+
+def _dropout_rates(flags):
     """The six rates fed to ``dropout_0..5``; -1 for rates 2, 3 and 6 copies ``--dropout_rate``."""
-    base = FLAGS.dropout_rate
-
-    def resolve(value):
-        return base if value < 0 else value
-    rates = (base, resolve(FLAGS.dropout_rate2), resolve(FLAGS.dropout_rate3), FLAGS.dropout_rate4,
-             FLAGS.dropout_rate5, resolve(FLAGS.dropout_rate6))
-    for name, rate in zip(("dropout_rate", "dropout_rate2", "dropout_rate3", "dropout_rate4", "dropout_rate5",
-                           "dropout_rate6"), rates):
-        if not 0.0 <= rate < 1.0:
-            raise UserError("--{} {}: a dropout rate must be in [0, 1)".format(name, rate))
-    return rates
+    base = flags.dropout_rate
+    values = [getattr(flags, name) for name in DROPOUT_FLAGS]
+    return tuple(base if value < 0 and name in ("dropout_rate2", "dropout_rate3", "dropout_rate6") else value
+                 for name, value in zip(DROPOUT_FLAGS, values))
 
 
-def build_config(training=True):
-    """Validate the flags and derive a :class:`Config`. ``training`` enables the training-only checks."""
-    if FLAGS.utf8:
+def _reject_unsupported(flags):
+    """DeepSpeech flags this project does not implement: an error instead of silently ignoring them."""
+    if flags.utf8:
         raise UserError("--utf8 is not supported by deepspeech-freeze; use an alphabet file")
-    if FLAGS.augment:
+    if flags.augment:
         raise UserError("--augment is not supported by deepspeech-freeze (the reproduced paper used no "
                         "augmentation); remove the flag")
-    for name in ("n_hidden", "train_batch_size", "dev_batch_size", "test_batch_size", "feature_win_len",
-                 "feature_win_step", "audio_sample_rate", "max_to_keep", "beam_width"):
-        _check_positive(name, getattr(FLAGS, name))
-    for name in ("epochs", "checkpoint_secs", "cache_for_epochs", "report_count"):
-        _check_positive(name, getattr(FLAGS, name), allow_zero=True)
-    if FLAGS.load_train not in ("auto", "best", "last", "init"):
-        raise UserError("--load_train {}: use auto, best, last or init".format(FLAGS.load_train))
-    if FLAGS.load_evaluate not in ("auto", "best", "last"):
-        raise UserError("--load_evaluate {}: use auto, best or last".format(FLAGS.load_evaluate))
-    if FLAGS.load_cudnn and FLAGS.train_cudnn:
-        raise UserError("--load_cudnn and --train_cudnn contradict each other: --load_cudnn is for loading a cuDNN "
-                        "checkpoint without cuDNN; with --train_cudnn the cuDNN weights load directly. Drop one")
+    if flags.read_buffer != "1MB":
+        raise UserError("--read_buffer {}: deepspeech-freeze reads every sample file whole (DeepSpeech uses the "
+                        "buffer for its SDB sample databases, which are not supported); remove the flag"
+                        .format(flags.read_buffer))
 
-    window = FLAGS.audio_sample_rate * FLAGS.feature_win_len / 1000.0
-    step = FLAGS.audio_sample_rate * FLAGS.feature_win_step / 1000.0
-    if window != int(window) or step != int(step):
-        raise UserError("--feature_win_len {} ms and --feature_win_step {} ms must be whole numbers of samples at "
-                        "--audio_sample_rate {}".format(FLAGS.feature_win_len, FLAGS.feature_win_step,
-                                                        FLAGS.audio_sample_rate))
 
-    alphabet = Alphabet(FLAGS.alphabet_config_path)
-    checkpoint_dir = FLAGS.checkpoint_dir or os.path.join(DEFAULT_DATA_HOME, "checkpoints")
-    load_dir = FLAGS.load_checkpoint_dir or checkpoint_dir
-    save_dir = FLAGS.save_checkpoint_dir or checkpoint_dir
-
-    if not 0 <= FLAGS.drop_source_layers <= 5:
+def _transfer_layers(flags):
+    """(re-initialised, frozen) layer sets from --drop_source_layers / --reinit_layers / --freeze_layers."""
+    if not 0 <= flags.drop_source_layers <= 5:
         raise UserError("--drop_source_layers {}: use 1 (layer 6) to 5 (layers 2-6); layer 1 is always loaded "
-                        "when a source is given".format(FLAGS.drop_source_layers))
-    frozen = parse_layer_set(FLAGS.freeze_layers)
-    if len(frozen) == 6:
-        raise UserError("--freeze_layers {}: freezes all six layers, which leaves nothing to train"
-                        .format(FLAGS.freeze_layers))
-    reinit = top_layers(FLAGS.drop_source_layers)
-    if FLAGS.reinit_layers:
-        if FLAGS.drop_source_layers:
+                        "when a source is given".format(flags.drop_source_layers))
+    frozen = parse_layer_set(flags.freeze_layers)
+    reinit = top_layers(flags.drop_source_layers)
+    if flags.reinit_layers:
+        if flags.drop_source_layers:
             raise UserError("--reinit_layers and --drop_source_layers both choose the layers to re-initialise: "
                             "give only one")
-        reinit = parse_layer_set(FLAGS.reinit_layers, "--reinit_layers")
-        if len(reinit) == 6:
-            raise UserError("--reinit_layers {}: re-initialises every layer; use --load_train init to start from "
-                            "scratch".format(FLAGS.reinit_layers))
-    both = frozen & reinit
-    if training and both:
-        raise UserError("--freeze_layers {} and the re-initialised layers {} overlap on layer(s) {}: a "
-                        "re-initialised layer that is frozen would stay random. Freeze fewer layers or re-initialise "
-                        "fewer".format(FLAGS.freeze_layers, format_layers(reinit), format_layers(both)))
+        reinit = parse_layer_set(flags.reinit_layers, "--reinit_layers")
+    return reinit, frozen
 
+
+def from_flags(flags=FLAGS):
+    """Validate the parsed flags and build the :class:`Config` (the only reader of the shared flags).
+
+    Paths are made absolute against the working directory here, so every path flag may be given relative.
+    """
+    _reject_unsupported(flags)
+    alphabet = Alphabet(flags.alphabet_config_path)
+    checkpoint_dir = _absolute(flags.checkpoint_dir) or os.path.join(DEFAULT_DATA_HOME, "checkpoints")
+    load_dir = _absolute(flags.load_checkpoint_dir) or checkpoint_dir
+    reinit, frozen = _transfer_layers(flags)
+    data = DataConfig(
+        train_files=split_files(flags.train_files), dev_files=split_files(flags.dev_files),
+        test_files=split_files(flags.test_files), metrics_files=split_files(flags.metrics_files),
+        sample_rate=flags.audio_sample_rate, feature_win_len=flags.feature_win_len,
+        feature_win_step=flags.feature_win_step, train_batch_size=flags.train_batch_size,
+        dev_batch_size=flags.dev_batch_size, test_batch_size=flags.test_batch_size,
+        feature_cache=_absolute(flags.feature_cache), cache_for_epochs=flags.cache_for_epochs,
+        reject_short_audio=flags.reject_short_audio)
+    # Only training re-initialises layers; a test, export or inference loads the model as it is.
+    transfer = TransferSpec(source_dir=load_dir, reinit_layers=reinit if data.train_files else frozenset(),
+                            frozen_layers=frozen)
     return Config(
-        alphabet=alphabet, n_hidden=FLAGS.n_hidden, n_classes=alphabet.size + 1,
-        sample_rate=FLAGS.audio_sample_rate, window_samples=int(window), step_samples=int(step),
-        load_dir=load_dir, save_dir=save_dir,
-        summary_dir=FLAGS.summary_dir or os.path.join(DEFAULT_DATA_HOME, "summaries"),
-        transfer=TransferSpec(source_dir=load_dir, reinit_layers=reinit, frozen_layers=frozen),
-        dropout_rates=dropout_rates(), load_train=FLAGS.load_train, load_evaluate=FLAGS.load_evaluate,
-        force_initialize_learning_rate=FLAGS.force_initialize_learning_rate,
-        train_files=split_files(FLAGS.train_files), dev_files=split_files(FLAGS.dev_files),
-        test_files=split_files(FLAGS.test_files), metrics_files=split_files(FLAGS.metrics_files))
+        data=data,
+        model=ModelConfig(alphabet=alphabet, n_hidden=flags.n_hidden, relu_clip=flags.relu_clip,
+                          dropout_rates=_dropout_rates(flags)),
+        transfer=transfer,
+        training=TrainingConfig(
+            epochs=flags.epochs, learning_rate=flags.learning_rate, beta1=flags.beta1, beta2=flags.beta2,
+            epsilon=flags.epsilon, random_seed=flags.random_seed, early_stop=flags.early_stop,
+            es_epochs=flags.es_epochs, es_min_delta=flags.es_min_delta,
+            reduce_lr_on_plateau=flags.reduce_lr_on_plateau, plateau_epochs=flags.plateau_epochs,
+            plateau_reduction=flags.plateau_reduction, checkpoint_secs=flags.checkpoint_secs,
+            max_to_keep=flags.max_to_keep, load_train=flags.load_train,
+            force_initialize_learning_rate=flags.force_initialize_learning_rate,
+            stop_on_nonfinite_loss=flags.stop_on_nonfinite_loss,
+            automatic_mixed_precision=flags.automatic_mixed_precision, train_cudnn=flags.train_cudnn,
+            frozen_prefix_cache=_absolute(flags.frozen_prefix_cache),
+            frozen_prefix_cache_fp16=flags.frozen_prefix_cache_fp16, show_progressbar=flags.show_progressbar),
+        runtime=RuntimeConfig(
+            inter_op_threads=flags.inter_op_parallelism_threads, intra_op_threads=flags.intra_op_parallelism_threads,
+            cpu_towers=flags.cpu_towers, horovod=flags.horovod, allow_growth=flags.use_allow_growth,
+            log_placement=flags.log_placement, log_level=flags.log_level),
+        decoding=DecodingConfig(
+            scorer_path=_absolute(flags.scorer_path), beam_width=flags.beam_width, lm_alpha=flags.lm_alpha,
+            lm_beta=flags.lm_beta, cutoff_prob=flags.cutoff_prob, cutoff_top_n=flags.cutoff_top_n,
+            report_count=flags.report_count, test_output_file=_absolute(flags.test_output_file)),
+        export=ExportConfig(
+            export_dir=_absolute(flags.export_dir), remove_export=flags.remove_export, tflite=flags.export_tflite,
+            zip=flags.export_zip, batch_size=flags.export_batch_size, n_steps=flags.n_steps,
+            file_name=flags.export_file_name, beam_width=flags.export_beam_width,
+            author_id=flags.export_author_id, model_name=flags.export_model_name,
+            model_version=flags.export_model_version, contact_info=flags.export_contact_info,
+            license=flags.export_license, language=flags.export_language,
+            min_ds_version=flags.export_min_ds_version, max_ds_version=flags.export_max_ds_version,
+            description=flags.export_description),
+        load_dir=load_dir,
+        save_dir=_absolute(flags.save_checkpoint_dir) or checkpoint_dir,
+        summary_dir=_absolute(flags.summary_dir) or os.path.join(DEFAULT_DATA_HOME, "summaries"),
+        load_evaluate=flags.load_evaluate, load_cudnn=flags.load_cudnn,
+        one_shot_infer=_absolute(flags.one_shot_infer), flags_text=flags.flags_into_string())
+
+
+def session_config(runtime):
+    """TF session options for a :class:`RuntimeConfig` (every command's session is made with these)."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    options = tf.compat.v1.ConfigProto(allow_soft_placement=True, log_device_placement=runtime.log_placement,
+                                       inter_op_parallelism_threads=runtime.inter_op_threads,
+                                       intra_op_parallelism_threads=runtime.intra_op_threads,
+                                       device_count={"CPU": max(1, runtime.cpu_towers)})
+    options.gpu_options.allow_growth = runtime.allow_growth
+    return options

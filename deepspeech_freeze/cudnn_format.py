@@ -17,10 +17,8 @@ import os
 
 import numpy as np
 
-from .layers import is_adam_slot
+from .naming import LSTM_CANONICAL as CANONICAL, LSTM_OPAQUE as OPAQUE, is_adam_slot
 
-OPAQUE = "cudnn_lstm/opaque_kernel"
-CANONICAL = "cudnn_lstm/rnn/multi_rnn_cell/cell_0/cudnn_compatible_lstm_cell/"
 CUDNN_GATES = ("i", "f", "c", "o")
 TF_GATES = ("i", "c", "f", "o")
 

@@ -104,20 +104,20 @@ def load_samples(csv_paths, config, labelled=True, reject_short=False):
         problem, labels, n_frames, n_samples = None, [], 0, 0
         info, problem = audio.wav_info(row.wav_filename)
         if info is not None:
-            problem = audio.wav_problem(info, config.sample_rate)
+            problem = audio.wav_problem(info, config.data.sample_rate)
             n_samples = info.n_samples
-            n_frames = audio.n_feature_frames(n_samples, config.window_samples, config.step_samples)
+            n_frames = audio.n_feature_frames(n_samples, config.data.window_samples, config.data.step_samples)
         if problem is None and labelled:
             if not row.transcript.strip():
                 problem = "empty transcript: every sample needs one"
             else:
-                missing = config.alphabet.missing_characters(row.transcript)
+                missing = config.model.alphabet.missing_characters(row.transcript)
                 if missing:
                     problem = "transcript has {} not in alphabet {}: add them to the alphabet or drop the row " \
                               "(importers have --filter_alphabet)".format(
-                                  ", ".join(repr(char) for char in missing), config.alphabet.path)
+                                  ", ".join(repr(char) for char in missing), config.model.alphabet.path)
                 else:
-                    labels = config.alphabet.encode(row.transcript)
+                    labels = config.model.alphabet.encode(row.transcript)
                     if n_frames < ctc_min_frames(labels):
                         short.append((row.origin, row.wav_filename, "{} feature frames but the transcript needs "
                                       "{}".format(n_frames, ctc_min_frames(labels))))
@@ -213,13 +213,49 @@ def create_dataset(frame, config, batch_size, train_phase, cache_prefix="", shar
         dataset = shard(dataset)
 
     def load(filename, label_row, label_length):
-        features, n_frames = audio.wav_file_to_mfccs(filename, config.window_samples, config.step_samples,
-                                                     config.n_input, config.sample_rate / 2)
+        features, n_frames = audio.wav_file_to_mfccs(filename, config.data.window_samples,
+                                                     config.data.step_samples, config.model.n_input,
+                                                     config.data.sample_rate / 2)
         return filename, features, n_frames, label_row[:label_length], label_length
 
     dataset = dataset.map(load, num_parallel_calls=tf.data.experimental.AUTOTUNE)
     if cache_prefix:
         dataset = dataset.cache(cache_prefix)
-    dataset = dataset.padded_batch(batch_size, padded_shapes=([], [None, config.n_input], [], [None], []),
+    dataset = dataset.padded_batch(batch_size, padded_shapes=([], [None, config.model.n_input], [], [None], []),
                                    drop_remainder=train_phase)
     return dataset.prefetch(tf.data.experimental.AUTOTUNE)
+
+
+class PlainInputs(object):
+    """The training loop's inputs computed from the audio: MFCC batches, the training set through
+    ``--feature_cache`` when one is given. :class:`~deepspeech_freeze.prefix_cache.PrefixCache` is the other kind
+    (layer-k outputs stored once); the loop uses both through the same methods."""
+    #: The batches hold MFCCs: the model computes every layer.
+    start_after = 0
+
+    def __init__(self, config):
+        self.config = config
+        self.cache = FeatureCache(config.data.feature_cache)
+        self.cache.prepare()
+
+    def dataset(self, name, frame, batch_size, train_phase, shard=None):
+        """Batches of sample set ``name`` (``'train'`` is the one that goes through the feature cache)."""
+        return create_dataset(frame, self.config, batch_size, train_phase,
+                              cache_prefix=self.cache.prefix if name == "train" else "", shard=shard)
+
+    def build_graph(self, named_sets):
+        """Nothing to build: the MFCCs are computed inside each batch's pipeline."""
+
+    def fill(self, session):
+        """Nothing to precompute."""
+
+    def start_epoch(self, epoch):
+        """``--cache_for_epochs N``: rebuild the feature cache every N epochs."""
+        every = self.config.data.cache_for_epochs
+        if self.cache.prefix and every > 0 and epoch > 0 and epoch % every == 0:
+            log.info("Invalidating feature cache")
+            self.cache.invalidate()
+
+    def end_epoch(self):
+        """A whole epoch went through: the feature cache is complete."""
+        self.cache.mark_complete()

@@ -34,7 +34,7 @@ class Single(object):
         return value
 
     def from_chief(self, session, value):
-        """Rank 0's ``value`` (a small integer) on every rank."""
+        """Rank 0's ``value`` (a number) on every rank."""
         return value
 
     def same_on_all_ranks(self, session, digest):
@@ -61,7 +61,7 @@ class Horovod(Single):
         self.rank, self.size, self.local_rank = hvd.rank(), hvd.size(), hvd.local_rank()
         self.is_chief = self.rank == 0
         self._broadcast = None
-        self._mean_input = self._mean_output = None
+        self._value = self._mean = self._chief_value = self._digest = self._all_digests = None
         if not self.is_chief:
             logging.getLogger().setLevel(logging.WARNING)
 
@@ -79,24 +79,26 @@ class Horovod(Single):
     def build(self):
         """Create the broadcast and averaging ops (call once the model's variables exist)."""
         self._broadcast = self.hvd.broadcast_global_variables(0)
-        self._mean_input = tf.compat.v1.placeholder(tf.float64, [], name="rank_value")
-        self._mean_output = self.hvd.allreduce(self._mean_input, average=True)
+        self._value = tf.compat.v1.placeholder(tf.float64, [], name="rank_value")
+        self._mean = self.hvd.allreduce(self._value, average=True)
+        self._chief_value = self.hvd.broadcast(self._value, 0, name="chief_value")
+        self._digest = tf.compat.v1.placeholder(tf.int32, [1, 32], name="rank_digest")
+        self._all_digests = self.hvd.allgather(self._digest)
 
     def broadcast(self, session):
         session.run(self._broadcast)
 
     def mean(self, session, value):
-        return float(session.run(self._mean_output, {self._mean_input: value}))
+        return float(session.run(self._mean, {self._value: value}))
 
     def from_chief(self, session, value):
-        return int(round(self.mean(session, value if self.is_chief else 0) * self.size))
+        return float(session.run(self._chief_value, {self._value: value}))
 
     def same_on_all_ranks(self, session, digest):
-        # Compare 16-bit pieces of the digest through float64 means: equal means on every piece (exact in float64)
-        # happen only when all ranks hold the same piece, so any difference shows.
-        pieces = [int(digest[i:i + 4], 16) for i in range(0, 32, 4)]
-        agreed = [self.mean(session, float(piece)) == piece for piece in pieces]
-        return self.from_chief(session, int(all(agreed))) == 1 and all(agreed)
+        # Every rank receives every rank's 32 digest bytes and compares them: all ranks decide the same.
+        mine = [list(bytes.fromhex(digest))]
+        gathered = session.run(self._all_digests, {self._digest: mine})
+        return all(list(row) == mine[0] for row in gathered)
 
     def configure(self, options):
         options.gpu_options.visible_device_list = str(self.local_rank)

@@ -2,7 +2,8 @@
 
 Every problem a user can fix (a bad flag, a missing file, a CSV row that cannot be used, a checkpoint that does not
 fit the model) is raised as :class:`UserError`. The command-line entry points run their ``main`` through
-:func:`run_main`, which prints the message and exits with status 2 instead of showing a traceback.
+:func:`run_main` (absl tools) or :func:`run_cli` (argparse tools), which print the message and exit with status 2
+instead of showing a traceback.
 """
 import sys
 
@@ -11,6 +12,14 @@ EXIT_USER_ERROR = 2
 
 class UserError(Exception):
     """A problem in the user's input, described in a message that says what is wrong, where, and what to do."""
+
+
+def write_failure(directory, err):
+    """The message for a failed write into a save directory (disk full, read-only, ...): what happened and that
+    nothing already there was damaged."""
+    reason = getattr(err, "strerror", None) or str(err).split("\n")[0]
+    return ("cannot write to {} ({}): free disk space or choose another --save_checkpoint_dir; the checkpoints "
+            "already there are intact".format(directory, reason))
 
 
 def run_main(main, argv=None):
@@ -26,3 +35,16 @@ def run_main(main, argv=None):
             sys.exit(EXIT_USER_ERROR)
 
     app.run(guarded, argv=argv)
+
+
+def run_cli(main, *args, **kwargs):
+    """Run an argparse tool's work ``main(*args, **kwargs)``: a :class:`UserError` is one ``ERROR:`` line and exit
+    status 2, Ctrl-C one line and status 130 (the work can be resumed by running the same command again)."""
+    try:
+        return main(*args, **kwargs)
+    except UserError as err:
+        sys.stderr.write("ERROR: {}\n".format(err))
+        sys.exit(EXIT_USER_ERROR)
+    except KeyboardInterrupt:
+        sys.stderr.write("ERROR: interrupted; run the same command again to resume\n")
+        sys.exit(130)

@@ -9,7 +9,7 @@ import logging
 import tensorflow as tf
 
 from . import checkpoints, data, decoding, metrics
-from .config import build_config
+from .config import from_flags, session_config
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
 from .logs import setup_logging
@@ -20,14 +20,17 @@ log = logging.getLogger("deepspeech_freeze")
 
 def check_scorer(config):
     """Load the scorer once at start-up so that a bad ``--scorer_path`` fails before any work."""
-    return decoding.load_scorer(FLAGS.scorer_path, config.alphabet, FLAGS.lm_alpha, FLAGS.lm_beta)
+    decoder = config.decoding
+    return decoding.load_scorer(decoder.scorer_path, config.model.alphabet, decoder.lm_alpha, decoder.lm_beta)
 
 
 def build_eval_graph(config, output_types, output_shapes):
     """Iterator, batch-major softmax probabilities, frame counts, per-sample losses and file names (no dropout)."""
     iterator = tf.compat.v1.data.Iterator.from_structure(output_types, output_shapes)
     filenames, features, n_frames, labels, label_lengths = iterator.get_next()
-    output = create_model(features, n_frames, config.n_hidden, config.n_classes, dropout=None)
+    model = config.model
+    output = create_model(features, n_frames, model.n_hidden, model.n_classes, dropout=None,
+                          relu_clip=model.relu_clip)
     losses = tf.compat.v1.nn.ctc_loss(labels=data.dense_to_sparse(labels, label_lengths), inputs=output.logits,
                                       sequence_length=n_frames)
     probs = tf.transpose(a=tf.nn.softmax(output.logits), perm=[1, 0, 2])
@@ -39,16 +42,15 @@ def evaluate_sets(config, directory, csv_paths, scorer, decode=True):
     sample is a dict with wav_filename, src, res (empty when ``decode`` is False: losses only) and loss."""
     sets = [(path, data.load_samples([path], config)) for path in csv_paths]
     tf.compat.v1.reset_default_graph()
-    datasets = {path: data.create_dataset(frame, config, FLAGS.test_batch_size, train_phase=False)
+    datasets = {path: data.create_dataset(frame, config, config.data.test_batch_size, train_phase=False)
                 for path, frame in sets}
     first = next(iter(datasets.values()))
     iterator, fetches = build_eval_graph(config, tf.compat.v1.data.get_output_types(first),
                                          tf.compat.v1.data.get_output_shapes(first))
     inits = {path: iterator.make_initializer(dataset) for path, dataset in datasets.items()}
     results = []
-    with tf.compat.v1.Session(config=tf.compat.v1.ConfigProto(
-            inter_op_parallelism_threads=FLAGS.inter_op_parallelism_threads,
-            intra_op_parallelism_threads=FLAGS.intra_op_parallelism_threads)) as session:
+    decoder = config.decoding
+    with tf.compat.v1.Session(config=session_config(config.runtime)) as session:
         checkpoints.restore_for_evaluation(session, directory, config.load_evaluate)
         for path, frame in sets:
             log.info("Testing model on %s", path)
@@ -61,8 +63,8 @@ def evaluate_sets(config, directory, csv_paths, scorer, decode=True):
                 except tf.errors.OutOfRangeError:
                     break
                 hypotheses = decoding.beam_search_batch(
-                    batch["probs"], batch["n_frames"], config.alphabet, FLAGS.beam_width, scorer=scorer,
-                    cutoff_prob=FLAGS.cutoff_prob, cutoff_top_n=FLAGS.cutoff_top_n) if decode \
+                    batch["probs"], batch["n_frames"], config.model.alphabet, decoder.beam_width, scorer=scorer,
+                    cutoff_prob=decoder.cutoff_prob, cutoff_top_n=decoder.cutoff_top_n) if decode \
                     else [""] * len(batch["losses"])
                 for name, hypothesis, loss in zip(batch["filenames"], hypotheses, batch["losses"]):
                     name = name.decode("utf-8")
@@ -78,20 +80,20 @@ def test(config, directory, scorer=None):
     if scorer is None:
         scorer = check_scorer(config)
     summary, everything = {}, []
-    for path, samples in evaluate_sets(config, directory, config.test_files, scorer):
+    for path, samples in evaluate_sets(config, directory, config.data.test_files, scorer):
         scored, wer, cer, loss = metrics.score_samples(samples)
-        print(metrics.format_report(path, scored, wer, cer, loss, report_count=FLAGS.report_count))
+        print(metrics.format_report(path, scored, wer, cer, loss, report_count=config.decoding.report_count))
         summary[path] = (wer, cer, loss)
         everything.extend(scored)
-    if FLAGS.test_output_file:
-        metrics.write_json(FLAGS.test_output_file, everything)
+    if config.decoding.test_output_file:
+        metrics.write_json(config.decoding.test_output_file, everything)
     return summary
 
 
 def main(_argv):
     setup_logging(FLAGS.log_level)
-    config = build_config(training=False)
-    if not config.test_files:
+    config = from_flags()
+    if not config.data.test_files:
         raise UserError("--test_files is empty: give the CSV file(s) to evaluate")
     test(config, config.load_dir)
 

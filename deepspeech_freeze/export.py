@@ -35,7 +35,7 @@ import sys
 import tensorflow as tf
 
 from . import audio, checkpoints
-from .config import build_config
+from .config import from_flags, session_config
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
 from .logs import setup_logging
@@ -74,26 +74,27 @@ def create_inference_graph(config, batch_size=1, n_steps=16, tflite=False):
                         .format(batch_size))
     batch = None if dynamic_batch else batch_size
     steps = n_steps if n_steps > 0 else None
-    width = 2 * config.n_context + 1
+    width = 2 * config.model.n_context + 1
 
     # Feature graph: one window of samples -> one MFCC frame (the clients compute features window by window).
-    input_samples = tf.compat.v1.placeholder(tf.float32, [config.window_samples], name="input_samples")
-    mfccs, _ = audio.samples_to_mfccs(tf.expand_dims(input_samples, -1), config.sample_rate,
-                                      config.window_samples, config.step_samples, config.n_input,
-                                      config.sample_rate / 2)
+    input_samples = tf.compat.v1.placeholder(tf.float32, [config.data.window_samples], name="input_samples")
+    mfccs, _ = audio.samples_to_mfccs(tf.expand_dims(input_samples, -1), config.data.sample_rate,
+                                      config.data.window_samples, config.data.step_samples, config.model.n_input,
+                                      config.data.sample_rate / 2)
     mfccs = tf.identity(mfccs, name="mfccs")
 
     # The native client reads n_steps, the window width and n_input from this placeholder's shape.
-    input_node = tf.compat.v1.placeholder(tf.float32, [batch, steps, width, config.n_input], name="input_node")
+    input_node = tf.compat.v1.placeholder(tf.float32, [batch, steps, width, config.model.n_input], name="input_node")
     input_lengths = tf.compat.v1.placeholder(tf.int32, [batch], name="input_lengths")
     previous_state = None
     if not dynamic_batch:
-        previous_state_c = tf.compat.v1.placeholder(tf.float32, [batch, config.n_hidden], name="previous_state_c")
-        previous_state_h = tf.compat.v1.placeholder(tf.float32, [batch, config.n_hidden], name="previous_state_h")
+        previous_state_c = tf.compat.v1.placeholder(tf.float32, [batch, config.model.n_hidden], name="previous_state_c")
+        previous_state_h = tf.compat.v1.placeholder(tf.float32, [batch, config.model.n_hidden], name="previous_state_h")
         previous_state = (previous_state_c, previous_state_h)
 
-    output = create_model(input_node, input_lengths, config.n_hidden, config.n_classes, dropout=None,
-                          overlap=False, previous_state=previous_state, lstm_impl="static" if tflite else "fused")
+    output = create_model(input_node, input_lengths, config.model.n_hidden, config.model.n_classes, dropout=None,
+                          overlap=False, previous_state=previous_state, lstm_impl="static" if tflite else "fused",
+                          relu_clip=config.model.relu_clip)
     logits = output.logits
     if tflite:
         # The TFLite runtime accepts tensors of rank 1, 2 or 4: drop the batch axis (always 1 here).
@@ -116,18 +117,19 @@ def create_inference_graph(config, batch_size=1, n_steps=16, tflite=False):
 def add_metadata(config, outputs):
     """The constant ``metadata_*`` nodes the clients read at load time (each a ``[1]`` tensor)."""
     outputs["metadata_version"] = tf.constant([GRAPH_VERSION], name="metadata_version")
-    outputs["metadata_sample_rate"] = tf.constant([config.sample_rate], name="metadata_sample_rate")
-    outputs["metadata_feature_win_len"] = tf.constant([FLAGS.feature_win_len], name="metadata_feature_win_len")
-    outputs["metadata_feature_win_step"] = tf.constant([FLAGS.feature_win_step], name="metadata_feature_win_step")
-    outputs["metadata_beam_width"] = tf.constant([FLAGS.export_beam_width], name="metadata_beam_width")
-    outputs["metadata_alphabet"] = tf.constant([config.alphabet.serialize()], name="metadata_alphabet")
-    if FLAGS.export_language:
-        outputs["metadata_language"] = tf.constant([FLAGS.export_language.encode("utf-8")],
+    outputs["metadata_sample_rate"] = tf.constant([config.data.sample_rate], name="metadata_sample_rate")
+    outputs["metadata_feature_win_len"] = tf.constant([config.data.feature_win_len], name="metadata_feature_win_len")
+    outputs["metadata_feature_win_step"] = tf.constant([config.data.feature_win_step],
+                                                       name="metadata_feature_win_step")
+    outputs["metadata_beam_width"] = tf.constant([config.export.beam_width], name="metadata_beam_width")
+    outputs["metadata_alphabet"] = tf.constant([config.model.alphabet.serialize()], name="metadata_alphabet")
+    if config.export.language:
+        outputs["metadata_language"] = tf.constant([config.export.language.encode("utf-8")],
                                                    name="metadata_language")
     return outputs
 
 
-def _check_export_dir(export_dir, zip_it):
+def _check_export_dir(export_dir, zip_it, scorer_path):
     """Refuse unusable export directories before any work (a file in the way, a non-empty dir for --export_zip)."""
     if os.path.exists(export_dir) and not os.path.isdir(export_dir):
         raise UserError("--export_dir {} is a file, not a directory: choose another path".format(export_dir))
@@ -135,9 +137,9 @@ def _check_export_dir(export_dir, zip_it):
         raise UserError("--export_zip needs an empty --export_dir, but {} holds {}: empty it, add "
                         "--remove_export, or choose another directory".format(
                             export_dir, ", ".join(sorted(os.listdir(export_dir))[:5])))
-    if zip_it and FLAGS.scorer_path and not os.path.isfile(FLAGS.scorer_path):
+    if zip_it and scorer_path and not os.path.isfile(scorer_path):
         raise UserError("--scorer_path {} does not exist; --export_zip packs it with the model".format(
-            FLAGS.scorer_path))
+            scorer_path))
 
 
 def freeze(session, outputs):
@@ -216,32 +218,31 @@ def to_tflite(graph_def, inputs, outputs):
             os.environ["PATH"] = path
 
 
-def write_model_card(export_dir, tflite):
-    """``<author>_<name>_<version>.md``: the model-zoo metadata file DeepSpeech 0.7.4 writes next to the model."""
-    path = os.path.join(export_dir, "{}_{}_{}.md".format(FLAGS.export_author_id, FLAGS.export_model_name,
-                                                         FLAGS.export_model_version))
-    fields = [("author", FLAGS.export_author_id), ("model_name", FLAGS.export_model_name),
-              ("model_version", FLAGS.export_model_version), ("contact_info", FLAGS.export_contact_info),
-              ("license", FLAGS.export_license), ("language", FLAGS.export_language),
+def write_model_card(export_dir, tflite, card):
+    """``<author>_<name>_<version>.md``: the model-zoo metadata file DeepSpeech 0.7.4 writes next to the model
+    (``card``: the :class:`~deepspeech_freeze.config.ExportConfig`)."""
+    path = os.path.join(export_dir, "{}_{}_{}.md".format(card.author_id, card.model_name, card.model_version))
+    fields = [("author", card.author_id), ("model_name", card.model_name), ("model_version", card.model_version),
+              ("contact_info", card.contact_info), ("license", card.license), ("language", card.language),
               ("runtime", "tflite" if tflite else "tensorflow"),
-              ("min_ds_version", FLAGS.export_min_ds_version), ("max_ds_version", FLAGS.export_max_ds_version),
+              ("min_ds_version", card.min_ds_version), ("max_ds_version", card.max_ds_version),
               ("acoustic_model_url", "<replace this with a publicly available URL of the acoustic model>"),
               ("scorer_url", "<replace this with a publicly available URL of the scorer, if present>")]
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("---\n")
         for key, value in fields:
             handle.write("{}: {}\n".format(key, value))
-        handle.write("---\n{}\n".format(FLAGS.export_description))
+        handle.write("---\n{}\n".format(card.description))
     log.info("Model metadata file saved to %s. Before publishing the model, check that every field is correct "
              "and fill in the URL fields.", path)
     return path
 
 
-def package_zip(export_dir):
+def package_zip(export_dir, scorer_path):
     """``--export_zip``: copy the scorer into the export and zip it as ``<export_dir>.zip``; returns the archive."""
     export_dir = os.path.abspath(export_dir)
-    if FLAGS.scorer_path:
-        shutil.copy(FLAGS.scorer_path, export_dir)
+    if scorer_path:
+        shutil.copy(scorer_path, export_dir)
     else:
         log.warning("No --scorer_path given: the zip holds the acoustic model without a scorer")
     archive = shutil.make_archive(export_dir.rstrip(os.sep), "zip", export_dir)
@@ -252,32 +253,31 @@ def package_zip(export_dir):
 def export(config, checkpoint_dir):
     """Export the model in ``checkpoint_dir`` to ``--export_dir`` (see the module docstring); returns the path of
     the written model file (the ``.zip`` with ``--export_zip``)."""
-    export_dir = FLAGS.export_dir
+    settings, scorer_path = config.export, config.decoding.scorer_path
+    export_dir = settings.export_dir
     if not export_dir:
         raise UserError("--export_dir is empty: give the directory to export the model to")
-    zip_it = FLAGS.export_zip
-    tflite = FLAGS.export_tflite or zip_it
-    if not FLAGS.remove_export:
-        _check_export_dir(export_dir, zip_it)
+    zip_it = settings.zip
+    tflite = settings.tflite or zip_it
+    if not settings.remove_export:
+        _check_export_dir(export_dir, zip_it, scorer_path)
     log.info("Exporting the model...")
 
     tf.compat.v1.reset_default_graph()
-    inputs, outputs, _ = create_inference_graph(config, batch_size=FLAGS.export_batch_size, n_steps=FLAGS.n_steps,
+    inputs, outputs, _ = create_inference_graph(config, batch_size=settings.batch_size, n_steps=settings.n_steps,
                                                 tflite=tflite)
     add_metadata(config, outputs)
     tf.compat.v1.get_default_graph().finalize()
 
-    with tf.compat.v1.Session(config=tf.compat.v1.ConfigProto(
-            inter_op_parallelism_threads=FLAGS.inter_op_parallelism_threads,
-            intra_op_parallelism_threads=FLAGS.intra_op_parallelism_threads)) as session:
+    with tf.compat.v1.Session(config=session_config(config.runtime)) as session:
         # Restore first: a missing or unfitting checkpoint must not cost the user an existing export.
         checkpoints.restore_for_evaluation(session, checkpoint_dir, config.load_evaluate)
         frozen = freeze(session, outputs)
 
-    if FLAGS.remove_export and os.path.isdir(export_dir):
+    if settings.remove_export and os.path.isdir(export_dir):
         log.info("Removing old export %s", export_dir)
         shutil.rmtree(export_dir)
-    _check_export_dir(export_dir, zip_it)
+    _check_export_dir(export_dir, zip_it, scorer_path)
     os.makedirs(export_dir, exist_ok=True)
 
     if tflite:
@@ -285,24 +285,24 @@ def export(config, checkpoint_dir):
             model = to_tflite(frozen, inputs, outputs)
         except Exception as err:  # pylint: disable=broad-except  (the converter raises ConverterError & co.)
             raise UserError("TFLite conversion failed: {}".format(str(err).strip().split("\n")[0]))
-        path = os.path.join(export_dir, FLAGS.export_file_name + ".tflite")
+        path = os.path.join(export_dir, settings.file_name + ".tflite")
         with open(path, "wb") as handle:
             handle.write(model)
     else:
-        path = os.path.join(export_dir, FLAGS.export_file_name + ".pb")
+        path = os.path.join(export_dir, settings.file_name + ".pb")
         with open(path, "wb") as handle:
             handle.write(frozen.SerializeToString())
     log.info("Models exported at %s", export_dir)
-    write_model_card(export_dir, tflite)
+    write_model_card(export_dir, tflite, settings)
     if zip_it:
-        return package_zip(export_dir)
+        return package_zip(export_dir, scorer_path)
     return path
 
 
 def main(_argv):
     """``python -m deepspeech_freeze.export --checkpoint_dir DIR --export_dir OUT [--export_tflite]``."""
     setup_logging(FLAGS.log_level)
-    config = build_config(training=False)
+    config = from_flags()
     print(export(config, config.load_dir))
 
 

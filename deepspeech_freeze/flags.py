@@ -30,7 +30,8 @@ def define_flags():
     f.DEFINE_string("test_files", "", "comma-separated CSV files to test on after training")
     f.DEFINE_string("metrics_files", "", "comma-separated CSV files whose loss is reported after each epoch "
                                          "without affecting training decisions")
-    f.DEFINE_string("read_buffer", "1MB", "accepted for DeepSpeech compatibility; files are read whole")
+    f.DEFINE_string("read_buffer", "1MB", "DeepSpeech's read buffer for SDB sample databases, which are not "
+                                          "supported: files are read whole, and another value is an error")
     f.DEFINE_string("feature_cache", "", "cache the training set's features at this path prefix after the first "
                                          "epoch (TF dataset cache); an incomplete cache from a crashed run is "
                                          "detected and rebuilt")
@@ -51,7 +52,7 @@ def define_flags():
     f.DEFINE_float("dropout_rate4", 0.0, "accepted for DeepSpeech compatibility; the LSTM (layer 4) has no dropout")
     f.DEFINE_float("dropout_rate5", 0.0, "accepted for DeepSpeech compatibility; never applied")
     f.DEFINE_float("dropout_rate6", -1.0, "dropout rate of layer 5 (DeepSpeech's name); -1 copies --dropout_rate")
-    f.DEFINE_float("relu_clip", 20.0, "ReLU clipping value for the dense layers")
+    f.DEFINE_float("relu_clip", 20.0, "ReLU clipping value for the dense layers (layers 1, 2, 3, 5)")
 
     # --- Adam ---------------------------------------------------------------------------------------------------
     f.DEFINE_float("beta1", 0.9, "Adam beta1")

@@ -31,9 +31,7 @@ import tensorflow as tf
 from tensorflow.python.ops import rnn_grad
 
 from .errors import UserError
-
-CANONICAL_SCOPE = "cudnn_lstm/rnn/multi_rnn_cell/cell_0/cudnn_compatible_lstm_cell"
-OPAQUE_KERNEL = "cudnn_lstm/opaque_kernel"
+from .naming import LSTM_CANONICAL_SCOPE
 
 #: Environment variable choosing the BlockLSTM gradient: ``fast`` (default) or ``stock`` (TF's registered one).
 GRADIENT_ENV = "DSF_LSTM_GRADIENT"
@@ -56,7 +54,7 @@ def canonical_variables(input_size, n_cell, trainable):
     The kernel uses TF's default glorot-uniform initialiser and the bias zeros, as LSTMBlockFusedCell does.
     ``trainable=False`` keeps them out of TRAINABLE_VARIABLES, so the optimizer neither updates them nor makes slots.
     """
-    with tf.compat.v1.variable_scope(CANONICAL_SCOPE):
+    with tf.compat.v1.variable_scope(LSTM_CANONICAL_SCOPE):
         kernel = tf.compat.v1.get_variable("kernel", [input_size + n_cell, 4 * n_cell], tf.float32,
                                            initializer=tf.compat.v1.glorot_uniform_initializer(),
                                            trainable=trainable)

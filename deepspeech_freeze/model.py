@@ -10,11 +10,12 @@ import numpy as np
 import tensorflow as tf
 
 from . import lstm
-from .layers import SCOPE_OF_LAYER
+from .naming import SCOPE_OF_LAYER, dropout_of_layer
 
 #: Geometry fixed by DeepSpeech 0.7.
 N_INPUT = 26
 N_CONTEXT = 9
+#: DeepSpeech 0.7's default ReLU clip (``--relu_clip``).
 RELU_CLIP = 20.0
 
 ModelOutput = collections.namedtuple("ModelOutput", "logits layers state")
@@ -39,16 +40,17 @@ def _variable_on_cpu(name, shape, initializer, trainable):
         return tf.compat.v1.get_variable(name=name, shape=shape, initializer=initializer, trainable=trainable)
 
 
-def dense(name, x, units, dropout_rate=None, relu=True, trainable=True):
-    """Fully connected layer ``name``: weights (Glorot uniform) and bias (zeros), clipped ReLU, then dropout."""
+def dense(name, x, units, dropout_rate=None, relu_clip=RELU_CLIP, trainable=True):
+    """Fully connected layer ``name``: weights (Glorot uniform) and bias (zeros), ReLU clipped at ``relu_clip``
+    (None: no ReLU, the output layer), then dropout."""
     with tf.compat.v1.variable_scope(name):
         bias = _variable_on_cpu("bias", [units], tf.compat.v1.zeros_initializer(), trainable)
         weights = _variable_on_cpu(
             "weights", [x.shape[-1], units],
             tf.compat.v1.variance_scaling_initializer(scale=1.0, mode="fan_avg", distribution="uniform"), trainable)
     output = tf.nn.bias_add(tf.matmul(x, weights), bias)
-    if relu:
-        output = tf.minimum(tf.nn.relu(output), RELU_CLIP)
+    if relu_clip is not None:
+        output = tf.minimum(tf.nn.relu(output), relu_clip)
     if dropout_rate is not None:
         output = tf.nn.dropout(output, rate=dropout_rate)
     return output
@@ -64,7 +66,8 @@ def dense_variables(name, input_size, units, trainable):
 
 
 def create_model(features, seq_length, n_hidden, n_classes, dropout=None, frozen_layers=frozenset(),
-                 overlap=True, previous_state=None, lstm_impl="fused", start_after=0, stop_after=6):
+                 overlap=True, previous_state=None, lstm_impl="fused", start_after=0, stop_after=6,
+                 relu_clip=RELU_CLIP):
     """Build the six layers and return :class:`ModelOutput` with time-major ``raw_logits`` ``[T, B, n_classes]``.
 
     Args:
@@ -72,15 +75,16 @@ def create_model(features, seq_length, n_hidden, n_classes, dropout=None, frozen
       seq_length: ``[B]`` true frame counts.
       n_hidden: width of layers 1, 2, 3, 5 and the LSTM.
       n_classes: alphabet size + 1 (the CTC blank is the last class).
-      dropout: six rates (tensors or floats) for ``dropout_0..5``, mapped as in DeepSpeech: layers 1, 2, 3 use
-        entries 0, 1, 2 and layer 5 uses entry 5; entries 3 and 4 are never applied (no dropout on the LSTM or the
-        output layer). None builds no dropout op (evaluation, export).
+      dropout: six rates (tensors or floats) for ``dropout_0..5``, applied per
+        :data:`~deepspeech_freeze.naming.DROPOUT_INDEX_OF_LAYER` (as DeepSpeech: the LSTM and the output layer have
+        none). None builds no dropout op (evaluation, export).
       frozen_layers: layer numbers whose variables are created with ``trainable=False``.
       previous_state: optional LSTM ``(c, h)`` input (export).
       lstm_impl: ``'fused'`` (BlockLSTM), ``'cudnn'`` (GPU training) or ``'static'`` (TFLite export).
       start_after: 0, or k in 1..5 for the frozen-prefix cache: ``features`` are then layer k's stored outputs,
         batch-major ``[B, T, n_hidden]``; layers 1..k are created (checkpoints keep them) but not computed.
       stop_after: build up to this layer only (the cache's forward pass); ``logits`` is then None.
+      relu_clip: the dense layers' ReLU ceiling (``--relu_clip``).
     """
     layers, state = {}, None
     rates = dropout if dropout is not None else [None] * 6
@@ -104,8 +108,8 @@ def create_model(features, seq_length, n_hidden, n_classes, dropout=None, frozen
 
     for number in (1, 2, 3):
         if number > start_after:
-            x = dense(SCOPE_OF_LAYER[number], x, n_hidden, dropout_rate=rates[number - 1],
-                      trainable=number not in frozen_layers)
+            x = dense(SCOPE_OF_LAYER[number], x, n_hidden, dropout_rate=dropout_of_layer(number, rates),
+                      relu_clip=relu_clip, trainable=number not in frozen_layers)
             layers[number] = x
         if number == stop_after:
             return ModelOutput(logits=None, layers=layers, state=None)
@@ -132,11 +136,12 @@ def create_model(features, seq_length, n_hidden, n_classes, dropout=None, frozen
         return ModelOutput(logits=None, layers=layers, state=state)
 
     if start_after < 5:
-        x = dense(SCOPE_OF_LAYER[5], x, n_hidden, dropout_rate=rates[5], trainable=5 not in frozen_layers)
+        x = dense(SCOPE_OF_LAYER[5], x, n_hidden, dropout_rate=dropout_of_layer(5, rates), relu_clip=relu_clip,
+                  trainable=5 not in frozen_layers)
         layers[5] = x
     if stop_after == 5:
         return ModelOutput(logits=None, layers=layers, state=state)
-    x = dense(SCOPE_OF_LAYER[6], x, n_classes, relu=False, trainable=6 not in frozen_layers)
+    x = dense(SCOPE_OF_LAYER[6], x, n_classes, relu_clip=None, trainable=6 not in frozen_layers)
     layers[6] = x
 
     logits = tf.reshape(x, [-1, batch, n_classes], name="raw_logits")

@@ -22,13 +22,11 @@ import tensorflow as tf
 from . import checkpoints
 from .data import create_dataset
 from .errors import UserError
-from .layers import format_layers
+from .naming import DROPOUT_FLAGS, DROPOUT_INDEX_OF_LAYER, format_layers
 from .model import create_model
 
 log = logging.getLogger(__name__)
 
-#: Which dropout flag acts after each layer that a cache could hold.
-DROPOUT_OF_LAYER = {1: ("dropout_rate", 0), 2: ("dropout_rate2", 1), 3: ("dropout_rate3", 2), 5: ("dropout_rate6", 5)}
 
 
 def prefix_depth(frozen_layers):
@@ -45,7 +43,7 @@ def check_cacheable(frozen_layers, dropout_rates):
     if depth == 0:
         raise UserError("--frozen_prefix_cache needs the bottom layers frozen (--freeze_layers 1..k, e.g. 3 or "
                         "1-3,5): layer 1 trains here ({})".format(format_layers(frozen_layers) or "nothing frozen"))
-    dropped = [(layer, flag) for layer, (flag, index) in DROPOUT_OF_LAYER.items()
+    dropped = [(layer, DROPOUT_FLAGS[index]) for layer, index in sorted(DROPOUT_INDEX_OF_LAYER.items())
                if layer <= depth and dropout_rates[index] > 0]
     if dropped:
         raise UserError("--frozen_prefix_cache: frozen layer(s) {} apply dropout during training ({}), as in the "
@@ -61,6 +59,8 @@ class PrefixCache(object):
 
     def __init__(self, directory, config, depth, fp16=False):
         self.directory, self.config, self.depth, self.fp16 = directory, config, depth, fp16
+        #: The batches hold layer ``depth``'s outputs: the model computes only the layers above it.
+        self.start_after = depth
         self.sets = {}  # path -> (frame, name)
         self._iterator = self._output = None
         self._inits = {}
@@ -72,7 +72,7 @@ class PrefixCache(object):
         """The cached set as batches shaped like :func:`data.create_dataset`'s, with layer-k outputs instead of
         MFCCs: ``(wav_filename, activations [B, T, n_hidden], n_frames, labels, label_lengths)``."""
         self.sets[name] = frame
-        hidden, dtype = self.config.n_hidden, tf.float16 if self.fp16 else tf.float32
+        hidden, dtype = self.config.model.n_hidden, tf.float16 if self.fp16 else tf.float32
         spec = {"wav_filename": tf.io.FixedLenFeature([], tf.string), "activations": tf.io.FixedLenFeature([], tf.string),
                 "n_frames": tf.io.FixedLenFeature([], tf.int64), "labels": tf.io.VarLenFeature(tf.int64)}
 
@@ -100,10 +100,11 @@ class PrefixCache(object):
         self._inits = {name: self._iterator.make_initializer(dataset) for name, dataset in raw.items()}
         filenames, features, n_frames, labels, label_lengths = self._iterator.get_next()
         with tf.compat.v1.variable_scope(tf.compat.v1.get_variable_scope(), reuse=True):
-            output = create_model(features, n_frames, self.config.n_hidden, self.config.n_classes, dropout=None,
-                                  frozen_layers=frozenset(range(1, 7)), stop_after=self.depth)
+            output = create_model(features, n_frames, self.config.model.n_hidden, self.config.model.n_classes,
+                                  dropout=None, frozen_layers=frozenset(range(1, 7)), stop_after=self.depth,
+                                  relu_clip=self.config.model.relu_clip)
         layer = output.layers[self.depth]
-        time_major = tf.reshape(layer, [-1, tf.shape(input=features)[0], self.config.n_hidden])
+        time_major = tf.reshape(layer, [-1, tf.shape(input=features)[0], self.config.model.n_hidden])
         self._output = {"filenames": filenames, "activations": tf.transpose(a=time_major, perm=[1, 0, 2]),
                         "n_frames": n_frames, "labels": labels, "label_lengths": label_lengths}
 
@@ -112,8 +113,9 @@ class PrefixCache(object):
         prefix_vars = checkpoints.frozen_variables(frozenset(range(1, self.depth + 1)))
         for variable in sorted(prefix_vars, key=lambda v: v.op.name):
             digest.update(checkpoints.fingerprint(session.run(variable)).encode())
-        digest.update(json.dumps([self.depth, self.fp16, self.config.n_hidden, self.config.sample_rate,
-                                  self.config.window_samples, self.config.step_samples]).encode())
+        data = self.config.data
+        digest.update(json.dumps([self.depth, self.fp16, self.config.model.n_hidden, self.config.model.relu_clip,
+                                  data.sample_rate, data.window_samples, data.step_samples]).encode())
         for row in frame[["wav_filename", "wav_filesize", "transcript"]].itertuples(index=False):
             digest.update("{}\t{}\t{}\n".format(*row).encode("utf-8"))
         return digest.hexdigest()
@@ -155,3 +157,9 @@ class PrefixCache(object):
                 json.dump({"key": key, "samples": count, "layers": "1-{}".format(self.depth), "fp16": self.fp16},
                           handle)
             log.info("Stored %d samples (%.1f MB)", count, os.path.getsize(path) / 1e6)
+
+    def start_epoch(self, epoch):
+        """Nothing to do: the stored outputs stay valid while the frozen layers stay frozen."""
+
+    def end_epoch(self):
+        """Nothing to do."""

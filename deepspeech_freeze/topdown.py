@@ -9,41 +9,22 @@ dev loss is worse than e the search stops; otherwise its model becomes M. Every 
 finished round is not run again, so the command can be repeated after an interruption. The table of rounds is
 printed and saved as ``OUT/topdown.json`` and ``OUT/topdown.md``.
 """
+import dataclasses
 import io
 import json
 import logging
 import os
-import subprocess
 import sys
 
-from . import checkpoints, evaluate
-from .config import build_config
+from . import checkpoints, evaluate, train
+from .config import TransferSpec, from_flags
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
-from .layers import format_layers
 from .logs import setup_logging
+from .naming import format_layers
+from .run_record import RunRecord
 
 log = logging.getLogger("deepspeech_freeze")
-
-#: Flags each round sets itself; the user's values for them are not passed on.
-ROUND_FLAGS = ("load_checkpoint_dir", "save_checkpoint_dir", "checkpoint_dir", "freeze_layers", "reinit_layers",
-               "drop_source_layers", "test_files", "export_dir", "load_train", "summary_dir", "topdown_rounds",
-               "one_shot_infer")
-
-
-def strip_flags(argv, names):
-    """``argv`` without the flags in ``names`` (``--name value``, ``--name=value`` and ``--noname`` forms)."""
-    kept, skip = [], False
-    for arg in argv:
-        if skip:
-            skip = False
-            continue
-        name = arg.lstrip("-").split("=", 1)[0]
-        if arg.startswith("--") and (name in names or (name.startswith("no") and name[2:] in names)):
-            skip = "=" not in arg and name in names and not isinstance(getattr(FLAGS, name, None), bool)
-            continue
-        kept.append(arg)
-    return kept
 
 
 def round_layers(index):
@@ -53,27 +34,33 @@ def round_layers(index):
 
 def dev_loss(config, directory):
     """Mean per-sample CTC loss of the dev sets for the model in ``directory`` (no dropout, no decoding)."""
-    losses = [sample["loss"] for _, samples in evaluate.evaluate_sets(config, directory, config.dev_files, None,
-                                                                       decode=False) for sample in samples]
+    losses = [sample["loss"] for _, samples in evaluate.evaluate_sets(config, directory, config.data.dev_files,
+                                                                       None, decode=False) for sample in samples]
     return sum(losses) / len(losses)
 
 
-def run_round(index, source, target, passthrough):
-    """Train one round in a subprocess (resumes by itself if an earlier attempt was interrupted)."""
+def round_config(config, index, source, target):
+    """The training settings of round ``index``: the user's, with the round's source, save directory and layers;
+    no test, export or inference inside a round."""
     frozen, reinit = round_layers(index)
-    record = checkpoints.read_run(target)
-    if record and record.get("finished") and checkpoints.find_checkpoint(target, "best"):
+    return dataclasses.replace(
+        config, transfer=TransferSpec(source_dir=source, reinit_layers=reinit, frozen_layers=frozen),
+        load_dir=source, save_dir=target, summary_dir=os.path.join(target, "summaries"),
+        data=dataclasses.replace(config.data, test_files=()),
+        training=dataclasses.replace(config.training, load_train="auto"),
+        export=dataclasses.replace(config.export, export_dir=""), one_shot_infer="")
+
+
+def run_round(config, index, source, target):
+    """Train one round in this process (it resumes by itself if an earlier attempt was interrupted)."""
+    record = RunRecord.load(target)
+    if record and record.finished and checkpoints.find_checkpoint(target, "best"):
         log.info("Round %d already finished in %s", index, target)
         return
-    command = [sys.executable, "-m", "deepspeech_freeze.train"] + passthrough + [
-        "--load_checkpoint_dir", source, "--save_checkpoint_dir", target, "--summary_dir",
-        os.path.join(target, "summaries"), "--freeze_layers", format_layers(frozen), "--reinit_layers",
-        format_layers(reinit)]
-    log.info("Round %d: freeze layers %s, re-initialise layers %s, start from %s", index, format_layers(frozen),
-             format_layers(reinit), source)
-    if subprocess.call(command) != 0:
-        raise UserError("round {} failed (see the trainer's message above); run the same command again to resume"
-                        .format(index))
+    settings = round_config(config, index, source, target)
+    log.info("Round %d: freeze layers %s, re-initialise layers %s, start from %s", index,
+             format_layers(settings.transfer.frozen_layers), format_layers(settings.transfer.reinit_layers), source)
+    train.fit(settings)
 
 
 def format_rounds(rows):
@@ -84,7 +71,7 @@ def format_rounds(rows):
     return "\n".join(lines)
 
 
-def topdown(config, passthrough, rounds=5):
+def topdown(config, rounds=5):
     """Run the greedy search; returns the rows of the table (round 0 is the starting model)."""
     out = config.save_dir
     os.makedirs(out, exist_ok=True)
@@ -94,7 +81,7 @@ def topdown(config, passthrough, rounds=5):
     log.info("Starting model %s: dev loss %f", best_dir, best_loss)
     for index in range(1, rounds + 1):
         target = os.path.join(out, "round-{}".format(index))
-        run_round(index, best_dir, target, passthrough)
+        run_round(config, index, best_dir, target)
         loss = dev_loss(config, target)
         frozen, reinit = round_layers(index)
         keep = loss <= best_loss
@@ -118,15 +105,20 @@ def save_table(out, rows):
 
 
 def main(_argv):
+    """``python -m deepspeech_freeze.topdown``: the search over rounds with the user's training flags."""
     setup_logging(FLAGS.log_level)
     if not FLAGS.load_checkpoint_dir or not FLAGS.save_checkpoint_dir:
         raise UserError("give --load_checkpoint_dir (the trained model) and --save_checkpoint_dir (the rounds)")
-    if not FLAGS.train_files or not FLAGS.dev_files:
+    config = from_flags()
+    if not config.data.train_files or not config.data.dev_files:
         raise UserError("top-down training needs --train_files and --dev_files")
     if not 1 <= FLAGS.topdown_rounds <= 5:
         raise UserError("--topdown_rounds {}: use 1 to 5".format(FLAGS.topdown_rounds))
-    config = build_config(training=False)
-    topdown(config, strip_flags(sys.argv[1:], ROUND_FLAGS), FLAGS.topdown_rounds)
+    try:
+        topdown(config, FLAGS.topdown_rounds)
+    except checkpoints.FrozenLayersChanged as err:
+        log.error("%s", err)
+        sys.exit(3)
 
 
 if __name__ == "__main__":

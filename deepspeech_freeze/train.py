@@ -7,9 +7,11 @@
 Flags have DeepSpeech 0.7.4's names and defaults (plus --freeze_layers, --reinit_layers, --frozen_prefix_cache,
 --horovod). Layers are numbered 1, 2, 3 (dense), 4 (LSTM), 5 (dense), 6 (output). Frozen layers keep their dropout.
 """
-# Read top to bottom: the loss of one batch -> the training graph -> one pass over a sample set -> the epoch loop
-# with best_dev, early stop and plateau -> main.
+# Read top to bottom as a story: the loss of one batch -> the training graph -> one pass over a sample set ->
+# validation (best_dev, early stop, plateau) -> one training epoch -> fit (the whole run) -> main (train, then
+# test and export). Only main() looks at the flags; everything else receives the Config.
 import collections
+import contextlib
 import hashlib
 import logging
 import os
@@ -20,12 +22,13 @@ import time
 import tensorflow as tf
 
 from . import checkpoints, data, distributed, prefix_cache
-from .config import build_config
+from .config import from_flags, session_config
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
-from .layers import KIND_OF_LAYER, LAYERS, layer_of_variable
 from .logs import EpochProgress, setup_logging
 from .model import create_model
+from .naming import KIND_OF_LAYER, LAYERS, layer_of_variable
+from .run_record import RunRecord
 
 log = logging.getLogger("deepspeech_freeze")
 
@@ -34,68 +37,73 @@ log = logging.getLogger("deepspeech_freeze")
 # The graph
 
 
-def batch_loss(batch, config, dropout, lstm_impl="fused", start_after=0):
+def batch_loss(batch, config, dropout, start_after=0):
     """CTC loss of one batch: ``(mean loss, per-sample losses, files whose loss is not finite)``.
     ``start_after=k``: the batch holds layer k's cached outputs instead of MFCCs (frozen-prefix cache)."""
     filenames, features, n_frames, labels, label_lengths = batch
-    output = create_model(features, n_frames, config.n_hidden, config.n_classes, dropout=dropout,
-                          frozen_layers=config.transfer.frozen_layers, lstm_impl=lstm_impl, start_after=start_after)
+    model = config.model
+    output = create_model(features, n_frames, model.n_hidden, model.n_classes, dropout=dropout,
+                          frozen_layers=config.transfer.frozen_layers,
+                          lstm_impl="cudnn" if config.training.train_cudnn else "fused", start_after=start_after,
+                          relu_clip=model.relu_clip)
     per_sample = tf.compat.v1.nn.ctc_loss(labels=data.dense_to_sparse(labels, label_lengths),
                                           inputs=output.logits, sequence_length=n_frames)
     non_finite = tf.gather(filenames, tf.compat.v1.where(~tf.math.is_finite(per_sample)))
     return tf.reduce_mean(input_tensor=per_sample), per_sample, non_finite
 
 
-def available_devices():
+def available_devices(runtime):
     """One tower per visible GPU, or the CPU (``--cpu_towers N``: N virtual CPU devices)."""
-    if FLAGS.cpu_towers > 1:
-        return ["/cpu:{}".format(index) for index in range(FLAGS.cpu_towers)]
+    if runtime.cpu_towers > 1:
+        return ["/cpu:{}".format(index) for index in range(runtime.cpu_towers)]
     from tensorflow.python.client import device_lib  # pylint: disable=import-outside-toplevel
     gpus = [d.name for d in device_lib.list_local_devices() if d.device_type == "GPU"]
     return gpus or ["/cpu:0"]
 
 
 TrainingGraph = collections.namedtuple(
-    "TrainingGraph", "iterator dropout loss non_finite train_op global_step learning_rate reduce_learning_rate "
-                     "step_summary trainable")
+    "TrainingGraph", "initializers dropout loss non_finite train_op global_step learning_rate reduce_learning_rate "
+                     "step_summary")
 
 
-def build_training_graph(config, output_types, output_shapes, devices, wrap_optimizer=lambda optimizer: optimizer,
-                         start_after=0):
+def build_training_graph(config, datasets, devices, wrap_optimizer=lambda optimizer: optimizer, start_after=0):
     """Towers over ``devices`` sharing CPU-resident variables; gradients averaged; one Adam step.
 
-    Only trainable variables (those of layers not frozen) enter ``compute_gradients``, so frozen layers get no
-    gradient, no Adam slots, and no backward op runs below the lowest trainable layer.
+    ``datasets`` maps set names to tf.data datasets of one structure; the graph reads whichever set's initializer
+    (``graph.initializers[name]``) ran last. Only trainable variables (those of layers not frozen) enter
+    ``compute_gradients``, so frozen layers get no gradient, no Adam slots, and no backward op runs below the
+    lowest trainable layer.
     """
-    iterator = tf.compat.v1.data.Iterator.from_structure(output_types, output_shapes)
+    training = config.training
+    first = next(iter(datasets.values()))
+    iterator = tf.compat.v1.data.Iterator.from_structure(tf.compat.v1.data.get_output_types(first),
+                                                         tf.compat.v1.data.get_output_shapes(first))
     dropout = [tf.compat.v1.placeholder_with_default(0.0, [], name="dropout_{}".format(i)) for i in range(6)]
     global_step = tf.compat.v1.train.get_or_create_global_step()
-    learning_rate = tf.compat.v1.get_variable("learning_rate", initializer=FLAGS.learning_rate, trainable=False)
-    reduce_learning_rate = tf.compat.v1.assign(learning_rate, learning_rate * FLAGS.plateau_reduction)
-    optimizer = tf.compat.v1.train.AdamOptimizer(learning_rate=learning_rate, beta1=FLAGS.beta1,
-                                                 beta2=FLAGS.beta2, epsilon=FLAGS.epsilon)
-    if FLAGS.automatic_mixed_precision:
+    learning_rate = tf.compat.v1.get_variable("learning_rate", initializer=training.learning_rate, trainable=False)
+    reduce_learning_rate = tf.compat.v1.assign(learning_rate, learning_rate * training.plateau_reduction)
+    optimizer = tf.compat.v1.train.AdamOptimizer(learning_rate=learning_rate, beta1=training.beta1,
+                                                 beta2=training.beta2, epsilon=training.epsilon)
+    if training.automatic_mixed_precision:
         optimizer = tf.compat.v1.train.experimental.enable_mixed_precision_graph_rewrite(optimizer)
     optimizer = wrap_optimizer(optimizer)  # Horovod: allreduce of the (trainable variables') gradients
-    lstm_impl = "cudnn" if FLAGS.train_cudnn else "fused"
 
     tower_grads, tower_losses, tower_non_finite = [], [], []
-    trainable = None
     with tf.compat.v1.variable_scope(tf.compat.v1.get_variable_scope()):
         for index, device in enumerate(devices):
             with tf.device(device), tf.compat.v1.name_scope("tower_{}".format(index)):
-                loss, _, non_finite = batch_loss(iterator.get_next(), config, dropout, lstm_impl, start_after)
+                loss, _, non_finite = batch_loss(iterator.get_next(), config, dropout, start_after)
                 tf.compat.v1.get_variable_scope().reuse_variables()
-                trainable = tf.compat.v1.trainable_variables()
-                tower_grads.append(optimizer.compute_gradients(loss, var_list=trainable))
+                tower_grads.append(optimizer.compute_gradients(loss, var_list=tf.compat.v1.trainable_variables()))
                 tower_losses.append(loss)
                 tower_non_finite.append(non_finite)
     grads = tower_grads[0] if len(tower_grads) == 1 else average_gradients(tower_grads)
     train_op = optimizer.apply_gradients(grads, global_step=global_step)
     loss = tf.reduce_mean(input_tensor=tf.stack(tower_losses))
     step_summary = tf.compat.v1.summary.scalar("step_loss", loss, collections=["step_summaries"])
-    return TrainingGraph(iterator, dropout, loss, tf.concat(tower_non_finite, 0), train_op, global_step,
-                         learning_rate, reduce_learning_rate, step_summary, trainable)
+    initializers = {name: iterator.make_initializer(dataset) for name, dataset in datasets.items()}
+    return TrainingGraph(initializers, dropout, loss, tf.concat(tower_non_finite, 0), train_op, global_step,
+                         learning_rate, reduce_learning_rate, step_summary)
 
 
 def average_gradients(tower_grads):
@@ -110,7 +118,7 @@ def average_gradients(tower_grads):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Running
+# The loop
 
 
 class Interrupted(Exception):
@@ -121,202 +129,264 @@ def _raise_interrupted(signum, _frame):
     raise Interrupted(signal.Signals(signum).name)
 
 
-def session_config():
-    """TF session options from the performance flags."""
-    options = tf.compat.v1.ConfigProto(allow_soft_placement=True, log_device_placement=FLAGS.log_placement,
-                                       inter_op_parallelism_threads=FLAGS.inter_op_parallelism_threads,
-                                       intra_op_parallelism_threads=FLAGS.intra_op_parallelism_threads,
-                                       device_count={"CPU": max(1, FLAGS.cpu_towers)})
-    options.gpu_options.allow_growth = FLAGS.use_allow_growth
-    return options
+class Loop(object):
+    """What one training invocation carries between its steps and epochs: the session, the graph, the run record
+    (rank 0's, or a copy of its validation state on other ranks), the savers and the summary writers."""
 
-
-class RunState(object):
-    """What the loop carries between epochs (the one mutable object of a run)."""
-
-    def __init__(self, record, dropout_rates, dist):
-        self.record = record
-        self.dropout_rates = dropout_rates
-        self.dist = dist
-        self.best_dev_loss = float("inf")
-        self.epochs_without_improvement = 0
+    def __init__(self, config, dist, session, graph, record, savers, writers):
+        self.config, self.dist, self.session, self.graph = config, dist, session, graph
+        self.record, self.savers, self.writers = record, savers, writers
         self.last_checkpoint_time = time.time()
 
-    def save_record(self, config):
+    def save_record(self):
         """Write run.json (rank 0 only)."""
         if self.dist.is_chief:
-            checkpoints.write_run(config.save_dir, self.record)
+            self.record.save(self.config.save_dir)
+
+    def save_train(self):
+        """Save ``train-<step>`` and restart the ``--checkpoint_secs`` clock."""
+        self.last_checkpoint_time = time.time()
+        return self.savers.save_train(self.session, self.graph.global_step)
+
+    def epoch_summary(self, writer, value):
+        """Per-epoch scalar for TensorBoard (no writer: not rank 0, nothing to do)."""
+        writer = self.writers.get(writer)
+        if writer is not None:
+            step = self.session.run(self.graph.global_step)
+            writer.add_summary(tf.compat.v1.Summary(value=[tf.compat.v1.Summary.Value(
+                tag="epoch_loss", simple_value=value)]), step)
+            writer.flush()
 
 
-def run_set(session, graph, state, savers, epoch, label, init_op, train, writer=None, dataset=None):
+def run_epoch(loop, epoch, label, set_name, train, writer=None, dataset=None):
     """One pass over a sample set; returns the mean loss per batch. Training also steps the optimizer and saves
     ``train-<step>`` every ``--checkpoint_secs``."""
-    session.run(init_op)
-    feed = {rate_ph: rate for rate_ph, rate in zip(graph.dropout, state.dropout_rates)} if train else {}
+    graph, training = loop.graph, loop.config.training
+    loop.session.run(graph.initializers[set_name])
+    feed = dict(zip(graph.dropout, loop.config.model.dropout_rates)) if train else {}
     fetches = {"loss": graph.loss, "non_finite": graph.non_finite, "step": graph.global_step,
                "summary": graph.step_summary}
     if train:
         fetches["train_op"] = graph.train_op
     total, steps = 0.0, 0
-    progress = EpochProgress(epoch, label, FLAGS.show_progressbar and state.dist.is_chief, dataset)
+    progress = EpochProgress(epoch, label, training.show_progressbar and loop.dist.is_chief, dataset)
     while True:
         try:
-            result = session.run(fetches, feed_dict=feed)
+            result = loop.session.run(fetches, feed_dict=feed)
         except tf.errors.OutOfRangeError:
             break
         if len(result["non_finite"]):
             files = [name.decode("utf-8") for name in result["non_finite"].ravel()]
             log.warning("The following files caused an infinite (or NaN) loss: %s", ",".join(files))
-            if FLAGS.stop_on_nonfinite_loss and train:
+            if training.stop_on_nonfinite_loss and train:
                 raise UserError("non-finite loss at step {} (--stop_on_nonfinite_loss); files: {}".format(
                     result["step"], ",".join(files)))
         total += result["loss"]
         steps += 1
-        if writer is not None:
-            writer.add_summary(result["summary"], result["step"])
+        if loop.writers.get(writer) is not None:
+            loop.writers[writer].add_summary(result["summary"], result["step"])
         progress.update(steps, total / steps)
-        if train and FLAGS.checkpoint_secs > 0 and time.time() - state.last_checkpoint_time > FLAGS.checkpoint_secs:
-            savers.save_train(session, graph.global_step)
-            state.last_checkpoint_time = time.time()
+        if train and 0 < training.checkpoint_secs < time.time() - loop.last_checkpoint_time:
+            loop.save_train()
     progress.finish()
     return total / steps if steps else 0.0
 
 
-def write_epoch_summary(writer, tag, value, step):
-    """Per-epoch scalar for TensorBoard (no writer: not rank 0, nothing to do)."""
-    if writer is None:
-        return
-    summary = tf.compat.v1.Summary(value=[tf.compat.v1.Summary.Value(tag=tag, simple_value=value)])
-    writer.add_summary(summary, step)
-    writer.flush()
+def validate(loop, epoch, dev_sets):
+    """Validate on the dev sets, save best_dev when the loss improved, and decide on early stop and the plateau;
+    returns False to stop training."""
+    config, session, graph, record = loop.config, loop.session, loop.graph, loop.record
+    training = config.training
+    losses = []
+    for path, frame in dev_sets:
+        loss = run_epoch(loop, epoch, "Validation", set_name(path), train=False, writer="dev", dataset=path)
+        losses.append((loss, len(frame)))
+        log.info("Finished validating epoch %d on %s - loss: %f", epoch, path, loss)
+    # Weighted by each set's number of batches, as DeepSpeech weights by steps.
+    weights = [max(1, -(-count // config.data.dev_batch_size)) for _, count in losses]
+    dev_loss = sum(loss * weight for (loss, _), weight in zip(losses, weights)) / sum(weights)
+    dev_loss = loop.dist.mean(session, dev_loss)  # Horovod: every rank decides on the same number
+    loop.epoch_summary("dev", dev_loss)
+    if record.validated(epoch, session.run(graph.global_step), dev_loss, training.es_min_delta):
+        path = loop.savers.save_best(session, graph.global_step)
+        log.info("Saved new best validating model with loss %f to: %s", dev_loss, path)
+    loop.save_record()
+
+    waited = record.epochs_without_improvement
+    if training.early_stop and waited == training.es_epochs:
+        log.info("Early stop triggered as the loss did not improve the last %d epochs", training.es_epochs)
+        return False
+    if training.reduce_lr_on_plateau and waited > 0 and waited % training.plateau_epochs == 0:
+        if loop.dist.is_chief:
+            checkpoints.restore_best(session, config)
+        loop.dist.broadcast(session)
+        session.run(graph.reduce_learning_rate)
+        log.info("Encountered a plateau, reducing learning rate to %s", session.run(graph.learning_rate))
+        loop.savers.save_best(session, graph.global_step)
+    return True
 
 
-def fit(config, dist):
-    """Train for ``--epochs`` epochs; returns the run record (with the frozen proof line, if any).
+def train_one_epoch(loop, epoch, inputs):
+    """One epoch over the training set; its end step goes into the run record before its checkpoint is written, so
+    whenever the process dies, a checkpoint at a step >= the recorded one holds the whole epoch."""
+    started = time.time()
+    inputs.start_epoch(epoch)
+    train_loss = run_epoch(loop, epoch, "Training", "train", train=True, writer="train")
+    inputs.end_epoch()
+    log.info("Finished training epoch %d - loss: %f", epoch, train_loss)
+    loop.epoch_summary("train", train_loss)
+    loop.record.end_epoch(epoch, loop.session.run(loop.graph.global_step), train_loss, time.time() - started)
+    loop.save_record()
+    loop.save_train()
 
-    ``dist`` is :mod:`~deepspeech_freeze.distributed`'s Single or Horovod: only its rank 0 restores through the
-    transfer spec and writes anything; the other ranks receive rank 0's variables by broadcast.
-    """
-    train_set = data.load_samples(config.train_files, config, reject_short=FLAGS.reject_short_audio)
-    dev_sets = [(path, data.load_samples([path], config)) for path in config.dev_files]
-    metrics_sets = [(path, data.load_samples([path], config)) for path in config.metrics_files]
-    prefix = frozen_prefix_cache(config, dist)
-    cache = data.FeatureCache("" if prefix else FLAGS.feature_cache)
-    cache.prepare()
-    devices = available_devices()
-    per_step = FLAGS.train_batch_size * len(devices) * dist.size
+
+# ----------------------------------------------------------------------------------------------------------------
+# The run
+
+
+def set_name(path):
+    """The name a dev or metrics CSV's sample set has in the graph and in the frozen-prefix cache."""
+    return "set-" + hashlib.sha1(os.path.abspath(path).encode("utf-8")).hexdigest()[:12]
+
+
+def load_sample_sets(config, dist, devices):
+    """``{name: samples}`` for training, dev and metrics sets (the training set cut so that every Horovod rank
+    runs the same number of full steps), plus the dev and metrics ``[(csv, samples)]`` lists."""
+    batch = config.data.train_batch_size
+    train_set = data.load_samples(config.data.train_files, config, reject_short=config.data.reject_short_audio)
+    dev_sets = [(path, data.load_samples([path], config)) for path in config.data.dev_files]
+    metrics_sets = [(path, data.load_samples([path], config)) for path in config.data.metrics_files]
+    per_step = batch * len(devices) * dist.size
     if len(train_set) < per_step:
         raise UserError("the training set has {} usable samples but one step takes {} (--train_batch_size {} x {} "
                         "tower(s) x {} process(es)); training drops incomplete batches, so no step would run: lower "
-                        "--train_batch_size".format(len(train_set), per_step, FLAGS.train_batch_size, len(devices),
-                                                    dist.size))
-    train_set = train_set.iloc[:dist.usable_samples(len(train_set), FLAGS.train_batch_size * len(devices))]
+                        "--train_batch_size".format(len(train_set), per_step, batch, len(devices), dist.size))
+    train_set = train_set.iloc[:dist.usable_samples(len(train_set), batch * len(devices))]
+    named = {"train": train_set}
+    named.update((set_name(path), frame) for path, frame in dev_sets + metrics_sets)
+    return named, dev_sets, metrics_sets
 
+
+def training_inputs(config, dist):
+    """The run's inputs: :class:`~deepspeech_freeze.prefix_cache.PrefixCache` with ``--frozen_prefix_cache``,
+    else :class:`~deepspeech_freeze.data.PlainInputs`."""
+    training = config.training
+    if not training.frozen_prefix_cache:
+        return data.PlainInputs(config)
+    if dist.size > 1 or training.train_cudnn:
+        raise UserError("--frozen_prefix_cache is not supported with --horovod or --train_cudnn yet: drop one")
+    depth = prefix_cache.check_cacheable(config.transfer.frozen_layers, config.model.dropout_rates)
+    if config.data.feature_cache:
+        log.warning("--feature_cache is not used with --frozen_prefix_cache (the cache holds layer %d's outputs)",
+                    depth)
+    log.info("Frozen-prefix cache: layers 1-%d run once per utterance; training computes layers %d-6", depth,
+             depth + 1)
+    return prefix_cache.PrefixCache(training.frozen_prefix_cache, config, depth, training.frozen_prefix_cache_fp16)
+
+
+def open_outputs(config, dist, stack):
+    """Rank 0: check the save and summary directories, lock the save directory against a second run, write
+    ``flags.txt`` and open the TensorBoard writers (closed, and the lock released, when ``stack`` exits)."""
+    if not dist.is_chief:
+        return {}
+    checkpoints.check_writable(config.save_dir, "--save_checkpoint_dir")
+    checkpoints.check_writable(config.summary_dir, "--summary_dir")
+    stack.enter_context(checkpoints.SaveDirLock(config.save_dir))  # before anything in it is written
+    with open(os.path.join(config.save_dir, "flags.txt"), "w") as handle:
+        handle.write(config.flags_text)
+    writers = {name: tf.compat.v1.summary.FileWriter(os.path.join(config.summary_dir, name), max_queue=120)
+               for name in ("train", "dev", "metrics")}
+    for writer in writers.values():
+        stack.callback(writer.close)
+    return writers
+
+
+def start(session, config, dist, graph):
+    """Rank 0 restores through the transfer spec (the other ranks receive its variables and its validation state);
+    returns the run record and the epoch this invocation starts at."""
+    record = checkpoints.restore_for_training(session, config) if dist.is_chief else RunRecord()
+    if not dist.is_chief:
+        session.run(tf.compat.v1.global_variables_initializer())
+    dist.broadcast(session)
+    first_epoch = int(dist.from_chief(session, record.start_invocation(session.run(graph.global_step))))
+    best = dist.from_chief(session, float("inf") if record.best_dev_loss is None else record.best_dev_loss)
+    record.best_dev_loss = None if best == float("inf") else best
+    record.epochs_without_improvement = int(dist.from_chief(session, record.epochs_without_improvement))
+    if first_epoch:
+        log.info("The interrupted run had finished %d of its epochs; continuing with epoch %d", first_epoch,
+                 first_epoch)
+    log.info("Trainable layers: %s; frozen: %s", layer_list(config, frozen=False), layer_list(config, frozen=True))
+    return record, first_epoch
+
+
+def fit(config, dist=None):
+    """Train for ``--epochs`` epochs; returns the :class:`~deepspeech_freeze.run_record.RunRecord`.
+
+    ``dist`` is :mod:`~deepspeech_freeze.distributed`'s Single (default) or Horovod: only its rank 0 restores through
+    the transfer spec and writes anything; the other ranks receive rank 0's variables by broadcast. Callable
+    in-process with a hand-built :class:`~deepspeech_freeze.config.Config`.
+    """
+    dist = dist or distributed.Single()
+    devices = available_devices(config.runtime)
+    sets, dev_sets, metrics_sets = load_sample_sets(config, dist, devices)
+    inputs = training_inputs(config, dist)
     tf.compat.v1.reset_default_graph()
-    tf.compat.v1.set_random_seed(FLAGS.random_seed)
-    if prefix:
-        named = [("train", train_set)] + [(_set_name(path), frame) for path, frame in dev_sets + metrics_sets]
-        train_data = prefix.dataset("train", train_set, FLAGS.train_batch_size, True, dist.shard)
-        other = {path: prefix.dataset(_set_name(path), frame, FLAGS.dev_batch_size, False, dist.shard)
-                 for path, frame in dev_sets + metrics_sets}
-    else:
-        train_data = data.create_dataset(train_set, config, FLAGS.train_batch_size, train_phase=True,
-                                         cache_prefix=cache.prefix, shard=dist.shard)
-        other = {path: data.create_dataset(frame, config, FLAGS.dev_batch_size, train_phase=False, shard=dist.shard)
-                 for path, frame in dev_sets + metrics_sets}
-    shapes = tf.compat.v1.data.get_output_shapes(train_data)
-    types = tf.compat.v1.data.get_output_types(train_data)
-    graph = build_training_graph(config, types, shapes, devices, dist.wrap_optimizer,
-                                 start_after=prefix.depth if prefix else 0)
-    train_init = graph.iterator.make_initializer(train_data)
-    other_init = {path: graph.iterator.make_initializer(dataset) for path, dataset in other.items()}
-    if prefix:
-        prefix.build_graph(named)
+    tf.compat.v1.set_random_seed(config.training.random_seed)
+    batch_size = {name: config.data.train_batch_size if name == "train" else config.data.dev_batch_size
+                  for name in sets}
+    datasets = {name: inputs.dataset(name, frame, batch_size[name], name == "train", dist.shard)
+                for name, frame in sets.items()}
+    graph = build_training_graph(config, datasets, devices, dist.wrap_optimizer, inputs.start_after)
+    inputs.build_graph(list(sets.items()))
     dist.build()
-
-    writers = {}
-    if dist.is_chief:
-        checkpoints.check_writable(config.save_dir, "--save_checkpoint_dir")
-        checkpoints.check_writable(config.summary_dir, "--summary_dir")
-        with open(os.path.join(config.save_dir, "flags.txt"), "w") as handle:
-            handle.write(FLAGS.flags_into_string())
-        writers = {name: tf.compat.v1.summary.FileWriter(os.path.join(config.summary_dir, name), max_queue=120)
-                   for name in ("train", "dev", "metrics")}
-    savers = checkpoints.Savers(config.save_dir, FLAGS.max_to_keep, enabled=dist.is_chief)
-
-    with tf.compat.v1.Session(config=dist.configure(session_config())) as session:
-        if dist.is_chief:
-            record = checkpoints.restore_for_training(session, config)
-        else:
-            session.run(tf.compat.v1.global_variables_initializer())
-            record = {"finished": True}
-        dist.broadcast(session)
-        if prefix:
-            prefix.fill(session)
-        state = RunState(record, config.dropout_rates, dist)
-        log.info("Trainable layers: %s; frozen: %s", _layer_list(config, frozen=False),
-                 _layer_list(config, frozen=True))
-        first_epoch = dist.from_chief(session, epochs_already_done(record, session.run(graph.global_step)))
-        if first_epoch:
-            log.info("The interrupted run had finished %d of its epochs; continuing with epoch %d", first_epoch,
-                     first_epoch)
-        old_handlers = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGTERM,)}
-        record["train_audio_seconds"] = float(train_set["n_samples"].sum()) / config.sample_rate
+    with contextlib.ExitStack() as stack:
+        writers = open_outputs(config, dist, stack)
+        session = stack.enter_context(tf.compat.v1.Session(config=dist.configure(session_config(config.runtime))))
+        record, first_epoch = start(session, config, dist, graph)
+        inputs.fill(session)
+        record.train_audio_seconds = float(sets["train"]["n_samples"].sum()) / config.data.sample_rate
+        loop = Loop(config, dist, session, graph, record,
+                    checkpoints.Savers(config.save_dir, config.training.max_to_keep, enabled=dist.is_chief), writers)
+        old_handler = signal.signal(signal.SIGTERM, _raise_interrupted)
         log.info("STARTING Optimization")
         started = time.time()
         try:
-            for epoch in range(first_epoch, FLAGS.epochs):
-                epoch_started = time.time()
-                if cache.prefix and FLAGS.cache_for_epochs > 0 and epoch > 0 and epoch % FLAGS.cache_for_epochs == 0:
-                    log.info("Invalidating feature cache")
-                    cache.invalidate()
-                train_loss = run_set(session, graph, state, savers, epoch, "Training", train_init, train=True,
-                                     writer=writers.get("train"))
-                cache.mark_complete()
-                step = session.run(graph.global_step)
-                log.info("Finished training epoch %d - loss: %f", epoch, train_loss)
-                write_epoch_summary(writers.get("train"), "epoch_loss", train_loss, step)
-                # The epoch's end step is recorded before the checkpoint is written: whenever the process dies,
-                # a checkpoint at step >= this one holds the whole epoch.
-                record["epoch_end_steps"].append(int(step))
-                record["history"].append({"epoch": epoch, "step": int(step), "train_loss": float(train_loss),
-                                          "seconds": round(time.time() - epoch_started, 3)})
-                state.save_record(config)
-                savers.save_train(session, graph.global_step)
-                state.last_checkpoint_time = time.time()
-                if dev_sets and not after_dev(session, graph, state, savers, epoch, config, dev_sets, other_init,
-                                              writers.get("dev")):
+            for epoch in range(first_epoch, config.training.epochs):
+                train_one_epoch(loop, epoch, inputs)
+                if dev_sets and not validate(loop, epoch, dev_sets):
                     break
                 for path, _ in metrics_sets:
-                    loss = run_set(session, graph, state, savers, epoch, "Metrics", other_init[path], train=False,
-                                   writer=writers.get("metrics"), dataset=path)
+                    loss = run_epoch(loop, epoch, "Metrics", set_name(path), False, writer="metrics", dataset=path)
                     log.info("Metrics on %s - loss: %f", path, loss)
                 log.info("-" * 80)
         except (KeyboardInterrupt, Interrupted) as err:
-            path = savers.save_train(session, graph.global_step)
-            state.save_record(config)
+            path = loop.save_train()
+            loop.save_record()
             raise UserError("interrupted ({}): saved {}; run the same command again to resume".format(
                 err.args[0] if err.args else "Ctrl-C", path))
         finally:
-            for sig, handler in old_handlers.items():
-                signal.signal(sig, handler)
-            for writer in writers.values():
-                writer.close()
-        log.info("FINISHED optimization in %s", _duration(time.time() - started))
-        if dist.size > 1:
-            digest = weights_digest(session)
-            sys.stderr.write("rank {} of {}: weights sha256 {}\n".format(dist.rank, dist.size, digest))
-            if not dist.same_on_all_ranks(session, digest):
-                raise UserError("rank {}: the ranks' weights differ after training (sha256 {} here)".format(
-                    dist.rank, digest))
-            log.info("Weights identical on all %d ranks (sha256 %s)", dist.size, digest)
-    record["finished"] = True
-    state.save_record(config)
+            signal.signal(signal.SIGTERM, old_handler)
+        log.info("FINISHED optimization in %s", duration(time.time() - started))
+        check_ranks_agree(session, dist)
+        record.finished = True
+        loop.save_record()
     if dist.is_chief:
         proof = checkpoints.verify_frozen(record, config.save_dir)
         if proof:
             log.info("%s", proof)
     return record
+
+
+def check_ranks_agree(session, dist):
+    """Horovod: every rank must end with bit-identical weights."""
+    if dist.size == 1:
+        return
+    digest = weights_digest(session)
+    sys.stderr.write("rank {} of {}: weights sha256 {}\n".format(dist.rank, dist.size, digest))
+    if not dist.same_on_all_ranks(session, digest):
+        raise UserError("rank {}: the ranks' weights differ after training (sha256 {} here)".format(dist.rank,
+                                                                                                    digest))
+    log.info("Weights identical on all %d ranks (sha256 %s)", dist.size, digest)
 
 
 def weights_digest(session):
@@ -329,84 +399,14 @@ def weights_digest(session):
     return digest.hexdigest()
 
 
-def frozen_prefix_cache(config, dist):
-    """The run's :class:`~deepspeech_freeze.prefix_cache.PrefixCache`, or None without ``--frozen_prefix_cache``."""
-    if not FLAGS.frozen_prefix_cache:
-        return None
-    if dist.size > 1 or FLAGS.train_cudnn:
-        raise UserError("--frozen_prefix_cache is not supported with --horovod or --train_cudnn yet: drop one")
-    depth = prefix_cache.check_cacheable(config.transfer.frozen_layers, config.dropout_rates)
-    if FLAGS.feature_cache:
-        log.warning("--feature_cache is not used with --frozen_prefix_cache (the cache holds layer %d's outputs)",
-                    depth)
-    log.info("Frozen-prefix cache: layers 1-%d run once per utterance; training computes layers %d-6", depth,
-             depth + 1)
-    return prefix_cache.PrefixCache(FLAGS.frozen_prefix_cache, config, depth, FLAGS.frozen_prefix_cache_fp16)
-
-
-def _set_name(path):
-    return "set-" + hashlib.sha1(os.path.abspath(path).encode("utf-8")).hexdigest()[:12]
-
-
-def epochs_already_done(record, step):
-    """Epochs of an interrupted run that the checkpoint at ``step`` already contains (0 for a finished or new run,
-    whose next invocation trains ``--epochs`` more, as DeepSpeech does). Resets the record for this invocation."""
-    if record.get("finished", True):
-        record["epoch_end_steps"] = []
-    record["epoch_end_steps"] = [s for s in record.get("epoch_end_steps", []) if s <= step]
-    record["history"] = [entry for entry in record.get("history", []) if entry["step"] <= step]
-    record["finished"] = False
-    return len(record["epoch_end_steps"])
-
-
-def after_dev(session, graph, state, savers, epoch, config, dev_sets, other_init, writer):
-    """Validate, save best_dev, and decide on early stop and plateau; returns False to stop training."""
-    losses = []
-    for path, frame in dev_sets:
-        loss = run_set(session, graph, state, savers, epoch, "Validation", other_init[path], train=False,
-                       writer=writer, dataset=path)
-        losses.append((loss, len(frame)))
-        log.info("Finished validating epoch %d on %s - loss: %f", epoch, path, loss)
-    # Weighted by each set's number of batches, as DeepSpeech weights by steps.
-    weights = [max(1, -(-count // FLAGS.dev_batch_size)) for _, count in losses]
-    dev_loss = sum(loss * weight for (loss, _), weight in zip(losses, weights)) / sum(weights)
-    dev_loss = state.dist.mean(session, dev_loss)  # Horovod: every rank decides on the same number
-    step = session.run(graph.global_step)
-    write_epoch_summary(writer, "epoch_loss", dev_loss, step)
-
-    if dev_loss > state.best_dev_loss - FLAGS.es_min_delta:
-        state.epochs_without_improvement += 1
-    else:
-        state.epochs_without_improvement = 0
-    record = state.record
-    record["history"][-1]["dev_loss"] = float(dev_loss)
-    if dev_loss < state.best_dev_loss:
-        state.best_dev_loss = dev_loss
-        path = savers.save_best(session, graph.global_step)
-        log.info("Saved new best validating model with loss %f to: %s", dev_loss, path)
-        record.update(best_dev_loss=float(dev_loss), best_dev_epoch=epoch, best_dev_step=int(step))
-    state.save_record(config)
-
-    if FLAGS.early_stop and state.epochs_without_improvement == FLAGS.es_epochs:
-        log.info("Early stop triggered as the loss did not improve the last %d epochs", FLAGS.es_epochs)
-        return False
-    if FLAGS.reduce_lr_on_plateau and state.epochs_without_improvement > 0 and \
-            state.epochs_without_improvement % FLAGS.plateau_epochs == 0:
-        if state.dist.is_chief:
-            checkpoints.restore_best(session, config)
-        state.dist.broadcast(session)
-        session.run(graph.reduce_learning_rate)
-        log.info("Encountered a plateau, reducing learning rate to %s", session.run(graph.learning_rate))
-        savers.save_best(session, graph.global_step)
-    return True
-
-
-def _layer_list(config, frozen):
+def layer_list(config, frozen):
+    """``'1 (dense), 2 (dense)'``: the frozen (or the trainable) layers for the log."""
     chosen = [n for n in LAYERS if (n in config.transfer.frozen_layers) == frozen]
     return ", ".join("{} ({})".format(n, KIND_OF_LAYER[n]) for n in chosen) or "none"
 
 
-def _duration(seconds):
+def duration(seconds):
+    """``h:mm:ss``."""
     minutes, seconds = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return "{}:{:02d}:{:02d}".format(hours, minutes, seconds)
@@ -416,25 +416,31 @@ def _duration(seconds):
 # main
 
 
-def main(_argv):
-    """Train, then test and export, as DeepSpeech.py's main does."""
-    setup_logging(FLAGS.log_level)
-    config = build_config(training=bool(FLAGS.train_files))
-    scorer = None
-    if FLAGS.scorer_path:
-        from . import evaluate  # pylint: disable=import-outside-toplevel
-        scorer = evaluate.check_scorer(config)  # fail early on a bad scorer, before hours of training
-    dist = distributed.create(FLAGS.horovod)
-    on_cpu = FLAGS.train_files and available_devices() == ["/cpu:0"]
-    if on_cpu and FLAGS.train_cudnn:
+def check_devices(config):
+    """Refuse ``--train_cudnn`` without a GPU; warn that ``--automatic_mixed_precision`` does little on CPU."""
+    if not config.is_training or available_devices(config.runtime) != ["/cpu:0"]:
+        return
+    if config.training.train_cudnn:
         raise UserError("--train_cudnn needs a GPU with cuDNN and none is visible here: train without it (the "
                         "checkpoints stay compatible; cuDNN checkpoints load on CPU with --load_cudnn)")
-    if on_cpu and FLAGS.automatic_mixed_precision:
+    if config.training.automatic_mixed_precision:
         # TF skips the float16 rewrite without a GPU but keeps the loss-scaling optimizer wrapper, whose scaling
         # changes float32 rounding: losses differ slightly from a run without the flag.
         log.warning("--automatic_mixed_precision: no GPU is visible, so TF will not convert the graph to float16; "
                     "only its dynamic loss scaling applies (drop the flag on CPU)")
-    if FLAGS.train_files:
+
+
+def main(_argv):
+    """Train, then test and export, as DeepSpeech.py's main does."""
+    setup_logging(FLAGS.log_level)
+    config = from_flags()
+    scorer = None
+    if config.decoding.scorer_path:
+        from . import evaluate  # pylint: disable=import-outside-toplevel
+        scorer = evaluate.check_scorer(config)  # fail early on a bad scorer, before hours of training
+    dist = distributed.create(config.runtime.horovod)
+    check_devices(config)
+    if config.is_training:
         try:
             fit(config, dist)
         except checkpoints.FrozenLayersChanged as err:
@@ -442,17 +448,15 @@ def main(_argv):
             sys.exit(3)
     if not dist.is_chief:
         return  # testing, export and inference are rank 0's
-    if config.test_files:
-        # Always the model this run produced (its save directory), never the transfer source.
+    if config.data.test_files:
         from . import evaluate  # pylint: disable=import-outside-toplevel
-        evaluate.test(config, config.save_dir if FLAGS.train_files else config.load_dir, scorer)
-    if FLAGS.export_dir:
+        evaluate.test(config, config.trained_dir, scorer)
+    if config.export.export_dir:
         from . import export  # pylint: disable=import-outside-toplevel
-        export.export(config, config.save_dir if FLAGS.train_files else config.load_dir)
-    if FLAGS.one_shot_infer:
+        export.export(config, config.trained_dir)
+    if config.one_shot_infer:
         from . import transcribe  # pylint: disable=import-outside-toplevel
-        directory = config.save_dir if FLAGS.train_files else config.load_dir
-        print(transcribe.transcribe_files(config, directory, [FLAGS.one_shot_infer])[0]["transcript"])
+        print(transcribe.transcribe_files(config, config.trained_dir, [config.one_shot_infer])[0]["transcript"])
 
 
 def entry_point():

@@ -18,7 +18,7 @@ import os
 import tensorflow as tf
 
 from . import audio, checkpoints, decoding
-from .config import build_config
+from .config import from_flags, session_config
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
 from .logs import setup_logging
@@ -31,7 +31,7 @@ def check_audio(path, config):
     """Number of samples of a usable WAV file; a :class:`UserError` naming the file otherwise."""
     info, problem = audio.wav_info(path)
     if info is not None:
-        problem = audio.wav_problem(info, config.sample_rate)
+        problem = audio.wav_problem(info, config.data.sample_rate)
     if problem is not None:
         raise UserError("audio file {}: {}".format(path, problem))
     return info.n_samples
@@ -40,11 +40,12 @@ def check_audio(path, config):
 def build_graph(config):
     """A file-path placeholder -> batch-major softmax ``[1, T, n_classes]`` and the frame count ``[1]``."""
     path = tf.compat.v1.placeholder(tf.string, [], name="wav_filename")
-    features, n_frames = audio.wav_file_to_mfccs(path, config.window_samples, config.step_samples, config.n_input,
-                                                 config.sample_rate / 2)
+    features, n_frames = audio.wav_file_to_mfccs(path, config.data.window_samples, config.data.step_samples, config.model.n_input,
+                                                 config.data.sample_rate / 2)
     features = tf.expand_dims(features, 0)
     n_frames = tf.expand_dims(n_frames, 0)
-    output = create_model(features, n_frames, config.n_hidden, config.n_classes, dropout=None, overlap=True)
+    output = create_model(features, n_frames, config.model.n_hidden, config.model.n_classes, dropout=None,
+                          overlap=True, relu_clip=config.model.relu_clip)
     probs = tf.transpose(a=tf.nn.softmax(output.logits), perm=[1, 0, 2])
     return path, probs, n_frames
 
@@ -53,28 +54,27 @@ def transcribe_files(config, directory, paths):
     """Transcribe WAV files with the model in checkpoint ``directory``; returns a list (in order) of dicts
     ``{"wav_filename", "transcript"}``. Every file is checked before the model is loaded."""
     lengths = [check_audio(path, config) for path in paths]
-    scorer = decoding.load_scorer(FLAGS.scorer_path, config.alphabet, FLAGS.lm_alpha, FLAGS.lm_beta)
+    decoder = config.decoding
+    scorer = decoding.load_scorer(decoder.scorer_path, config.model.alphabet, decoder.lm_alpha, decoder.lm_beta)
     tf.compat.v1.reset_default_graph()
     path_input, probs, n_frames = build_graph(config)
     results = []
-    with tf.compat.v1.Session(config=tf.compat.v1.ConfigProto(
-            inter_op_parallelism_threads=FLAGS.inter_op_parallelism_threads,
-            intra_op_parallelism_threads=FLAGS.intra_op_parallelism_threads)) as session:
+    with tf.compat.v1.Session(config=session_config(config.runtime)) as session:
         checkpoints.restore_for_evaluation(session, directory, config.load_evaluate)
         for path, n_samples in zip(paths, lengths):
-            if audio.n_feature_frames(n_samples, config.window_samples, config.step_samples) == 0:
+            if audio.n_feature_frames(n_samples, config.data.window_samples, config.data.step_samples) == 0:
                 log.warning("%s is shorter than one feature window (%d samples): empty transcript", path,
-                            config.window_samples)
+                            config.data.window_samples)
                 transcript = ""
             else:
                 try:
                     batch_probs, batch_frames = session.run([probs, n_frames], feed_dict={path_input: path})
                 except tf.errors.OpError as err:
                     raise UserError("audio file {} cannot be decoded ({}): convert it with: sox IN.wav -r {} -b 16 "
-                                    "-c 1 OUT.wav".format(path, err.message.split("\n")[0], config.sample_rate))
+                                    "-c 1 OUT.wav".format(path, err.message.split("\n")[0], config.data.sample_rate))
                 transcript = decoding.beam_search_batch(
-                    batch_probs, batch_frames, config.alphabet, FLAGS.beam_width, scorer=scorer,
-                    cutoff_prob=FLAGS.cutoff_prob, cutoff_top_n=FLAGS.cutoff_top_n)[0]
+                    batch_probs, batch_frames, config.model.alphabet, decoder.beam_width, scorer=scorer,
+                    cutoff_prob=decoder.cutoff_prob, cutoff_top_n=decoder.cutoff_top_n)[0]
             results.append({"wav_filename": path, "transcript": transcript})
     return results
 
@@ -103,7 +103,7 @@ def write_jsonl(path, results):
 
 def main(_argv):
     setup_logging(FLAGS.log_level)
-    config = build_config(training=False)
+    config = from_flags()
     paths = audio_paths(FLAGS.audio)
     results = transcribe_files(config, config.load_dir, paths)
     single = len(paths) == 1 and not os.path.isdir(FLAGS.audio)

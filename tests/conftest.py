@@ -15,11 +15,12 @@ GERMAN = os.path.join(ROOT, "data", "alphabets", "german.txt")
 LDC_TRANSCRIPT = "she had your dark suit in greasy wash water all year"
 
 
-def run_module(module, *args, check=True, env=None, timeout=900):
-    """Run ``python -m module args`` like a user would; returns the CompletedProcess (stdout+stderr text)."""
+def run_module(module, *args, check=True, env=None, timeout=900, cwd=ROOT):
+    """Run ``python -m module args`` like a user would (in ``cwd``, the repository by default); returns the
+    CompletedProcess (stdout+stderr text)."""
     environment = dict(os.environ, PYTHONPATH=ROOT, PYTHONIOENCODING="utf-8")
     environment.update(env or {})
-    result = subprocess.run([sys.executable, "-m", module] + [str(a) for a in args], cwd=ROOT, env=environment,
+    result = subprocess.run([sys.executable, "-m", module] + [str(a) for a in args], cwd=str(cwd), env=environment,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
                             timeout=timeout)
     result.output = result.stdout + result.stderr

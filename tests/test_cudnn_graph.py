@@ -10,17 +10,17 @@ import sys
 import tensorflow as tf
 from tensorflow.python.training.saving import saveable_object_util
 from deepspeech_freeze import checkpoints, flags as F, train
-from deepspeech_freeze.config import build_config
+from deepspeech_freeze.config import from_flags
 F.define_flags()
 F.FLAGS(["x", "--train_cudnn", "--n_hidden", "8", "--freeze_layers", sys.argv[1], "--alphabet_config_path", sys.argv[2]]
         + sys.argv[3:])
-config = build_config(training=True)
-types = (tf.string, tf.float32, tf.int32, tf.int32, tf.int32)
-shapes = (tf.TensorShape([None]), tf.TensorShape([None, None, 26]), tf.TensorShape([None]),
-          tf.TensorShape([None, None]), tf.TensorShape([None]))
-graph = train.build_training_graph(config, types, shapes, ["/cpu:0"])
+config = from_flags()
+# One batch shaped like data.create_dataset's: (file names, MFCCs [B, T, 26], frames, labels, label lengths).
+batch = tf.data.Dataset.from_tensors((tf.constant(["a.wav"]), tf.zeros([1, 7, 26]), tf.constant([7]),
+                                      tf.constant([[1, 2]]), tf.constant([2])))
+graph = train.build_training_graph(config, {"train": batch}, ["/cpu:0"])
 names = sorted(v.op.name for v in tf.compat.v1.global_variables())
-print("TRAINABLE", ",".join(sorted(v.op.name for v in graph.trainable)))
+print("TRAINABLE", ",".join(sorted(v.op.name for v in tf.compat.v1.trainable_variables())))
 print("ALL", ",".join(names))
 # The checkpoint keys the training run's savers write (a Saver is built as train.fit builds it).
 savers = checkpoints.Savers("unused", 1)

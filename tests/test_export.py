@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import ENGLISH, GERMAN, LDC_TRANSCRIPT, ROOT, SHARED_LDC, run_module
+from conftest import ENGLISH, GERMAN, LDC_TRANSCRIPT, ROOT, LDC_DIR, run_module
 
 pytestmark = pytest.mark.slow
 
@@ -183,15 +183,13 @@ def test_pb_has_deepspeech_nodes_shapes_and_metadata(exported_pb):
 def test_pb_graph_matches_checkpoint_model(exported_pb, ldc93s1_model):
     """Feeding the .pb chunk by chunk (state carried) gives the same probabilities as the training-style graph."""
     from deepspeech_freeze.transcribe import build_graph
-    from deepspeech_freeze.config import Config, TransferSpec
+    from deepspeech_freeze.config import Config, ModelConfig
     from deepspeech_freeze.alphabet import Alphabet
     from deepspeech_freeze import checkpoints
     from deepspeech_freeze.audio import wav_file_to_mfccs
     from deepspeech_freeze.model import overlapping_windows
 
-    config = Config(alphabet=Alphabet(ENGLISH), n_hidden=100, n_classes=29, sample_rate=16000, window_samples=512,
-                    step_samples=320, load_dir="", save_dir="", summary_dir="", transfer=TransferSpec(""),
-                    dropout_rates=(0.0,) * 6)
+    config = Config(ModelConfig(alphabet=Alphabet(ENGLISH), n_hidden=100, dropout_rates=(0.0,) * 6))
     with tf.Graph().as_default():
         path, probs, n_frames = build_graph(config)
         mfccs, _ = wav_file_to_mfccs(path, 512, 320, 26, 8000.0)
@@ -221,13 +219,11 @@ def test_pb_graph_matches_checkpoint_model(exported_pb, ldc93s1_model):
 def test_dynamic_shapes_follow_deepspeech(tmp_path):
     """n_steps -1: dynamic time axis; batch <= 0: dynamic batch without state I/O (and it needs n_steps -1)."""
     from deepspeech_freeze.alphabet import Alphabet
-    from deepspeech_freeze.config import Config, TransferSpec
+    from deepspeech_freeze.config import Config, ModelConfig
     from deepspeech_freeze.errors import UserError
     from deepspeech_freeze.export import create_inference_graph
 
-    config = Config(alphabet=Alphabet(ENGLISH), n_hidden=100, n_classes=29, sample_rate=16000, window_samples=512,
-                    step_samples=320, load_dir="", save_dir="", summary_dir="", transfer=TransferSpec(""),
-                    dropout_rates=(0.0,) * 6)
+    config = Config(ModelConfig(alphabet=Alphabet(ENGLISH), n_hidden=100, dropout_rates=(0.0,) * 6))
     with tf.Graph().as_default():
         inputs, outputs, _ = create_inference_graph(config, batch_size=1, n_steps=-1)
         assert inputs["input"].shape.as_list() == [1, None, 19, 26]
@@ -400,7 +396,7 @@ def test_transcribe_unreadable_audio(ldc93s1_model, tmp_path, kind):
     if kind == "random_bytes":
         path.write_bytes(np.random.RandomState(0).bytes(4000))
     elif kind == "wrong_rate":
-        shutil.copy(os.path.join(SHARED_LDC, "LDC93S1_pcms16le_1_8000.wav"), str(path))
+        shutil.copy(os.path.join(LDC_DIR, "LDC93S1_pcms16le_1_8000.wav"), str(path))
     result = run_module("deepspeech_freeze.transcribe", "--checkpoint_dir", ldc93s1_model.checkpoints, "--audio",
                         path, *MODEL_FLAGS, check=False)
     error = one_error_line(result)

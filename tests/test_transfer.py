@@ -8,7 +8,7 @@ import tensorflow as tf
 from conftest import ENGLISH, GERMAN, TINY, run_module
 from deepspeech_freeze import cudnn_format
 from deepspeech_freeze.checkpoints import CheckpointView
-from deepspeech_freeze.layers import SCOPE_OF_LAYER, is_adam_slot, layer_of_variable
+from deepspeech_freeze.naming import SCOPE_OF_LAYER, is_adam_slot, layer_of_variable
 
 TINY_GERMAN = ["--n_hidden", "100", "--noshow_progressbar", "--alphabet_config_path", GERMAN]
 

@@ -22,7 +22,8 @@ import os
 import sys
 
 from ..errors import UserError
-from ..layers import LAYERS
+from ..naming import LAYERS
+from ..run_record import RunRecord
 
 RESULT_FILE = "result.json"
 CSV_COLUMNS = ("order", "scheme", "label", "wer", "cer", "test_loss", "best_dev_loss", "best_dev_epoch",
@@ -41,7 +42,7 @@ def load_results(runs):
             continue
         path = os.path.join(folder, RESULT_FILE)
         if not os.path.isfile(path):
-            if os.path.isfile(os.path.join(folder, "run.json")):
+            if os.path.isfile(RunRecord.path(folder)):
                 pending.append(name)
             continue
         try:

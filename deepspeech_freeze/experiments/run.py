@@ -18,7 +18,7 @@ Then ``RUNS/NAME/result.json`` is written: WER, CER and loss on the test set (co
 :mod:`deepspeech_freeze.metrics`), best dev loss and its (0-indexed) epoch, the training time (the sum of the
 epochs' training seconds in ``run.json``, validation excluded), audio hours trained per hour, the learning curve,
 the frozen-layers proof and, for transfer rows, how far each layer moved from the source
-(:func:`deepspeech_freeze.inspect.compare` of the source checkpoint and the tested checkpoint).
+(:func:`deepspeech_freeze.weight_change.compare` of the source checkpoint and the tested checkpoint).
 
 Re-running the command skips rows that have a ``result.json``. A row interrupted during training resumes where it
 stopped (the trainer resumes from its save folder); a row whose training finished but whose test did not is only
@@ -26,6 +26,7 @@ tested. Delete ``RUNS/NAME`` to run a row again from the start.
 """
 import argparse
 import csv
+import dataclasses
 import io
 import json
 import logging
@@ -38,6 +39,7 @@ from collections import OrderedDict
 
 from .. import metrics
 from ..errors import UserError
+from ..run_record import RunRecord
 from . import schemes
 
 RESULT_FILE = "result.json"
@@ -114,7 +116,7 @@ def train_command(row, files, source, alphabet, scorer, out):
     if row.from_scratch:
         # A fresh start with --load_train init; an interrupted one resumes from its own folder (--load_train init
         # would start it over). --load_checkpoint_dir is the row's own folder, never a default location.
-        resuming = os.path.isfile(os.path.join(folder, "run.json"))
+        resuming = os.path.isfile(RunRecord.path(folder))
         flags["load_train"] = "auto" if resuming else "init"
         load_dir = folder
     else:
@@ -176,39 +178,39 @@ def _tail(path, lines=25):
 
 
 def weight_change(source_checkpoint, tested_checkpoint):
-    """Per-layer rows of :func:`deepspeech_freeze.inspect.compare` (source -> tested), or None without a source."""
+    """Per-layer rows of :func:`deepspeech_freeze.weight_change.compare` (source -> tested), or None without a source."""
     if not source_checkpoint or not os.path.isfile(source_checkpoint + ".index"):
         return None
-    from ..inspect import compare  # pylint: disable=import-outside-toplevel  (imports TensorFlow)
+    from ..weight_change import compare  # pylint: disable=import-outside-toplevel  (imports TensorFlow)
     return compare(source_checkpoint, tested_checkpoint)
 
 
 def build_result(row, scheme, folder, command):
     """The ``result.json`` record of a finished and tested row."""
     from .. import checkpoints  # pylint: disable=import-outside-toplevel
-    record = checkpoints.read_run(folder)
-    if record is None or not record.get("finished"):
+    record = RunRecord.load(folder)
+    if record is None or not record.finished:
         raise UserError("{} has no finished run.json: the training did not complete".format(folder))
     with io.open(os.path.join(folder, SAMPLES_FILE), encoding="utf-8") as handle:
         samples, wer, cer, test_loss = metrics.score_samples(json.load(handle))
-    history = record.get("history", [])
-    train_seconds = sum(entry.get("seconds", 0.0) for entry in history)
-    audio_seconds = record.get("train_audio_seconds")
+    history = [dataclasses.asdict(entry) for entry in record.history]
+    train_seconds = record.train_seconds
+    audio_seconds = record.train_audio_seconds
     tested = checkpoints.find_checkpoint(folder, "best")
     try:
         proof = checkpoints.verify_frozen(record, folder)
     except checkpoints.FrozenLayersChanged as err:
         raise UserError("{}: {}; no result is written".format(row.name, err))
-    source = record.get("source_checkpoint")
+    source = record.source_checkpoint
     return OrderedDict([
         ("scheme", row.name), ("label", row.label), ("order", row.order), ("scheme_folder", scheme.path),
         ("wer", wer), ("cer", cer), ("test_loss", test_loss), ("test_samples", len(samples)),
-        ("best_dev_loss", record.get("best_dev_loss")), ("best_dev_epoch", record.get("best_dev_epoch")),
+        ("best_dev_loss", record.best_dev_loss), ("best_dev_epoch", record.best_dev_epoch),
         ("epochs_run", len(history)), ("train_seconds", round(train_seconds, 3)),
         ("train_audio_seconds", audio_seconds),
         ("audio_hours_per_hour", audio_seconds * len(history) / train_seconds
          if audio_seconds and train_seconds else None),
-        ("frozen_layers", record.get("frozen_layers")), ("reinit_layers", record.get("reinit_layers")),
+        ("frozen_layers", record.frozen_layers), ("reinit_layers", record.reinit_layers),
         ("frozen_proof", proof), ("source_checkpoint", source), ("tested_checkpoint", tested),
         ("weight_change", weight_change(source, tested) if source else None),
         ("history", history), ("flags", row.flags), ("command", command),
@@ -229,9 +231,9 @@ def run_row(row, scheme, files, source, alphabet, scorer, out):
     folder = row_dir(out, row)
     os.makedirs(folder, exist_ok=True)
     log_path = os.path.join(folder, LOG_FILE)
-    record = checkpoints.read_run(folder)
+    record = RunRecord.load(folder)
     started = time.time()
-    if record is not None and record.get("finished") and checkpoints.find_checkpoint(folder, "best"):
+    if record is not None and record.finished and checkpoints.find_checkpoint(folder, "best"):
         if os.path.isfile(os.path.join(folder, SAMPLES_FILE)):
             _say("{}: training and test done earlier; writing its result".format(row.name))
             command = None

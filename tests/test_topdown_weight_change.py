@@ -17,7 +17,7 @@ def test_inspect_reports_zero_for_frozen_layers(tmp_path, ldc_dir):
     run_module("deepspeech_freeze.train", "--load_checkpoint_dir", tmp_path / "src", "--save_checkpoint_dir",
                tmp_path / "dst", "--summary_dir", tmp_path / "s", "--train_files", csv, "--epochs", "2",
                "--freeze_layers", "1-3,5", *BASE)
-    result = run_module("deepspeech_freeze.inspect", "--source", tmp_path / "src", "--target", tmp_path / "dst",
+    result = run_module("deepspeech_freeze.weight_change", "--source", tmp_path / "src", "--target", tmp_path / "dst",
                         "--png", tmp_path / "change.png", "--json", tmp_path / "change.json")
     rows = {row["layer"]: row for row in json.loads((tmp_path / "change.json").read_text())["layers"]}
     for layer in (1, 2, 3, 5):
@@ -37,7 +37,7 @@ def test_inspect_marks_a_reinitialised_output_layer(tmp_path, english_model, ldc
                tmp_path / "de", "--summary_dir", tmp_path / "s", "--train_files", csv, "--epochs", "1",
                "--drop_source_layers", "1", "--n_hidden", "100", "--noshow_progressbar", "--alphabet_config_path",
                GERMAN)
-    result = run_module("deepspeech_freeze.inspect", "--source", english_model, "--target", tmp_path / "de")
+    result = run_module("deepspeech_freeze.weight_change", "--source", english_model, "--target", tmp_path / "de")
     assert "shape changed (re-initialised)" in result.output
 
 

@@ -1,6 +1,6 @@
 """How far did each layer move? Per-layer weight change between two checkpoints (Kunze et al. 2017).
 
-``python -m deepspeech_freeze.inspect --source DIR_A --target DIR_B [--png change.png] [--json change.json]``
+``python -m deepspeech_freeze.weight_change --source DIR_A --target DIR_B [--png change.png] [--json change.json]``
 
 For each layer (1-3 dense, 4 LSTM, 5 dense, 6 output) all its weights and biases are taken as one vector W:
 relative change ||W_B - W_A|| / ||W_A||, cosine similarity of W_A and W_B, and the largest absolute change. A frozen
@@ -16,7 +16,7 @@ from absl import flags
 
 from .checkpoints import CheckpointView, find_checkpoint
 from .errors import UserError, run_main
-from .layers import KIND_OF_LAYER, LAYERS, is_adam_slot, layer_of_variable
+from .naming import KIND_OF_LAYER, LAYERS, LSTM_OPAQUE, is_adam_slot, layer_of_variable
 from .logs import setup_logging
 
 FLAGS = flags.FLAGS
@@ -40,7 +40,7 @@ def layer_vectors(view):
     layers = {}
     for name in sorted(view.shapes):
         layer = layer_of_variable(name)
-        if layer is None or is_adam_slot(name) or name.startswith("cudnn_lstm/opaque_kernel"):
+        if layer is None or is_adam_slot(name) or name.startswith(LSTM_OPAQUE):
             continue
         layers.setdefault(layer, {})[name] = np.asarray(view.get_tensor(name), dtype=np.float64)
     return layers

@@ -2,7 +2,7 @@
 import pytest
 
 from deepspeech_freeze.errors import UserError
-from deepspeech_freeze.layers import format_layers, is_adam_slot, layer_of_variable, parse_layer_set, top_layers
+from deepspeech_freeze.naming import format_layers, is_adam_slot, layer_of_variable, parse_layer_set, top_layers
 
 
 @pytest.mark.parametrize("spec, expected", [

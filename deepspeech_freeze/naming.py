@@ -1,8 +1,9 @@
-"""Layer numbers, their variable scopes, and the layer-set syntax used by --freeze_layers.
+"""Names: layer numbers, their variable scopes and variable names, dropout rates per layer, layer-set syntax.
 
-The six layers of DeepSpeech 0.7 are numbered everywhere in this project as:
-1, 2, 3 = dense; 4 = LSTM; 5 = dense; 6 = output. A variable belongs to a layer by the first component of its name
-(its top-level variable scope), never by a substring test: ``beta2_power`` belongs to no layer.
+The one home of every name a checkpoint, a flag or a log line uses for a part of the model. The six layers of
+DeepSpeech 0.7 are numbered everywhere in this project as: 1, 2, 3 = dense; 4 = LSTM; 5 = dense; 6 = output. A
+variable belongs to a layer by the first component of its name (its top-level variable scope), never by a
+substring test: ``beta2_power`` belongs to no layer.
 """
 from .errors import UserError
 
@@ -13,6 +14,26 @@ KIND_OF_LAYER = {1: "dense", 2: "dense", 3: "dense", 4: "LSTM", 5: "dense", 6: "
 
 #: Suffixes of the optimizer's slot variables (Adam's first and second moments).
 ADAM_SLOT_SUFFIXES = ("/Adam", "/Adam_1")
+
+#: The LSTM's weights under the canonical names of TF's cuDNN-compatible cell (what DeepSpeech 0.7's CPU graph and
+#: the canonical copies in cuDNN checkpoints use): ``LSTM_CANONICAL + "kernel"`` and ``+ "bias"``.
+LSTM_CANONICAL_SCOPE = "cudnn_lstm/rnn/multi_rnn_cell/cell_0/cudnn_compatible_lstm_cell"
+LSTM_CANONICAL = LSTM_CANONICAL_SCOPE + "/"
+#: cuDNN's single opaque parameter buffer of the LSTM (``--train_cudnn`` graphs and release checkpoints).
+LSTM_OPAQUE = "cudnn_lstm/opaque_kernel"
+
+#: The flags of the six rates fed to the placeholders ``dropout_0..5``, in that order.
+DROPOUT_FLAGS = ("dropout_rate", "dropout_rate2", "dropout_rate3", "dropout_rate4", "dropout_rate5",
+                 "dropout_rate6")
+#: Which rate each layer applies, as in DeepSpeech 0.7: layers 1-3 use rates 0-2, layer 5 uses rate 5 (the flag
+#: ``--dropout_rate6``). The LSTM and the output layer have no dropout, so rates 3 and 4 are fed but never used.
+DROPOUT_INDEX_OF_LAYER = {1: 0, 2: 1, 3: 2, 5: 5}
+
+
+def dropout_of_layer(layer, rates):
+    """The dropout rate layer ``layer`` applies given the six fed ``rates`` (None: the layer has no dropout)."""
+    index = DROPOUT_INDEX_OF_LAYER.get(layer)
+    return None if index is None else rates[index]
 
 
 def layer_of_variable(name):
