@@ -104,7 +104,7 @@ def training(frame, config, args):
     """Median step seconds fed by the real pipeline and by one in-memory batch, alternating."""
     lstm.GRADIENT = "fast"
     tf.compat.v1.reset_default_graph()
-    tf.compat.v1.set_random_seed(FLAGS.random_seed)
+    tf.compat.v1.set_random_seed(config.training.random_seed)
     real = data.create_dataset(frame, config, args.batch, train_phase=True).repeat()
     held = data.create_dataset(frame, config, args.batch, train_phase=True).take(1).cache().repeat()
     graph = train.build_training_graph(config, {"real pipeline": real, "one batch in memory": held}, ["/cpu:0"])

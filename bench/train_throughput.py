@@ -293,7 +293,7 @@ def run_spec(spec, gradient, config, frame, args, steps, trace=False):
     reset_peak_rss()
     tf.compat.v1.reset_default_graph()
     started = time.perf_counter()
-    tf.compat.v1.set_random_seed(FLAGS.random_seed)
+    tf.compat.v1.set_random_seed(config.training.random_seed)
     dataset = data.create_dataset(frame, config, args.batch, train_phase=True).repeat()
     graph = train.build_training_graph(config, {"train": dataset}, ["/cpu:0"])
     init = graph.initializers["train"]
