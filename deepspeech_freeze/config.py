@@ -362,13 +362,27 @@ def _transfer_layers(flags):
     return reinit, frozen
 
 
+#: Where the repository's alphabet files are, for the default ``--alphabet_config_path`` run from elsewhere.
+_REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _alphabet_path(path, default):
+    """``--alphabet_config_path`` as given; its default (``data/alphabets/english.txt``, relative like DeepSpeech's)
+    falls back to the repository's copy when the working directory has none."""
+    if path == default and not os.path.exists(path):
+        bundled = os.path.join(_REPOSITORY, default)
+        if os.path.exists(bundled):
+            return bundled
+    return path
+
+
 def from_flags(flags=FLAGS):
     """Validate the parsed flags and build the :class:`Config` (the only reader of the shared flags).
 
     Paths are made absolute against the working directory here, so every path flag may be given relative.
     """
     _reject_unsupported(flags)
-    alphabet = Alphabet(flags.alphabet_config_path)
+    alphabet = Alphabet(_alphabet_path(flags.alphabet_config_path, flags["alphabet_config_path"].default))
     checkpoint_dir = _absolute(flags.checkpoint_dir) or os.path.join(DEFAULT_DATA_HOME, "checkpoints")
     load_dir = _absolute(flags.load_checkpoint_dir) or checkpoint_dir
     reinit, frozen = _transfer_layers(flags)

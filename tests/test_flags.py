@@ -1,6 +1,7 @@
 """No flag silently ignored, and nonsense values refused: every accepted DeepSpeech flag is honoured, accepted and
 documented as DeepSpeech itself ignores it, or rejected with a message naming it."""
 import json
+import os
 import re
 import subprocess
 import sys
@@ -109,3 +110,21 @@ def test_relu_clip_is_honoured(english_model, ldc_dir):
                             "--beam_width", "8")
         losses.append(float(re.search(r"Test on .* loss: ([0-9.]+)", result.output).group(1)))
     assert losses[0] != losses[1], losses
+
+
+def test_default_alphabet_is_found_from_any_folder(tmp_path):
+    """DeepSpeech's default --alphabet_config_path is relative; run elsewhere, the repository's file is used, and a
+    path the user gives is taken as given (relative to the working directory)."""
+    script = ("import sys; from deepspeech_freeze.flags import define_flags, FLAGS; define_flags(); "
+              "FLAGS(['x'] + sys.argv[1:]); from deepspeech_freeze.config import from_flags; "
+              "print(from_flags().model.alphabet.path)")
+    env = dict(os.environ, PYTHONPATH=ROOT)
+
+    def alphabet_of(*args):
+        return subprocess.run([sys.executable, "-c", script] + list(args), cwd=str(tmp_path), env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    assert alphabet_of().stdout.strip().splitlines()[-1] == os.path.join(ROOT, "data", "alphabets", "english.txt")
+    (tmp_path / "mine.txt").write_text("a\nb\n")
+    assert alphabet_of("--alphabet_config_path", "mine.txt").stdout.strip().splitlines()[-1] == "mine.txt"
+    missing = alphabet_of("--alphabet_config_path", "data/alphabets/english.txt ")
+    assert "does not exist" in missing.stdout
