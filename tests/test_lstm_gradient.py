@@ -5,13 +5,15 @@ sums the weight gradient over all steps in one matmul, TF adds one step at a tim
 differs. Tolerance: max |fast - stock| <= RTOL * max |stock| for each gradient tensor.
 """
 import collections
-import types
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import ENGLISH
 from deepspeech_freeze import lstm, train
+from deepspeech_freeze.alphabet import Alphabet
+from deepspeech_freeze.config import Config, ModelConfig, TransferSpec
 from deepspeech_freeze.model import N_INPUT, create_model
 
 RTOL = 1e-4  # float32 (eps 1.2e-7) with sums over T*B terms in a different order; observed errors are ~1e-7
@@ -161,9 +163,12 @@ N_HIDDEN = 24
 N_CLASSES = 29
 
 
-def _stub_config(frozen):
-    return types.SimpleNamespace(n_hidden=N_HIDDEN, n_classes=N_CLASSES,
-                                 transfer=types.SimpleNamespace(frozen_layers=frozenset(frozen)))
+def _config(frozen):
+    """A hand-built Config: English alphabet (N_CLASSES = 28 labels + blank), N_HIDDEN wide."""
+    config = Config(ModelConfig(Alphabet(ENGLISH), n_hidden=N_HIDDEN),
+                    transfer=TransferSpec(frozen_layers=frozenset(frozen)))
+    assert config.model.n_classes == N_CLASSES
+    return config
 
 
 def _batch(seed=3, batch=3, time=40, label_length=8):
@@ -183,7 +188,7 @@ def _train(kind, initial, steps=2):
     with graph.as_default():
         tf.compat.v1.set_random_seed(7)
         batch = [tf.constant(value) for value in _batch()]
-        loss, _, _ = train.batch_loss(batch, _stub_config(()), dropout=None)
+        loss, _, _ = train.batch_loss(batch, _config(()), dropout=None)
         optimizer = tf.compat.v1.train.AdamOptimizer(learning_rate=0.01)
         train_op = optimizer.minimize(loss, var_list=tf.compat.v1.trainable_variables())
         with tf.compat.v1.Session(graph=graph) as session:
