@@ -13,17 +13,23 @@ Writes to ``DIR`` (default ``RUNS_DIR``):
   Figures 2 and 3).
 
 Rows without a ``result.json`` (not run yet, or still running) are left out and listed.
+
+Runs made with the runner's ``--seeds`` (``RUNS/seed-S/NAME``) get the tables of :mod:`.seed_tables` instead: per row
+mean +- standard deviation and 95 % confidence interval of WER and CER over the seeds, and each scheme's difference
+to the from-scratch baseline and to "transfer, 0 frozen" with a paired bootstrap over the test utterances; the
+learning curves show the seeds' mean with their spread (min to max) as a band.
 """
 import argparse
 import csv
 import io
-import json
 import os
+import re
 import sys
 
 from ..errors import UserError
 from ..naming import LAYERS
 from ..run_record import RunRecord
+from .run import read_result
 
 RESULT_FILE = "result.json"
 CSV_COLUMNS = ("order", "scheme", "label", "wer", "cer", "test_loss", "best_dev_loss", "best_dev_epoch",
@@ -31,29 +37,44 @@ CSV_COLUMNS = ("order", "scheme", "label", "wer", "cer", "test_loss", "best_dev_
     tuple("change_layer_{}".format(layer) for layer in LAYERS)
 
 
+SEED_FOLDER = re.compile(r"^seed-(\d+)$")
+
+
+def seed_folders(runs):
+    """``[(seed, folder)]`` of a runs folder written with ``--seeds`` (sorted by seed), or [] for a plain one."""
+    found = []
+    for name in os.listdir(runs):
+        match = SEED_FOLDER.match(name)
+        if match and os.path.isdir(os.path.join(runs, name)):
+            found.append((int(match.group(1)), os.path.join(runs, name)))
+    return sorted(found)
+
+
 def load_results(runs):
-    """``(results sorted by order, names of run folders without a result.json)``."""
+    """``(results sorted by order, names of run folders without a result.json)``. Each result carries its folder
+    as ``run_folder`` and, under a ``seed-S`` folder, its ``seed``."""
     if not os.path.isdir(runs):
         raise UserError("--runs {} is not a folder (give the runner's --out folder)".format(runs))
     results, pending = [], []
-    for name in sorted(os.listdir(runs)):
-        folder = os.path.join(runs, name)
-        if not os.path.isdir(folder):
-            continue
-        path = os.path.join(folder, RESULT_FILE)
-        if not os.path.isfile(path):
-            if os.path.isfile(RunRecord.path(folder)):
-                pending.append(name)
-            continue
-        try:
-            with io.open(path, encoding="utf-8") as handle:
-                results.append(json.load(handle))
-        except ValueError as err:
-            raise UserError("{} is not valid JSON ({}): delete it and run the row again".format(path, err))
+    for seed, parent in seed_folders(runs) or [(None, runs)]:
+        for name in sorted(os.listdir(parent)):
+            folder = os.path.join(parent, name)
+            if not os.path.isdir(folder) or (seed is None and SEED_FOLDER.match(name)):
+                continue
+            path = os.path.join(folder, RESULT_FILE)
+            if not os.path.isfile(path):
+                if os.path.isfile(RunRecord.path(folder)):
+                    pending.append(name if seed is None else "{} (seed {})".format(name, seed))
+                continue
+            result = read_result(path)
+            result["run_folder"] = folder
+            if seed is not None:
+                result["seed"] = seed
+            results.append(result)
     if not results:
         raise UserError("no {} under {}: run python -m deepspeech_freeze.experiments.run first".format(
             RESULT_FILE, runs))
-    results.sort(key=lambda result: (result.get("order", 0), result["scheme"]))
+    results.sort(key=lambda result: (result.get("order", 0), result["scheme"], result.get("seed") or 0))
     return results, pending
 
 
@@ -187,7 +208,10 @@ def default_notes(results):
              "best dev loss (epoch): the lowest mean CTC loss on the dev set and its 0-indexed epoch.",
              "train time: the epochs' training time summed, validation and test excluded; audio h / h: hours of "
              "training audio processed per hour of that time."]
-    proved = [result["label"] for result in results if result.get("frozen_proof")]
+    # One label per row, also when a row ran with several seeds.
+    proved = sorted({result["label"]: result.get("order", 0) for result in results if result.get("frozen_proof")}
+                    .items(), key=lambda item: item[1])
+    proved = [label for label, _ in proved]
     if proved:
         notes.append("Frozen layers proved bit-identical to the source after training in: {}.".format(
             "; ".join(proved)))
@@ -214,6 +238,11 @@ def main(argv=None):
         out = args.out or args.runs
         os.makedirs(out, exist_ok=True)
         title = args.title or "Results: {}".format(os.path.abspath(args.runs))
+        if seed_folders(args.runs):
+            from . import seed_tables  # pylint: disable=import-outside-toplevel
+            text = seed_tables.write_all(results, out, title, default_notes(results) + args.note, pending)
+            print(text)
+            return
         write_csv(results, os.path.join(out, "results.csv"))
         text = write_markdown(results, os.path.join(out, "results.md"), title,
                               default_notes(results) + args.note, pending)

@@ -4,7 +4,7 @@
 
     python -m deepspeech_freeze.experiments.run --scheme experiments/eberhard2021 --data DIR \\
         --source CKPT_DIR --alphabet data/alphabets/german.txt --out RUNS_DIR \\
-        [--only NAME[,NAME]] [--scorer PATH] [--set key=value ...]
+        [--only NAME[,NAME]] [--scorer PATH] [--set key=value ...] [--seeds 1,2,3]
 
 ``DIR`` holds ``train.csv``, ``dev.csv`` and ``test.csv``. Each row runs as a subprocess
 ``python -m deepspeech_freeze.train`` with the merged flags (common < row < ``--set``) and
@@ -19,6 +19,12 @@ Then ``RUNS/NAME/result.json`` is written: WER, CER and loss on the test set (co
 epochs' training seconds in ``run.json``, validation excluded), audio hours trained per hour, the learning curve,
 the frozen-layers proof and, for transfer rows, how far each layer moved from the source
 (:func:`deepspeech_freeze.weight_change.compare` of the source checkpoint and the tested checkpoint).
+
+With ``--seeds 1,2,3`` every selected row runs once per seed, with the trainer's ``--random_seed`` set to it (weight
+initialisation and dropout), into ``RUNS/seed-S/NAME``; each ``result.json`` records its ``seed``. ``--source`` may
+then contain ``{seed}``, replaced by the seed, so that each seed's transfer rows load the source model trained with
+that seed (e.g. ``--source runs/english/seed-{seed}/baseline``); without ``{seed}`` every seed loads the same
+source. A scheme or ``--set`` that sets ``random_seed`` itself cannot be combined with ``--seeds``.
 
 Re-running the command skips rows that have a ``result.json``. A row interrupted during training resumes where it
 stopped (the trainer resumes from its save folder); a row whose training finished but whose test did not is only
@@ -102,6 +108,36 @@ def check_source(source, rows):
         raise UserError("--source {} holds no checkpoint (no best_dev_checkpoint or checkpoint state file "
                         "pointing at existing files)".format(source))
     return os.path.abspath(source)
+
+
+def parse_seeds(text):
+    """``"1,2,3"`` -> ``[1, 2, 3]`` (the runner's ``--seeds``); empty -> None (one run per row, no seed folders)."""
+    if not text or not text.strip():
+        return None
+    seeds = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item.isdigit():
+            raise UserError("--seeds {}: {!r} is not a seed; give comma-separated non-negative integers, e.g. "
+                            "--seeds 1,2,3".format(text, item))
+        if int(item) in seeds:
+            raise UserError("--seeds {}: seed {} is given twice".format(text, item))
+        seeds.append(int(item))
+    return seeds
+
+
+def seed_source(source, seed):
+    """``source`` with ``{seed}`` replaced by ``seed`` (no other brace is interpreted)."""
+    return source.replace("{seed}", str(seed)) if source else source
+
+
+def read_result(path):
+    """The record of one ``result.json`` (the one place the runner and the results tables read it)."""
+    try:
+        with io.open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except ValueError as err:
+        raise UserError("{} is not valid JSON ({}): delete it and run the row again".format(path, err))
 
 
 def row_dir(out, row):
@@ -225,8 +261,8 @@ def write_json(path, value):
     os.replace(temporary, path)
 
 
-def run_row(row, scheme, files, source, alphabet, scorer, out):
-    """Train (or resume), test and summarise one row; returns its result record."""
+def run_row(row, scheme, files, source, alphabet, scorer, out, seed=None):
+    """Train (or resume), test and summarise one row (``seed``: recorded in the result); returns its record."""
     from .. import checkpoints  # pylint: disable=import-outside-toplevel
     folder = row_dir(out, row)
     os.makedirs(folder, exist_ok=True)
@@ -252,6 +288,8 @@ def run_row(row, scheme, files, source, alphabet, scorer, out):
                 row.name, status, log_path, _tail(log_path)))
     result = build_result(row, scheme, folder, command)
     result["wall_seconds_last_invocation"] = round(time.time() - started, 1)
+    if seed is not None:
+        result["seed"] = seed
     write_json(os.path.join(folder, RESULT_FILE), result)
     _say("{}: WER {:.3f}, CER {:.3f}, best dev loss {:.2f} (epoch {}), {:.0f} s training{}".format(
         row.name, result["wer"], result["cer"], result["best_dev_loss"], result["best_dev_epoch"],
@@ -259,16 +297,27 @@ def run_row(row, scheme, files, source, alphabet, scorer, out):
     return result
 
 
-def run(scheme_path, data_dir, alphabet, out, source=None, only=None, scorer=None, overrides=()):
-    """Run the selected rows of a scheme (see the module docstring); returns ``{name: result}``."""
-    scheme = schemes.load_scheme(scheme_path, schemes.parse_overrides(overrides))
-    rows = schemes.select_rows(scheme, only)
+def check_inputs(data_dir, rows, alphabet, scorer):
+    """The data files, checked with the alphabet and scorer before any row runs."""
     files = data_files(data_dir)
     check_batch_sizes(files["train"], rows)
     if not os.path.isfile(alphabet):
         raise UserError("--alphabet {} does not exist (e.g. data/alphabets/german.txt)".format(alphabet))
     if scorer and not os.path.isfile(scorer):
         raise UserError("--scorer {} does not exist".format(scorer))
+    return files
+
+
+def run(scheme_path, data_dir, alphabet, out, source=None, only=None, scorer=None, overrides=(), seeds=None):
+    """Run the selected rows of a scheme (see the module docstring); returns ``{name: result}``, or with ``seeds``
+    ``{seed: {name: result}}``."""
+    scheme = schemes.load_scheme(scheme_path, schemes.parse_overrides(overrides))
+    rows = schemes.select_rows(scheme, only)
+    if seeds:
+        return run_seeds(scheme, rows, data_dir, alphabet, out, source, scorer, seeds)
+    if source and "{seed}" in source:
+        raise UserError("--source {} contains {{seed}} but no --seeds is given".format(source))
+    files = check_inputs(data_dir, rows, alphabet, scorer)
     source = check_source(source, rows)
     os.makedirs(out, exist_ok=True)
     results = OrderedDict()
@@ -277,10 +326,39 @@ def run(scheme_path, data_dir, alphabet, out, source=None, only=None, scorer=Non
         existing = os.path.join(row_dir(out, row), RESULT_FILE)
         if os.path.isfile(existing):
             _say("{}: skipped, {} exists (delete the folder to run it again)".format(row.name, existing))
-            with io.open(existing, encoding="utf-8") as handle:
-                results[row.name] = json.load(handle)
+            results[row.name] = read_result(existing)
             continue
         results[row.name] = run_row(row, scheme, files, source, alphabet, scorer, out)
+    return results
+
+
+def run_seeds(scheme, rows, data_dir, alphabet, out, source, scorer, seeds):
+    """Every row once per seed into ``out/seed-S/NAME`` (seed by seed, so a partial run already has whole tables
+    of the first seeds); returns ``{seed: {name: result}}``."""
+    for row in rows:
+        if "random_seed" in row.flags:
+            raise UserError("row {} sets random_seed (in {} or --set) and --seeds is given: remove one of them".format(
+                row.name, row.path))
+    files = check_inputs(data_dir, rows, alphabet, scorer)
+    sources = {seed: check_source(seed_source(source, seed), rows) for seed in seeds}
+    results = OrderedDict()
+    _say("scheme {} ({} of {} rows) x seeds {} -> {}".format(scheme.path, len(rows), len(scheme.rows),
+                                                            ",".join(str(s) for s in seeds), os.path.abspath(out)))
+    for seed in seeds:
+        seed_out = os.path.join(os.path.abspath(out), "seed-{}".format(seed))
+        os.makedirs(seed_out, exist_ok=True)
+        results[seed] = OrderedDict()
+        _say("seed {} -> {}".format(seed, seed_out))
+        for row in rows:
+            seeded = row._replace(flags=OrderedDict(list(row.flags.items()) + [("random_seed", seed)]))
+            existing = os.path.join(row_dir(seed_out, seeded), RESULT_FILE)
+            if os.path.isfile(existing):
+                _say("{} seed {}: skipped, {} exists (delete the folder to run it again)".format(row.name, seed,
+                                                                                             existing))
+                results[seed][row.name] = read_result(existing)
+                continue
+            results[seed][row.name] = run_row(seeded, scheme, files, sources[seed], alphabet, scorer, seed_out,
+                                              seed=seed)
     return results
 
 
@@ -297,11 +375,13 @@ def main(argv=None):
     parser.add_argument("--scorer", default="", help="scorer package for decoding the test set (default: none)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a trainer flag for every row, e.g. --set epochs=2 (repeatable)")
+    parser.add_argument("--seeds", default="", help="comma-separated seeds: every row runs once per seed into "
+                                                    "OUT/seed-S/NAME (default: one run per row, into OUT/NAME)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:
         run(args.scheme, args.data, args.alphabet, args.out, source=args.source, only=args.only,
-            scorer=args.scorer, overrides=args.overrides)
+            scorer=args.scorer, overrides=args.overrides, seeds=parse_seeds(args.seeds))
     except UserError as err:
         sys.stderr.write("ERROR: {}\n".format(err))
         sys.exit(2)

@@ -174,11 +174,14 @@ def _progress(total):
     return progressbar.ProgressBar(max_value=total, redirect_stdout=False, fd=sys.stderr)
 
 
-def import_clips(clips, target, alphabet, normalize, jobs=1, max_seconds=0.0, splits=SPLITS, out=None):
+def import_clips(clips, target, alphabet, normalize, jobs=1, max_seconds=0.0, splits=SPLITS, out=None,
+                 strict=False):
     """Convert, filter and write ``clips`` (see the module docstring); returns a summary dict.
 
     ``normalize`` maps a raw sentence to a transcript. The summary has, per split, ``kept``, ``seconds`` and
-    ``dropped`` (reason -> count), plus ``converted``, ``reused`` and ``failed`` conversion counts.
+    ``dropped`` (reason -> count), plus ``converted``, ``reused`` and ``failed`` conversion counts. With ``strict``
+    an audio file that is missing or cannot be converted is an error (a damaged download, not a clip to drop): a
+    UserError names the files and no CSV is written, so an earlier import's CSVs stay as they were.
     """
     out = out or sys.stdout
     target = os.path.abspath(target)
@@ -241,6 +244,9 @@ def import_clips(clips, target, alphabet, normalize, jobs=1, max_seconds=0.0, sp
         bar.finish()
     statuses = collections.Counter(status for status, _ in results.values())
 
+    if strict:
+        _fail_on_bad_audio(usable, results, summary, splits, examples)
+
     # 3. Audio checks, 4. rows.
     for clip, transcript, wav in usable:
         status, value = results[wav]
@@ -264,12 +270,28 @@ def import_clips(clips, target, alphabet, normalize, jobs=1, max_seconds=0.0, sp
     return summary
 
 
+def _fail_on_bad_audio(usable, results, summary, splits, examples):
+    """The UserError of a strict import: every missing or unconvertible audio file counted, up to EXAMPLES named."""
+    bad = ["{}: {}".format(clip.source, results[wav][1]) for clip, _, wav in usable if results[wav][0] == "failed"]
+    missing = sum(summary[split]["dropped"]["missing"] for split in splits)
+    if not bad and not missing:
+        return
+    named = examples["missing"] + bad
+    counts = ["{} audio file(s) missing".format(missing)] if missing else []
+    counts += ["{} audio file(s) cannot be converted".format(len(bad))] if bad else []
+    raise UserError("{}: {}{}. The corpus looks damaged: extract the archive again (no CSV was written)".format(
+        " and ".join(counts), "; ".join(named[:EXAMPLES]), "; ..." if len(named) > EXAMPLES else ""))
+
+
 def write_csv(path, rows):
-    """A DeepSpeech CSV (``wav_filename,wav_filesize,transcript``), UTF-8, ``rows`` in order."""
-    with io.open(path, "w", encoding="utf-8", newline="") as handle:
+    """A DeepSpeech CSV (``wav_filename,wav_filesize,transcript``), UTF-8, ``rows`` in order; written under a
+    temporary name and renamed, so an interrupted import never leaves a truncated CSV."""
+    temporary = path + ".part"
+    with io.open(temporary, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(CSV_HEADER)
         writer.writerows(rows)
+    os.replace(temporary, path)
 
 
 def _report(summary, splits, examples, missing_chars, alphabet, target, out):
