@@ -141,3 +141,80 @@ def test_error_matrix_aligns_utterances_by_name():
     assert errors.tolist() == [[0, 1], [1, 2]] and lengths.tolist() == [1, 2]
     with pytest.raises(ValueError):
         stats.error_matrix([seed1, [sample("a.wav", 0, 1)]])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The seed tables, from result.json / test_samples.json files as the runner writes them
+
+
+def write_run(folder, scheme, label, order, seed, wer, cer, hypotheses, flags, frozen):
+    """One row's result.json and test_samples.json; ``hypotheses`` maps each test reference to its transcript."""
+    import io
+    import json
+    folder.mkdir(parents=True)
+    samples = [{"wav_filename": "/data/{}.wav".format(index), "src": src, "res": res, "loss": 1.0}
+               for index, (src, res) in enumerate(hypotheses)]
+    (folder / "test_samples.json").write_text(json.dumps(samples), encoding="utf-8")
+    result = {"scheme": scheme, "label": label, "order": order, "wer": wer, "cer": cer, "test_loss": 1.0,
+              "best_dev_loss": 10.0 + seed, "best_dev_epoch": 1, "epochs_run": 2, "train_seconds": 60.0,
+              "frozen_layers": frozen, "reinit_layers": None, "frozen_proof": None, "weight_change": None,
+              "history": [{"epoch": 0, "dev_loss": 20.0 + seed}, {"epoch": 1, "dev_loss": 10.0 + seed}],
+              "flags": flags, "seed": seed}
+    with io.open(str(folder / "result.json"), "w", encoding="utf-8") as handle:
+        json.dump(result, handle)
+
+
+WORDS = ["null", "eins", "zwei", "drei"]
+
+
+def seeded_runs(root, seeds):
+    """Baseline: all four test words wrong; transfer-0: one wrong; freeze-1: none wrong (per seed)."""
+    for seed in seeds:
+        base = root / "seed-{}".format(seed)
+        write_run(base / "baseline", "baseline", "Baseline (from scratch)", 0, seed, {1: 1.0, 2: 0.5}[seed], 0.5,
+                  [(w, "x" if seed == 1 or i < 2 else w) for i, w in enumerate(WORDS)], {"load_train": "init"},
+                  "none")
+        write_run(base / "transfer-0", "transfer-0", "Transfer, 0 frozen", 1, seed, 0.25, 0.2,
+                  [(w, "x" if i == 0 else w) for i, w in enumerate(WORDS)], {"drop_source_layers": 1}, "none")
+        write_run(base / "freeze-1", "freeze-1", "Layer 1 frozen", 2, seed, 0.0, 0.0, [(w, w) for w in WORDS],
+                  {"drop_source_layers": 1, "freeze_layers": "1"}, "1")
+
+
+def test_seed_tables_from_two_seeds(tmp_path):
+    from conftest import run_module
+    seeded_runs(tmp_path / "runs", (1, 2))
+    result = run_module("deepspeech_freeze.experiments.results", "--runs", tmp_path / "runs")
+    markdown = (tmp_path / "runs" / "results.md").read_text(encoding="utf-8")
+    assert markdown == result.stdout.strip() + "\n"
+    # Baseline WER 1.0 and 0.5: mean .750, sd sqrt(0.125) = .354; CI .75 +- 12.706205 * .353553 / sqrt(2).
+    half = 12.706205 * math.sqrt(0.125) / math.sqrt(2)
+    assert "| Baseline (from scratch) | 2 | .750 ± .354 | [{:.3f}, {:.3f}] |".format(0.75 - half, 0.75 + half) \
+        .replace("[-0.", "[-.") in markdown
+    assert "| Transfer, 0 frozen | 2 | .250 ± .000 |" in markdown
+    # freeze-1 vs the baseline: 0 errors against (4 + 2) / 2 = 3 of 4 words: -.750; vs transfer-0: -.250.
+    line = next(l for l in markdown.splitlines() if l.startswith("| Layer 1 frozen | -"))
+    cells = [cell.strip() for cell in line.split("|")[2:-1]]
+    assert cells[0].startswith("-.750 [") and cells[2].startswith("-.250 [")
+    assert "| Baseline (from scratch) | (reference) | (reference) |" in markdown
+    assert "paired bootstrap over the test utterances" in markdown and "Seeds per row: 2" in markdown
+    assert (tmp_path / "runs" / "learning_curves.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_one_seed_keeps_the_single_run_table(tmp_path):
+    from conftest import run_module
+    seeded_runs(tmp_path / "runs", (1,))
+    markdown = run_module("deepspeech_freeze.experiments.results", "--runs", tmp_path / "runs").stdout
+    assert "| Scheme | WER | CER | best dev loss (epoch) | train time | audio h / h |" in markdown
+    assert "mean ± sd" not in markdown and "Δ WER vs Transfer, 0 frozen" in markdown
+
+
+def test_seeds_on_different_test_sets_are_an_error(tmp_path):
+    import json
+    from conftest import run_module
+    seeded_runs(tmp_path / "runs", (1, 2))
+    path = tmp_path / "runs" / "seed-2" / "freeze-1" / "test_samples.json"
+    samples = json.loads(path.read_text(encoding="utf-8"))[:3]
+    path.write_text(json.dumps(samples), encoding="utf-8")
+    result = run_module("deepspeech_freeze.experiments.results", "--runs", tmp_path / "runs", check=False)
+    assert result.returncode == 2 and "row freeze-1: the seeds were tested on different utterances" in \
+        result.stderr and "Traceback" not in result.output

@@ -61,7 +61,9 @@ def references(groups):
         scratch = str(first.get("flags", {}).get("load_train", "auto")) == "init"
         if scratch and found["baseline"] is None:
             found["baseline"] = name
-        if not scratch and not first.get("frozen_layers") and found["transfer"] is None:
+        # run.json writes "none" for no frozen layer (layers.format_layers).
+        frozen = first.get("frozen_layers") not in (None, "", "none") or first.get("flags", {}).get("freeze_layers")
+        if not scratch and not frozen and found["transfer"] is None:
             found["transfer"] = name
     return found
 
@@ -176,7 +178,9 @@ def comparison_table(rows, tests, refs):
 def statistics_notes(rows, tests):
     seeds = sorted({len(row["seeds"]) for row in rows.values()})
     resamples = next((test["resamples"] for by_ref in tests.values() for test in by_ref.values()), stats.RESAMPLES)
+    one = seeds == [1]
     return [
+        "One seed per row: no spread over seeds to show." if one else
         "Seeds per row: {} (the trainer's --random_seed: weight initialisation and dropout). mean ± sd: mean over "
         "the seeds and sample standard deviation (n - 1); 95 % CI: confidence interval of that mean from Student's "
         "t-distribution with n - 1 degrees of freedom (none for one seed).".format(

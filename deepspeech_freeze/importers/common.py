@@ -104,9 +104,10 @@ def wav_name(relative_audio_path):
     return os.path.join("clips", os.path.splitext(os.path.join(*parts))[0] + ".wav")
 
 
-def find_converter():
-    """``"ffmpeg"`` or ``"sox"`` (whichever is installed, ffmpeg first: Debian's sox cannot read MP3)."""
-    for tool in ("ffmpeg", "sox"):
+def find_converter(order=("ffmpeg", "sox")):
+    """``"ffmpeg"`` or ``"sox"``, the first of ``order`` that is installed (by default ffmpeg first: Debian's sox
+    cannot read MP3)."""
+    for tool in order:
         if shutil.which(tool):
             return tool
     raise UserError("neither ffmpeg nor sox is installed: install one to convert the audio "
@@ -175,13 +176,14 @@ def _progress(total):
 
 
 def import_clips(clips, target, alphabet, normalize, jobs=1, max_seconds=0.0, splits=SPLITS, out=None,
-                 strict=False):
+                 strict=False, converters=("ffmpeg", "sox")):
     """Convert, filter and write ``clips`` (see the module docstring); returns a summary dict.
 
     ``normalize`` maps a raw sentence to a transcript. The summary has, per split, ``kept``, ``seconds`` and
     ``dropped`` (reason -> count), plus ``converted``, ``reused`` and ``failed`` conversion counts. With ``strict``
     an audio file that is missing or cannot be converted is an error (a damaged download, not a clip to drop): a
     UserError names the files and no CSV is written, so an earlier import's CSVs stay as they were.
+    ``converters``: the tools to try, in order (:func:`find_converter`).
     """
     out = out or sys.stdout
     target = os.path.abspath(target)
@@ -224,7 +226,7 @@ def import_clips(clips, target, alphabet, normalize, jobs=1, max_seconds=0.0, sp
             continue
         wav = os.path.join(target, clip.wav)
         if wav not in jobs_by_wav:
-            tool = tool or find_converter()
+            tool = tool or find_converter(converters)
             jobs_by_wav[wav] = (clip.source, wav, tool)
         usable.append((clip, transcript, wav))
     results = {}

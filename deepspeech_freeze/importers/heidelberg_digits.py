@@ -156,7 +156,9 @@ def import_heidelberg_digits(hd_dir, target, language, alphabet=None, test_speak
     """Import one language of the corpus into ``target``; returns the summary of :func:`.common.import_clips`."""
     out = out or sys.stdout
     clips, splits = heidelberg_clips(hd_dir, language, test_speakers, dev_speakers, train_speakers, max_takes, out)
-    summary = common.import_clips(clips, target, alphabet, lambda text: text, jobs=jobs, out=out, strict=True)
+    # sox first: it reads FLAC and starts several times faster than ffmpeg, which matters for 10,000 short files.
+    summary = common.import_clips(clips, target, alphabet, lambda text: text, jobs=jobs, out=out, strict=True,
+                                  converters=("sox", "ffmpeg"))
     summary["speakers"] = splits
     return summary
 
