@@ -296,7 +296,8 @@ def test_run_digits_rerun_reuses_everything_and_bad_input_stops(digits_run, hd_d
     again = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            universal_newlines=True, timeout=600)
     assert again.returncode == 0, again.stdout[-3000:]
-    assert "Finished training" not in again.stdout and again.stdout.count("exists (delete the folder to run it again)") == 2 + 6
+    assert "Finished training" not in again.stdout
+    assert again.stdout.count("exists (delete the folder to run it again)") == 2 + 6  # 2 sources, 3 rows x 2
     assert "Audio: 0 converted" in again.stdout
     assert (work / "german" / "results.md").read_text(encoding="utf-8") == before
     missing = subprocess.run(command[:1] + [str(work / "nowhere")] + command[2:], cwd=ROOT, env=env,

@@ -122,10 +122,11 @@ def spread(summary):
 
 
 def interval(summary):
+    """``[.420, .454]``: the t-interval of a rate, clipped to [0, 1] (with few seeds it can reach past both)."""
     if summary["ci_low"] is None:
         return "-"
-    return "[{}, {}]".format(_signed_rate(summary["ci_low"], plus=False), _signed_rate(summary["ci_high"],
-                                                                                        plus=False))
+    return "[{}, {}]".format(_signed_rate(max(0.0, summary["ci_low"]), plus=False),
+                             _signed_rate(min(1.0, summary["ci_high"]), plus=False))
 
 
 def _signed_rate(value, plus=True):
@@ -183,9 +184,9 @@ def statistics_notes(rows, tests):
         "One seed per row: no spread over seeds to show." if one else
         "Seeds per row: {} (the trainer's --random_seed: weight initialisation and dropout). mean ± sd: mean over "
         "the seeds and sample standard deviation (n - 1); 95 % CI: confidence interval of that mean from Student's "
-        "t-distribution with n - 1 degrees of freedom (none for one seed).".format(
+        "t-distribution with n - 1 degrees of freedom, clipped to [0, 1] (none for one seed).".format(
             ", ".join(str(count) for count in seeds)),
-        "Δ: the row's mean rate minus the reference's mean rate (rates uncapped). [a, b]: 95 % interval and p: "
+        "Δ: the row's mean rate minus the reference's mean rate. [a, b]: 95 % interval and p: "
         "two-sided p-value of a paired bootstrap over the test utterances ({} resamples; each resample draws the "
         "test utterances with replacement, the same for both rows, and each row's seeds with replacement, so it "
         "covers seed noise as well as the choice of test utterances). A difference whose interval excludes 0 "

@@ -50,39 +50,49 @@ def error_matrix(runs, distance="word_distance", length="word_length"):
 
 
 def paired_bootstrap(errors_a, errors_b, lengths, resamples=RESAMPLES, seed=BOOTSTRAP_SEED,
-                     confidence=CONFIDENCE):
+                     confidence=CONFIDENCE, cap=1.0):
     """Paired bootstrap of ``rate(a) - rate(b)`` over test utterances, with the seeds resampled too.
 
     ``errors_a`` and ``errors_b`` are (seeds x utterances) arrays of edit distances (a 1-D array is one seed), on
-    the same utterances in the same order; ``lengths[i]`` is utterance i's reference length. A system's rate is its
-    errors averaged over its seeds, summed over utterances, divided by the summed lengths: the mean of its per-seed
-    corpus rates. Each resample draws the utterances with replacement (the same draw for both systems: paired) and,
-    independently for each system, its seeds with replacement, so the interval covers both the choice of test
-    utterances and seed noise. Returns ``{"diff", "ci_low", "ci_high", "p", "resamples", "utterances", "seeds_a",
-    "seeds_b"}``: the observed difference, the percentile interval of the resampled differences and the two-sided
-    p-value ``min(1, 2 * min(P(d* <= 0), P(d* >= 0)))``; a p of 0 means below 1 / resamples.
+    the same utterances in the same order; ``lengths[i]`` is utterance i's reference length. A seed's rate is its
+    summed errors over the summed lengths, capped at ``cap`` (1.0, as the corpus rates of
+    :func:`deepspeech_freeze.metrics.corpus_rates`; None: uncapped); a system's rate is the mean over its seeds, so
+    the observed difference is the difference of the tables' means. Each resample draws the utterances with
+    replacement (the same draw for both systems: paired) and, independently for each system, its seeds with
+    replacement, so the interval covers both the choice of test utterances and seed noise. Returns ``{"diff",
+    "ci_low", "ci_high", "p", "resamples", "utterances", "seeds_a", "seeds_b"}``: the observed difference, the
+    percentile interval of the resampled differences and the two-sided p-value
+    ``min(1, 2 * min(P(d* <= 0), P(d* >= 0)))``; a p of 0 means below 1 / resamples.
     """
     errors_a, errors_b = (numpy.atleast_2d(numpy.asarray(x, dtype=numpy.float64)) for x in (errors_a, errors_b))
     lengths = numpy.asarray(lengths, dtype=numpy.float64)
     n = lengths.shape[0] if lengths.ndim == 1 else 0
-    if not n or errors_a.shape[1] != n or errors_b.shape[1] != n or errors_a.ndim != 2 or errors_b.ndim != 2:
+    if not n or errors_a.ndim != 2 or errors_b.ndim != 2 or errors_a.shape[1] != n or errors_b.shape[1] != n:
         raise ValueError("paired_bootstrap needs (seeds x utterances) errors and one length per utterance")
-    total = lengths.sum()
-    diff = (errors_a.mean(axis=0).sum() - errors_b.mean(axis=0).sum()) / total if total else 0.0
+
+    def rates(sums, total):
+        """Per-seed corpus rates from summed errors (seeds x resamples) and summed lengths (resamples)."""
+        safe = numpy.where(total > 0, total, 1.0)
+        value = numpy.where(total > 0, sums / safe, numpy.where(sums > 0, sums, 0.0))
+        return numpy.minimum(value, cap) if cap is not None else value
+
+    whole = numpy.array([lengths.sum()])
+    diff = rates(errors_a.sum(axis=1)[:, None], whole).mean() - rates(errors_b.sum(axis=1)[:, None], whole).mean()
     rng = numpy.random.RandomState(seed)
     seeds_a, seeds_b = errors_a.shape[0], errors_b.shape[0]
     differences = numpy.empty(resamples)
-    chunk = max(1, 4000000 // (n * max(seeds_a, seeds_b)))
+    chunk = max(1, 2000000 // n)
     for start in range(0, resamples, chunk):
         size = min(resamples, start + chunk) - start
-        # Each resample's per-utterance error difference between the systems' seed means.
-        mean_a = errors_a[rng.randint(0, seeds_a, size=(size, seeds_a))].mean(axis=1)
-        mean_b = errors_b[rng.randint(0, seeds_b, size=(size, seeds_b))].mean(axis=1)
-        picks = rng.randint(0, n, size=(size, n))
-        delta = numpy.take_along_axis(mean_a - mean_b, picks, axis=1).sum(axis=1)
-        picked_lengths = lengths[picks].sum(axis=1)
-        safe = numpy.where(picked_lengths > 0, picked_lengths, 1.0)
-        differences[start:start + size] = numpy.where(picked_lengths > 0, delta / safe, 0.0)
+        # How often each utterance is drawn when n are drawn with replacement: the same draw for both systems.
+        counts = rng.multinomial(n, numpy.full(n, 1.0 / n), size=size).astype(numpy.float64)
+        total = counts.dot(lengths)
+        means = []
+        for errors, count in ((errors_a, seeds_a), (errors_b, seeds_b)):
+            per_seed = rates(errors.dot(counts.T), total)  # (seeds x resamples)
+            chosen = rng.randint(0, count, size=(size, count))  # each system's seeds, drawn with replacement
+            means.append(per_seed[chosen, numpy.arange(size)[:, None]].mean(axis=1))
+        differences[start:start + size] = means[0] - means[1]
     tail = (1.0 - confidence) / 2.0
     low, high = numpy.percentile(differences, [100 * tail, 100 * (1 - tail)])
     p = min(1.0, 2.0 * min(numpy.mean(differences <= 0), numpy.mean(differences >= 0)))
