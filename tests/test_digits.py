@@ -303,3 +303,14 @@ def test_run_digits_rerun_reuses_everything_and_bad_input_stops(digits_run, hd_d
     missing = subprocess.run(command[:1] + [str(work / "nowhere")] + command[2:], cwd=ROOT, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
     assert missing.returncode == 2 and "ERROR: --hd_dir" in missing.stdout and "Traceback" not in missing.stdout
+
+
+def test_run_digits_usage_and_missing_option_values(tmp_path):
+    script = os.path.join(ROOT, "bin", "run-digits.sh")
+    env = dict(os.environ, DSF_DIGITS_DIR=str(tmp_path / "work"), DSF_VENV_PYTHON=sys.executable)
+    for args, expected in (([], "bin/run-digits.sh HD_DIR"), (["--seeds", "1"], "bin/run-digits.sh HD_DIR"),
+                           ([str(tmp_path), "--seeds"], "ERROR: --seeds needs a value")):
+        result = subprocess.run([script] + args, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, universal_newlines=True, timeout=60)
+        assert result.returncode == 2 and expected in result.stdout, result.stdout
+    assert not (tmp_path / "work").exists()
