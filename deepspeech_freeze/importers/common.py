@@ -6,11 +6,11 @@ An importer turns its corpus into a list of :class:`Clip` (split, source audio, 
 1. normalises each sentence and drops those that come out empty or hold characters outside ``--filter_alphabet``
    (counted per character, with a few examples);
 2. converts the remaining audio to 16 kHz mono 16-bit PCM WAV under ``TARGET/clips/`` with ffmpeg (sox when ffmpeg
-   is not installed), in parallel, with a progress bar. A WAV that already exists with that format is reused, so a
+   is not installed; an importer may prefer sox), in parallel, with a progress bar. A WAV that already exists with that format is reused, so a
    second run only converts what is new. Each file is written under a temporary name and renamed when complete, so
    an interrupted run never leaves a truncated WAV behind that a re-run would trust;
 3. drops clips whose audio is missing or cannot be converted (reported with the converter's message, never a
-   traceback), clips longer than ``--max_seconds`` and clips too short for their transcript (fewer 20 ms steps than
+   traceback; a strict import stops instead and writes no CSV), clips longer than ``--max_seconds`` and clips too short for their transcript (fewer 20 ms steps than
    characters, DeepSpeech's ``import_cv2.py`` rule);
 4. writes ``TARGET/<split>.csv`` with DeepSpeech's header ``wav_filename,wav_filesize,transcript`` and WAV paths
    relative to the CSV (DeepSpeech resolves them against the CSV's folder), in the order of the corpus listing;
