@@ -252,7 +252,11 @@ def plot_bands(groups, path, title):
         axis.plot([epochs[best]], [means[best]], "o", color=colour, markersize=7, markeredgecolor="black",
                   markeredgewidth=0.6)
     if lowest and lowest > 0 and highest / lowest > 8:
+        from matplotlib import ticker  # pylint: disable=import-outside-toplevel
         axis.set_yscale("log")
+        axis.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+        axis.yaxis.set_minor_formatter(ticker.NullFormatter())
     axis.set_xlabel("epoch (0-indexed)")
     axis.set_ylabel("dev loss (CTC)")
     axis.set_title(title, fontsize=10)
