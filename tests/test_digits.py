@@ -97,7 +97,7 @@ def expect_error(*args, contains):
     assert "Traceback" not in result.output
     # The conversion's progress bar may come first on stderr; the message is the one ERROR line, at the end.
     message = result.stderr.strip().splitlines()[-1]
-    assert message.startswith("ERROR: ") and result.stderr.count("ERROR") == 1, result.stderr
+    assert message.startswith("ERROR: ") and result.stderr.count("ERROR: ") == 1, result.stderr
     for text in contains:
         assert text in message, message
     return message
