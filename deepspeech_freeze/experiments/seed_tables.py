@@ -26,7 +26,7 @@ from collections import OrderedDict
 
 from .. import metrics
 from ..errors import UserError
-from ..layers import LAYERS
+from ..naming import LAYERS
 from . import results as single
 from . import stats
 
