@@ -21,7 +21,7 @@ import sys
 import tempfile
 from multiprocessing.pool import ThreadPool
 
-from ..errors import UserError
+from ..errors import UserError, run_cli
 from . import synth
 
 VERSION = 1
@@ -114,12 +114,8 @@ def main(argv=None):
     parser.add_argument("--languages", default="english,german", help="comma-separated (default english,german)")
     parser.add_argument("--jobs", type=int, default=None, help="parallel syntheses (default: CPUs, at least 2)")
     args = parser.parse_args(argv)
-    try:
-        build(args.target, args.speakers, args.takes,
-              [name.strip() for name in args.languages.split(",") if name.strip()], args.jobs)
-    except UserError as err:
-        sys.stderr.write("ERROR: {}\n".format(err))
-        sys.exit(2)
+    run_cli(build, args.target, args.speakers, args.takes,
+            [name.strip() for name in args.languages.split(",") if name.strip()], args.jobs)
 
 
 if __name__ == "__main__":

@@ -24,9 +24,8 @@ import csv
 import io
 import os
 import re
-import sys
 
-from ..errors import UserError
+from ..errors import UserError, run_cli
 from ..naming import LAYERS
 from ..run_record import RunRecord
 from .run import read_result
@@ -233,23 +232,22 @@ def main(argv=None):
     parser.add_argument("--title", default="", help="title of the table and the plot")
     parser.add_argument("--note", action="append", default=[], help="a note added under the table (repeatable)")
     args = parser.parse_args(argv)
-    try:
-        results, pending = load_results(args.runs)
-        out = args.out or args.runs
-        os.makedirs(out, exist_ok=True)
-        title = args.title or "Results: {}".format(os.path.abspath(args.runs))
-        if seed_folders(args.runs):
-            from . import seed_tables  # pylint: disable=import-outside-toplevel
-            text = seed_tables.write_all(results, out, title, default_notes(results) + args.note, pending)
-            print(text)
-            return
-        write_csv(results, os.path.join(out, "results.csv"))
-        text = write_markdown(results, os.path.join(out, "results.md"), title,
-                              default_notes(results) + args.note, pending)
-        plot_curves(results, os.path.join(out, "learning_curves.png"), title)
-    except UserError as err:
-        sys.stderr.write("ERROR: {}\n".format(err))
-        sys.exit(2)
+    run_cli(write_results, args.runs, args.out or args.runs, args.title, args.note)
+
+
+def write_results(runs, out, title="", notes=()):
+    """Write the tables and the plot of a runs folder into ``out`` and print the table."""
+    results, pending = load_results(runs)
+    os.makedirs(out, exist_ok=True)
+    title = title or "Results: {}".format(os.path.abspath(runs))
+    notes = default_notes(results) + list(notes)
+    if seed_folders(runs):
+        from . import seed_tables  # pylint: disable=import-outside-toplevel
+        print(seed_tables.write_all(results, out, title, notes, pending))
+        return
+    write_csv(results, os.path.join(out, "results.csv"))
+    text = write_markdown(results, os.path.join(out, "results.md"), title, notes, pending)
+    plot_curves(results, os.path.join(out, "learning_curves.png"), title)
     print(text)
     print("Wrote {}, {} and {}".format(*(os.path.join(out, name) for name in
                                          ("results.csv", "results.md", "learning_curves.png"))))

@@ -44,7 +44,7 @@ import time
 from collections import OrderedDict
 
 from .. import metrics
-from ..errors import UserError
+from ..errors import UserError, run_cli
 from ..run_record import RunRecord
 from . import schemes
 
@@ -379,15 +379,8 @@ def main(argv=None):
                                                     "OUT/seed-S/NAME (default: one run per row, into OUT/NAME)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    try:
-        run(args.scheme, args.data, args.alphabet, args.out, source=args.source, only=args.only,
-            scorer=args.scorer, overrides=args.overrides, seeds=parse_seeds(args.seeds))
-    except UserError as err:
-        sys.stderr.write("ERROR: {}\n".format(err))
-        sys.exit(2)
-    except KeyboardInterrupt:
-        sys.stderr.write("ERROR: interrupted; run the same command again to resume\n")
-        sys.exit(130)
+    run_cli(lambda: run(args.scheme, args.data, args.alphabet, args.out, source=args.source, only=args.only,
+                        scorer=args.scorer, overrides=args.overrides, seeds=parse_seeds(args.seeds)))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import os
 from collections import OrderedDict
 
 from .. import metrics
-from ..errors import UserError
+from ..errors import UserError, run_cli
 from ..naming import LAYERS
 from . import results as single
 from . import stats
@@ -309,18 +309,13 @@ def source_note(runs, label):
 
 def main(argv=None):
     import argparse  # pylint: disable=import-outside-toplevel
-    import sys  # pylint: disable=import-outside-toplevel
     parser = argparse.ArgumentParser(prog="python -m deepspeech_freeze.experiments.seed_tables",
                                      description="Print one line on the source models of a runs folder (e.g. "
                                                  "for --note of the results tables).")
     parser.add_argument("--source_note", required=True, help="runs folder of the source model (runner's --out)")
     parser.add_argument("--label", default="Source model", help="what the line calls the models")
     args = parser.parse_args(argv)
-    try:
-        print(source_note(args.source_note, args.label))
-    except UserError as err:
-        sys.stderr.write("ERROR: {}\n".format(err))
-        sys.exit(2)
+    print(run_cli(source_note, args.source_note, args.label))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import wave
 from multiprocessing.pool import ThreadPool
 
 from ..alphabet import Alphabet
-from ..errors import UserError
+from ..errors import UserError, run_cli
 
 # Bump when the grammar, the voices or the audio conversion change: cached corpora are then rebuilt.
 VERSION = 1
@@ -372,11 +372,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=1, help="random seed of sentences, voices, speeds (default 1)")
     parser.add_argument("--jobs", type=int, default=None, help="parallel syntheses (default: CPUs, at least 2)")
     args = parser.parse_args(argv)
-    try:
-        build_corpus(args.language, args.target, args.count, args.dev, args.test, args.seed, args.jobs)
-    except UserError as err:
-        sys.stderr.write("ERROR: {}\n".format(err))
-        sys.exit(2)
+    run_cli(build_corpus, args.language, args.target, args.count, args.dev, args.test, args.seed, args.jobs)
 
 
 if __name__ == "__main__":
