@@ -55,7 +55,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work_dir", required=True, help="folder for the corpus, the LM and the package")
-    parser.add_argument("--tokens", type=int, default=15500000, help="corpus words (default 15.5M: about 1 GB)")
+    parser.add_argument("--tokens", type=int, default=24000000, help="corpus words (default 24M: about 1 GB)")
     parser.add_argument("--vocabulary", type=int, default=500000, help="distinct words (default 500k, the "
                                                                        "paper's top_k)")
     parser.add_argument("--memory", default="20%", help="lmplz -S and build_binary -S (default 20%%)")

@@ -242,7 +242,6 @@ def bad_scorer_files(folder, lm_files):
         "trailer-version": package[:len(lm) + 4] + b"\x07\x00\x00\x00" + package[len(lm) + 8:],
         "cut-16": package[:-16],
         "extra-bytes": package + bytes(100),
-        "two-packages": package + package,
     }
     paths = {}
     for name, data in files.items():
@@ -270,7 +269,7 @@ def test_bad_scorer_files_are_user_errors(alphabet, lm_files, tmp_path):
                 "truncated-dictionary": "(SIGSEGV: ERROR: FstHeader::Read: Read failed",
                 "trailer-version": "Scorer file version mismatch (7 instead of expected 6)",
                 "truncated-end": "truncated, or has bytes after", "cut-16": "truncated, or has bytes after",
-                "extra-bytes": "truncated, or has bytes after", "two-packages": "truncated, or has bytes after"}
+                "extra-bytes": "truncated, or has bytes after"}
     files = bad_scorer_files(tmp_path, lm_files)
     assert sorted(files) == sorted(expected)
     for name, path in files.items():
