@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import ENGLISH, GERMAN, LDC_TRANSCRIPT, ROOT, SHARED_LDC, run_module
+from conftest import ENGLISH, GERMAN, LDC_DIR, LDC_TRANSCRIPT, ROOT, run_module
 
 pytestmark = pytest.mark.slow
 
@@ -402,7 +402,7 @@ def test_transcribe_unreadable_audio(ldc93s1_model, tmp_path, kind):
     if kind == "random_bytes":
         path.write_bytes(np.random.RandomState(0).bytes(4000))
     elif kind == "wrong_rate":
-        shutil.copy(os.path.join(SHARED_LDC, "LDC93S1_pcms16le_1_8000.wav"), str(path))
+        shutil.copy(os.path.join(LDC_DIR, "LDC93S1_pcms16le_1_8000.wav"), str(path))
     result = run_module("deepspeech_freeze.transcribe", "--checkpoint_dir", ldc93s1_model.checkpoints, "--audio",
                         path, *MODEL_FLAGS, check=False)
     error = one_error_line(result)
