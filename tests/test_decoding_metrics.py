@@ -283,8 +283,10 @@ def test_bad_scorer_files_are_user_errors(alphabet, lm_files, tmp_path):
 
 def test_every_cut_of_a_package_is_refused(alphabet, lm_files, tmp_path):
     # Cuts in the KenLM header, its data, the trailer's head, the dictionary's header, states and arcs.
-    package = open(lm_files["scorer"], "rb").read()
-    cuts = sorted(set(list(range(8, len(package), 61)) + [len(package) - n for n in (1, 2, 15, 16, 17, 100)]))
+    package, lm_bytes = open(lm_files["scorer"], "rb").read(), os.path.getsize(lm_files["binary"])
+    cuts = sorted(set(list(range(8, len(package), 120)) + [lm_bytes + 10, lm_bytes + 30]
+                      + [len(package) - n for n in (1, 2, 15, 16, 17, 100)]))
+    assert len(cuts) == 17
     for cut in cuts:
         path = tmp_path / "cut-{}".format(cut)
         path.write_bytes(package[:cut])
