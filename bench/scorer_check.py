@@ -6,13 +6,15 @@
    n-gram, so the fewest n-grams reach the size), packaged with ds_ctcdecoder's ``fill_dictionary`` /
    ``save_dictionary`` as ``python -m deepspeech_freeze.lm`` does.
 2. Time, each load in a process of its own (ds_ctcdecoder and KenLM keep process-wide state), alternating for
-   ``--rounds`` rounds after one warm-up read of the file (so the page cache is warm for both):
-   ``plain``: ``ds_ctcdecoder.Scorer(alpha, beta, path, alphabet)`` alone, what DeepSpeech 0.7 does;
-   ``checked``: ``decoding.load_scorer`` of the checkout ``--code`` (default this one): its checks, then the same
-   in-process load. The difference of the medians is what the checks add.
+   ``--rounds`` rounds after one warm-up read of the file (so the page cache is warm for all):
+   ``plain``: ``ds_ctcdecoder.Scorer(alpha, beta, path, alphabet)`` alone, what DeepSpeech 0.7 does (KenLM maps
+   the file lazily, so this takes about a millisecond);
+   ``checked``: ``decoding.load_scorer`` of each checkout ``--code`` (default this one; give it again for another
+   checkout, e.g. one with an older check): its checks, then the same in-process load. The difference of the
+   medians is what the checks add; with several checkouts, the ratios compare their checks in one run.
 
-    python bench/scorer_check.py --work_dir /tmp/scorer-bench                  # ~1 GB package, 3 rounds
-    python bench/scorer_check.py --work_dir /tmp/scorer-bench --code ../old    # the same file, another checkout
+    python bench/scorer_check.py --work_dir /tmp/scorer-bench                            # ~1 GB package
+    python bench/scorer_check.py --work_dir /tmp/scorer-bench --code . --code ../old     # two checkouts' checks
 """
 import argparse
 import json
@@ -60,9 +62,12 @@ def parse_args(argv=None):
                                                                        "paper's top_k)")
     parser.add_argument("--memory", default="20%", help="lmplz -S and build_binary -S (default 20%%)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of (plain, checked) loads (default 3)")
-    parser.add_argument("--code", default=ROOT, help="checkout whose decoding.load_scorer is timed")
+    parser.add_argument("--code", action="append", help="checkout whose decoding.load_scorer is timed (repeat "
+                                                         "for several; default: this one)")
     parser.add_argument("--output", help="write the report as JSON to this file")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.code = [os.path.abspath(code) for code in args.code or [ROOT]]
+    return args
 
 
 def make_words(count, rng):
@@ -143,26 +148,30 @@ def main(argv=None):
     args = parse_args(argv)
     package, steps = build_package(args)
     size = os.path.getsize(package)
-    with open(package, "rb") as handle:  # warm the page cache for both variants
+    with open(package, "rb") as handle:  # warm the page cache for every variant
         while handle.read(1 << 24):
             pass
-    times = {"plain": [], "checked": []}
+    variants = [("plain", ROOT)] + [("checked", code) for code in args.code]
+    times = [[] for _ in variants]
     for _ in range(args.rounds):
-        for mode in ("plain", "checked"):
-            times[mode].append(timed_load(mode, package, os.path.abspath(args.code)))
-    plain, checked = statistics.median(times["plain"]), statistics.median(times["checked"])
-    print("Scorer package {} ({:.0f} MB), {} rounds, checks of {}".format(package, size / 1e6, args.rounds,
-                                                                          args.code))
+        for index, (mode, code) in enumerate(variants):
+            times[index].append(timed_load(mode, package, code))
+    medians = [statistics.median(runs) for runs in times]
+    print("Scorer package {} ({:.0f} MB), {} rounds".format(package, size / 1e6, args.rounds))
     print("  plain ds_ctcdecoder.Scorer load: median {:.3f} s  ({})".format(
-        plain, ", ".join("{:.3f}".format(t) for t in times["plain"])))
-    print("  decoding.load_scorer (checks + the same load): median {:.3f} s  ({})".format(
-        checked, ", ".join("{:.3f}".format(t) for t in times["checked"])))
-    print("  the checks add {:.3f} s ({:.2f}x the plain load)".format(checked - plain, checked / plain))
+        medians[0], ", ".join("{:.3f}".format(t) for t in times[0])))
+    rows = []
+    for index in range(1, len(variants)):
+        added = medians[index] - medians[0]
+        rows.append({"code": variants[index][1], "times_s": times[index], "median_s": medians[index],
+                     "added_s": added, "ratio_to_first": added / (medians[1] - medians[0])})
+        print("  load_scorer of {}: median {:.3f} s ({}); the checks add {:.3f} s ({:.2f}x the first)".format(
+            variants[index][1], medians[index], ", ".join("{:.3f}".format(t) for t in times[index]), added,
+            rows[-1]["ratio_to_first"]))
     if args.output:
         with open(args.output, "w") as handle:
-            json.dump({"package": package, "bytes": size, "build": steps, "code": args.code, "times": times,
-                       "plain_median_s": plain, "checked_median_s": checked, "added_s": checked - plain}, handle,
-                      indent=2)
+            json.dump({"package": package, "bytes": size, "build": steps, "rounds": args.rounds,
+                       "plain_times_s": times[0], "plain_median_s": medians[0], "checked": rows}, handle, indent=2)
 
 
 if __name__ == "__main__":
