@@ -6,6 +6,7 @@ text of the best beam is the transcript. The scorer's alpha (LM weight) and beta
 the flags, overriding the defaults stored in the package.
 """
 import os
+import struct
 import tempfile
 
 import numpy as np
@@ -33,6 +34,7 @@ _LOAD_ERRORS = {
 # bytes, up to OpenFST's 16-byte boundary) does.
 _POSITION_FREE_BYTES = 64
 _FST_ALIGNMENT = 16
+_TRAILER_HEAD_BYTES = 25
 
 
 def _error_name(code):
@@ -59,12 +61,11 @@ def _saved_trailer(scorer, offset):
         os.remove(path)
 
 
-def _check_trailer_ends_the_file(scorer, scorer_path):
+def _check_trailer_ends_the_file(trailer, scorer, scorer_path):
     # ds_ctcdecoder maps the dictionary from the file: bytes missing at the end read as zeros (or crash later, in
     # the middle of a decode) instead of failing the load. Writing the dictionary back touches all of it, and the
     # file must end with exactly those bytes. Only the file's end is searched for the trailer's head: scanning a
-    # 1 GB package from the start takes seconds.
-    trailer = _saved_trailer(scorer, 0)
+    # 1 GB package from the start takes seconds. ``trailer``: the dictionary written back at offset 0.
     size = os.path.getsize(scorer_path)
     with open(scorer_path, "rb") as handle:
         handle.seek(max(0, size - len(trailer) - 2 * _FST_ALIGNMENT))
@@ -80,12 +81,36 @@ def _check_trailer_ends_the_file(scorer, scorer_path):
                           "where the dictionary does")
 
 
+def _check_dictionary_indices(trailer):
+    # ds_ctcdecoder follows the dictionary's state and arc indices without bounds checks: one flipped bit there
+    # crashes a decode hours later, when a beam reaches that arc. The bytes written back (at offset 0) are the
+    # trailer head, then OpenFST's ConstFst: magic, FST and arc type strings, version, flags, properties, start,
+    # state and arc counts; then, each at a 16-byte boundary, the states (final weight, first arc, arc count, input
+    # and output epsilon counts) and the arcs (input label, output label, weight, next state).
+    try:
+        position = _TRAILER_HEAD_BYTES + 4
+        for _ in range(2):
+            position += 4 + struct.unpack_from("<i", trailer, position)[0]
+        start, n_states, n_arcs = struct.unpack_from("<qqq", trailer, position + 16)
+    except struct.error:
+        raise ScorerFileError("its vocabulary dictionary has a damaged header")
+    states_at = -(-(position + 40) // _FST_ALIGNMENT) * _FST_ALIGNMENT
+    arcs_at = -(-(states_at + 20 * n_states) // _FST_ALIGNMENT) * _FST_ALIGNMENT
+    if min(n_states, n_arcs) < 0 or not -1 <= start < n_states or arcs_at + 16 * n_arcs != len(trailer):
+        raise ScorerFileError("its vocabulary dictionary has a damaged header")
+    states = np.frombuffer(trailer, "<u4", 5 * n_states, states_at).reshape(n_states, 5).astype(np.int64)
+    arcs = np.frombuffer(trailer, "<i4", 4 * n_arcs, arcs_at).reshape(n_arcs, 4)
+    if (np.any(states[:, 1] + states[:, 2] > n_arcs) or np.any(states[:, 3:] > states[:, 2:3])
+            or np.any(arcs[:, :2] < 0) or np.any(arcs[:, 3] < 0) or np.any(arcs[:, 3] >= n_states)):
+        raise ScorerFileError("its vocabulary dictionary is damaged (indices outside its tables)")
+
+
 def probe_scorer(scorer_path, alphabet):
     """Load package ``scorer_path`` with ds_ctcdecoder and decode once with it: this backend's scorer probe.
 
     Returns the package's ``order``, ``utf8`` mode and default ``alpha``/``beta``. Raises :class:`ScorerFileError`
-    for a package ds_ctcdecoder refuses or whose file does not end where its dictionary does; on other damaged
-    files ds_ctcdecoder ends the process, which is why
+    for a package ds_ctcdecoder refuses, whose dictionary has indices outside its tables, or whose file does not
+    end where its dictionary does; on other damaged files ds_ctcdecoder ends the process, which is why
     :func:`~deepspeech_freeze.scorer_package.check_scorer_package` runs this in a child process.
     """
     import ds_ctcdecoder
@@ -99,7 +124,9 @@ def probe_scorer(scorer_path, alphabet):
             "beta": scorer.beta}
     if info["utf8"]:
         return info  # decoding alphabet labels with it would crash; the caller refuses it
-    _check_trailer_ends_the_file(scorer, scorer_path)
+    trailer = _saved_trailer(scorer, 0)
+    _check_dictionary_indices(trailer)
+    _check_trailer_ends_the_file(trailer, scorer, scorer_path)
     # Every label equally likely for a few frames: the search walks the dictionary and queries the LM.
     probs = np.full((1, 2 * alphabet.size, alphabet.size + 1), 1.0 / (alphabet.size + 1), np.float32)
     beam_search_batch(probs, [probs.shape[1]], alphabet, 64, scorer=scorer, num_processes=1)

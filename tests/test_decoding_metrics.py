@@ -319,6 +319,50 @@ def test_without_the_check_ds_ctcdecoder_kills_the_process(alphabet, lm_files, t
         assert result.returncode < 0, (name, result.returncode, result.stderr[-500:])
 
 
+# ds_ctcdecoder alone, decoding every vocabulary word spelled out and a few uniform frames with each file given.
+DECODE_ALL = """
+import sys
+import numpy as np
+import ds_ctcdecoder
+from deepspeech_freeze.alphabet import Alphabet
+alphabet = Alphabet(sys.argv[1])
+words = sys.argv[2].split()
+for path in sys.argv[3:]:
+    scorer = ds_ctcdecoder.Scorer(1.0, 1.0, path, alphabet)
+    for text in words + [" ".join(words)]:
+        probs = np.full((2 * len(text), alphabet.size + 1), 1e-3, np.float32)
+        for t, char in enumerate(text):
+            probs[2 * t, alphabet.labels.index(char)] = probs[2 * t + 1, alphabet.size] = 0.9
+        probs = (probs / probs.sum(axis=1, keepdims=True))[np.newaxis]
+        ds_ctcdecoder.ctc_beam_search_decoder_batch(probs, np.array([probs.shape[1]], np.int32), alphabet, 64, 1,
+                                                    scorer=scorer)
+"""
+
+
+def test_flipped_dictionary_bytes_are_refused_or_harmless(alphabet, lm_files, tmp_path):
+    package, lm_bytes = open(lm_files["scorer"], "rb").read(), os.path.getsize(lm_files["binary"])
+    # The last byte of each 16-byte arc is the high byte of its next state: flipped, the decoder follows it out of
+    # the state table (a crash when a beam reaches that arc). The check must refuse every one of them.
+    for offset in range(len(package) - 1, len(package) - 16 * 12, -16):
+        path = tmp_path / "next-state-{}".format(offset)
+        path.write_bytes(package[:offset] + bytes([package[offset] ^ 0xFF]) + package[offset + 1:])
+        with pytest.raises(UserError, match=r"indices outside its tables"):
+            decoding.load_scorer(str(path), alphabet, 1.0, 1.0)
+    # Anywhere else in the trailer a flipped byte is refused, or the package decodes every word without a crash.
+    accepted = []
+    for offset in range(lm_bytes + 3, len(package), 23):
+        path = tmp_path / "flip-{}".format(offset)
+        path.write_bytes(package[:offset] + bytes([package[offset] ^ 0xFF]) + package[offset + 1:])
+        try:
+            decoding.load_scorer(str(path), alphabet, 1.0, 1.0)
+            accepted.append(str(path))
+        except UserError:
+            pass
+    result = subprocess.run([sys.executable, "-c", DECODE_ALL, ENGLISH, " ".join(WORDS)] + accepted, cwd=ROOT,
+                            env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert result.returncode == 0, (accepted, result.returncode, result.stderr[-500:])
+
+
 def test_the_check_runs_the_probe_it_is_given(alphabet, lm_files, monkeypatch):
     # Another decoder backend passes its own probe; whatever that probe does comes back as one ScorerFileError.
     monkeypatch.setenv("PYTHONPATH", os.path.join(ROOT, "tests"))
