@@ -36,20 +36,24 @@ from deepspeech_freeze.alphabet import Alphabet  # noqa: E402
 ENGLISH = os.path.join(ROOT, "data", "alphabets", "english.txt")
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
-# One timed load; argv: mode (plain|checked), package, alphabet. Prints the seconds as JSON.
+# One timed load; argv: mode (plain|checked), package, alphabet. Prints wall seconds and CPU seconds (this process
+# and the checking child) as JSON.
 TIMED_LOAD = """
-import json, sys, time
+import json, resource, sys, time
 mode, path, alphabet_path = sys.argv[1:4]
 from deepspeech_freeze.alphabet import Alphabet
 alphabet = Alphabet(alphabet_path)
 import ds_ctcdecoder
 from deepspeech_freeze import decoding
-started = time.perf_counter()
+def cpu():
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+started, cpu_started = time.perf_counter(), cpu()
 if mode == "plain":
     scorer = ds_ctcdecoder.Scorer(1.0, 1.0, path, alphabet)
 else:
     scorer = decoding.load_scorer(path, alphabet, 1.0, 1.0)
-print(json.dumps({"seconds": time.perf_counter() - started, "order": scorer.get_max_order()}))
+print(json.dumps({"seconds": time.perf_counter() - started, "cpu_seconds": cpu() - cpu_started}))
 """
 
 
@@ -141,7 +145,8 @@ def timed_load(mode, package, code):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
     if result.returncode != 0:
         raise SystemExit("the {} load failed:\n{}".format(mode, result.stderr[-3000:]))
-    return json.loads(result.stdout.strip().splitlines()[-1])["seconds"]
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    return answer["seconds"], answer["cpu_seconds"]
 
 
 def main(argv=None):
@@ -152,26 +157,31 @@ def main(argv=None):
         while handle.read(1 << 24):
             pass
     variants = [("plain", ROOT)] + [("checked", code) for code in args.code]
-    times = [[] for _ in variants]
+    times, cpus = [[] for _ in variants], [[] for _ in variants]
     for _ in range(args.rounds):
         for index, (mode, code) in enumerate(variants):
-            times[index].append(timed_load(mode, package, code))
+            wall, cpu = timed_load(mode, package, code)
+            times[index].append(wall)
+            cpus[index].append(cpu)
     medians = [statistics.median(runs) for runs in times]
+    cpu_medians = [statistics.median(runs) for runs in cpus]
     print("Scorer package {} ({:.0f} MB), {} rounds".format(package, size / 1e6, args.rounds))
-    print("  plain ds_ctcdecoder.Scorer load: median {:.3f} s  ({})".format(
-        medians[0], ", ".join("{:.3f}".format(t) for t in times[0])))
+    print("  plain ds_ctcdecoder.Scorer load: median {:.3f} s, {:.3f} CPU s".format(medians[0], cpu_medians[0]))
     rows = []
     for index in range(1, len(variants)):
-        added = medians[index] - medians[0]
-        rows.append({"code": variants[index][1], "times_s": times[index], "median_s": medians[index],
-                     "added_s": added, "ratio_to_first": added / (medians[1] - medians[0])})
-        print("  load_scorer of {}: median {:.3f} s ({}); the checks add {:.3f} s ({:.2f}x the first)".format(
-            variants[index][1], medians[index], ", ".join("{:.3f}".format(t) for t in times[index]), added,
-            rows[-1]["ratio_to_first"]))
+        added, added_cpu = medians[index] - medians[0], cpu_medians[index] - cpu_medians[0]
+        rows.append({"code": variants[index][1], "times_s": times[index], "cpu_s": cpus[index],
+                     "median_s": medians[index], "median_cpu_s": cpu_medians[index], "added_s": added,
+                     "added_cpu_s": added_cpu, "ratio_to_first": added / (medians[1] - medians[0]),
+                     "cpu_ratio_to_first": added_cpu / (cpu_medians[1] - cpu_medians[0])})
+        print("  load_scorer of {}: the checks add {:.3f} s ({:.2f}x the first), {:.3f} CPU s ({:.2f}x); wall {}"
+              .format(variants[index][1], added, rows[-1]["ratio_to_first"], added_cpu,
+                      rows[-1]["cpu_ratio_to_first"], ", ".join("{:.3f}".format(t) for t in times[index])))
     if args.output:
         with open(args.output, "w") as handle:
             json.dump({"package": package, "bytes": size, "build": steps, "rounds": args.rounds,
-                       "plain_times_s": times[0], "plain_median_s": medians[0], "checked": rows}, handle, indent=2)
+                       "plain_times_s": times[0], "plain_cpu_s": cpus[0], "plain_median_s": medians[0],
+                       "checked": rows}, handle, indent=2)
 
 
 if __name__ == "__main__":
