@@ -44,8 +44,10 @@ def describe_foreign_file(path):
         return "it is a KenLM binary that did not finish building"
     if head.startswith(_KENLM + b" format version"):
         version = head[len(_KENLM + b" format version"):].split(b"\n", 1)[0].strip()
+        if not version.isdigit():
+            return "it is a KenLM binary with a damaged format line"
         return "it is a KenLM binary of format version {}, not 5 (rebuild it from the ARPA file)".format(
-            version.decode("ascii", "replace"))
+            version.decode("ascii"))
     if head.startswith(b"version https://git-lfs"):
         return "it is a Git LFS pointer, not the file itself (run git lfs pull, or download the file)"
     lines = [line.strip() for line in head.split(b"\n") if line.strip() and not line.strip().startswith(b"#")]

@@ -239,6 +239,7 @@ def bad_scorer_files(folder, lm_files):
         "truncated-end": package[:-1],
         "unfinished-kenlm": fixtures.KENLM_INCOMPLETE_MAGIC + bytes(300),
         "old-kenlm": b"mmap lm http://kheafield.com/code format version 4\n" + bytes(300),
+        "kenlm-format-line": package[:50] + b"\xff" + package[51:],  # the newline after "format version 5"
         "trailer-version": package[:len(lm) + 4] + b"\x07\x00\x00\x00" + package[len(lm) + 8:],
         "cut-16": package[:-16],
         "extra-bytes": package + bytes(100),
@@ -256,12 +257,13 @@ def test_bad_scorer_files_are_user_errors(alphabet, lm_files, tmp_path):
         decoding.load_scorer(str(tmp_path / "missing.scorer"), alphabet, 1.0, 1.0)
     with pytest.raises(UserError, match="not a file"):
         decoding.load_scorer(str(tmp_path), alphabet, 1.0, 1.0)
-    # The first seven are recognised by their first bytes; KenLM's and OpenFST's own words (from the checking
+    # The first eight are recognised by their first bytes; KenLM's and OpenFST's own words (from the checking
     # child's stderr) say what is wrong with the next four; the rest fail the dictionary-ends-the-file check.
     died = "the decoder died loading it (SIGABRT: "
     expected = {"random": "does not start with a KenLM binary header", "empty": "it is empty",
                 "arpa": "ARPA text language model", "lfs": "Git LFS pointer",
                 "unfinished-kenlm": "did not finish building", "old-kenlm": "format version 4",
+                "kenlm-format-line": "a KenLM binary with a damaged format line",
                 "bare-lm": "without the vocabulary",
                 "truncated-lm": died + "Binary file has size 280 but the headers say it should be at least 560",
                 "truncated-header": died + "End of file in",
