@@ -6,15 +6,35 @@ text of the best beam is the transcript. The scorer's alpha (LM weight) and beta
 the flags, overriding the defaults stored in the package.
 """
 import os
+import struct
+import tempfile
 
 import numpy as np
 
 from .errors import UserError
-from .scorer_package import ScorerFileError, inspect_scorer_package
+from .scorer_package import ScorerFileError, check_scorer_package, native_alphabet
 
 SCORER_HINT = ("A scorer package is a KenLM language model with DeepSpeech 0.7's vocabulary trailer, as written by "
                "DeepSpeech 0.7's generate_package.py (e.g. the release file deepspeech-0.7.4-models.scorer) or by "
                "`python -m deepspeech_freeze.lm`; pass --scorer_path '' to decode without a language model.")
+
+#: What the child process of :func:`~deepspeech_freeze.scorer_package.check_scorer_package` runs for this backend.
+SCORER_PROBE = "deepspeech_freeze.decoding:probe_scorer"
+
+# What ds_ctcdecoder's load errors mean for the file.
+_LOAD_ERRORS = {
+    "DS_ERR_SCORER_UNREADABLE": "ds_ctcdecoder cannot open it",
+    "DS_ERR_SCORER_INVALID_LM": "ds_ctcdecoder's KenLM does not read it as a language model",
+    "DS_ERR_SCORER_NO_TRIE": "it is a bare KenLM language model without the vocabulary trailer of a scorer package",
+    "DS_ERR_SCORER_INVALID_TRIE": "the bytes after its language model are not DeepSpeech's scorer trailer",
+    "DS_ERR_SCORER_VERSION_MISMATCH": "its scorer trailer is of another version than DeepSpeech 0.7 reads: rebuild it",
+}
+# The trailer's head (magic, version, UTF-8 byte, alpha, beta: 25 bytes) and the dictionary's OpenFST header (at
+# least 65 bytes more) do not depend on where the trailer starts; the one alignment padding after them (0-15
+# bytes, up to OpenFST's 16-byte boundary) does.
+_POSITION_FREE_BYTES = 64
+_FST_ALIGNMENT = 16
+_TRAILER_HEAD_BYTES = 25
 
 
 def _error_name(code):
@@ -26,12 +46,99 @@ def _error_name(code):
     return "error {}".format(code)
 
 
-def load_scorer(scorer_path, alphabet, alpha, beta, utf8=False):
+def _saved_trailer(scorer, offset):
+    """The trailer ds_ctcdecoder writes for ``scorer``'s dictionary when the trailer starts at byte ``offset``."""
+    handle, path = tempfile.mkstemp(suffix=".trailer")
+    try:
+        os.write(handle, b"\0" * offset)
+        os.close(handle)
+        if not scorer.save_dictionary(path, True):
+            raise ScorerFileError("ds_ctcdecoder could not write its vocabulary dictionary back")
+        with open(path, "rb") as saved:
+            saved.seek(offset)
+            return saved.read()
+    finally:
+        os.remove(path)
+
+
+def _check_trailer_ends_the_file(trailer, scorer, scorer_path):
+    # ds_ctcdecoder maps the dictionary from the file: bytes missing at the end read as zeros (or crash later, in
+    # the middle of a decode) instead of failing the load. Writing the dictionary back touches all of it, and the
+    # file must end with exactly those bytes. Only the file's end is searched for the trailer's head: scanning a
+    # 1 GB package from the start takes seconds. ``trailer``: the dictionary written back at offset 0.
+    size = os.path.getsize(scorer_path)
+    with open(scorer_path, "rb") as handle:
+        handle.seek(max(0, size - len(trailer) - 2 * _FST_ALIGNMENT))
+        tail = handle.read()
+    start = tail.find(trailer[:_POSITION_FREE_BYTES])
+    if start >= 0:
+        offset = (size - len(tail) + start) % _FST_ALIGNMENT
+        if offset:
+            trailer = _saved_trailer(scorer, offset)
+        if tail[start:] == trailer:
+            return
+    raise ScorerFileError("it is truncated, or has bytes after its vocabulary dictionary: the file does not end "
+                          "where the dictionary does")
+
+
+def _check_dictionary_indices(trailer):
+    # ds_ctcdecoder follows the dictionary's state and arc indices without bounds checks: one flipped bit there
+    # crashes a decode hours later, when a beam reaches that arc. The bytes written back (at offset 0) are the
+    # trailer head, then OpenFST's ConstFst: magic, FST and arc type strings, version, flags, properties, start,
+    # state and arc counts; then, each at a 16-byte boundary, the states (final weight, first arc, arc count, input
+    # and output epsilon counts) and the arcs (input label, output label, weight, next state).
+    try:
+        position = _TRAILER_HEAD_BYTES + 4
+        for _ in range(2):
+            position += 4 + struct.unpack_from("<i", trailer, position)[0]
+        start, n_states, n_arcs = struct.unpack_from("<qqq", trailer, position + 16)
+    except struct.error:
+        raise ScorerFileError("its vocabulary dictionary has a damaged header")
+    states_at = -(-(position + 40) // _FST_ALIGNMENT) * _FST_ALIGNMENT
+    arcs_at = -(-(states_at + 20 * n_states) // _FST_ALIGNMENT) * _FST_ALIGNMENT
+    if min(n_states, n_arcs) < 0 or not -1 <= start < n_states or arcs_at + 16 * n_arcs != len(trailer):
+        raise ScorerFileError("its vocabulary dictionary has a damaged header")
+    states = np.frombuffer(trailer, "<u4", 5 * n_states, states_at).reshape(n_states, 5).astype(np.int64)
+    arcs = np.frombuffer(trailer, "<i4", 4 * n_arcs, arcs_at).reshape(n_arcs, 4)
+    if (np.any(states[:, 1] + states[:, 2] > n_arcs) or np.any(states[:, 3:] > states[:, 2:3])
+            or np.any(arcs[:, :2] < 0) or np.any(arcs[:, 3] < 0) or np.any(arcs[:, 3] >= n_states)):
+        raise ScorerFileError("its vocabulary dictionary is damaged (indices outside its tables)")
+
+
+def probe_scorer(scorer_path, alphabet):
+    """Load package ``scorer_path`` with ds_ctcdecoder and decode once with it: this backend's scorer probe.
+
+    Returns the package's ``order``, ``utf8`` mode and default ``alpha``/``beta``. Raises :class:`ScorerFileError`
+    for a package ds_ctcdecoder refuses, whose dictionary has indices outside its tables, or whose file does not
+    end where its dictionary does; on other damaged files ds_ctcdecoder ends the process, which is why
+    :func:`~deepspeech_freeze.scorer_package.check_scorer_package` runs this in a child process.
+    """
+    import ds_ctcdecoder
+
+    scorer = ds_ctcdecoder.Scorer()
+    code = scorer.init(scorer_path.encode("utf-8"), native_alphabet(alphabet))
+    if code != ds_ctcdecoder.DS_ERR_OK:
+        name = _error_name(code)
+        raise ScorerFileError(_LOAD_ERRORS.get(name, "ds_ctcdecoder could not load it ({})".format(name)))
+    info = {"order": scorer.get_max_order(), "utf8": bool(scorer.is_utf8_mode()), "alpha": scorer.alpha,
+            "beta": scorer.beta}
+    if info["utf8"]:
+        return info  # decoding alphabet labels with it would crash; the caller refuses it
+    trailer = _saved_trailer(scorer, 0)
+    _check_dictionary_indices(trailer)
+    _check_trailer_ends_the_file(trailer, scorer, scorer_path)
+    # Every label equally likely for a few frames: the search walks the dictionary and queries the LM.
+    probs = np.full((1, 2 * alphabet.size, alphabet.size + 1), 1.0 / (alphabet.size + 1), np.float32)
+    beam_search_batch(probs, [probs.shape[1]], alphabet, 64, scorer=scorer, num_processes=1)
+    return info
+
+
+def load_scorer(scorer_path, alphabet, alpha, beta):
     """The ds_ctcdecoder ``Scorer`` for package ``scorer_path`` with ``alpha``/``beta`` set, or None for ''.
 
-    The file is checked before ds_ctcdecoder sees it (ds_ctcdecoder aborts or crashes the process on truncated or
-    foreign files, and on a scorer whose UTF-8 mode differs from the alphabet's); every problem is a
-    :class:`UserError` naming the file. ``utf8`` says whether ``alphabet`` is the byte alphabet of ``--utf8``.
+    The package is first loaded and used in a child process (:data:`SCORER_PROBE`), because ds_ctcdecoder aborts or
+    crashes the process on truncated or foreign files and on a package in UTF-8 mode; every problem is a
+    :class:`UserError` naming the file.
     """
     if not scorer_path:
         return None
@@ -43,21 +150,20 @@ def load_scorer(scorer_path, alphabet, alpha, beta, utf8=False):
     if not os.access(scorer_path, os.R_OK):
         raise UserError("{}: the file is not readable (check its permissions)".format(where))
     try:
-        info = inspect_scorer_package(scorer_path)
+        info = check_scorer_package(scorer_path, alphabet, SCORER_PROBE)
     except ScorerFileError as err:
         raise UserError("{} is not a usable scorer package: {}. {}".format(where, err, SCORER_HINT))
     except (IOError, OSError) as err:
         raise UserError("{}: cannot read the file ({})".format(where, err))
-    if info["utf8"] != bool(utf8):
-        built = "UTF-8 byte output (--utf8)" if info["utf8"] else "alphabet labels"
-        used = "UTF-8 bytes (--utf8)" if utf8 else "the labels of alphabet {}".format(getattr(alphabet, "path", ""))
-        raise UserError("{} was built for {} but the model outputs {}: use a package built for this alphabet "
-                        "(`python -m deepspeech_freeze.lm` makes one)".format(where, built, used))
+    if info["utf8"]:
+        raise UserError("{} was built for UTF-8 byte output (--utf8) but the model outputs the labels of alphabet "
+                        "{}: use a package built for this alphabet (`python -m deepspeech_freeze.lm` makes one)"
+                        .format(where, alphabet.path))
     import ds_ctcdecoder
 
     try:
         return ds_ctcdecoder.Scorer(float(alpha), float(beta), scorer_path, alphabet)
-    except ValueError as err:
+    except ValueError as err:  # the file changed since the check
         code = str(err).rsplit(" ", 1)[-1]
         name = _error_name(int(code)) if code.isdigit() else str(err)
         raise UserError("{}: ds_ctcdecoder could not load the scorer package ({}). {}".format(where, name,

@@ -322,7 +322,8 @@ def build_scorer(input_txt, output_dir, alphabet_path, language="de", keep_digit
                  binary_type="trie", discount_fallback=False, default_alpha=DEFAULT_ALPHA,
                  default_beta=DEFAULT_BETA, keep_intermediate=False, kenlm_bins=""):
     """Run the whole pipeline (see the module docstring); returns a dict with the paths and statistics."""
-    from .scorer_package import inspect_scorer_package, write_scorer_package
+    from .decoding import SCORER_PROBE
+    from .scorer_package import ScorerFileError, check_scorer_package, write_scorer_package
 
     # --- settings, checked before anything runs
     if not input_txt:
@@ -436,7 +437,10 @@ def build_scorer(input_txt, output_dir, alphabet_path, language="de", keep_digit
     seconds = run_tool(command, paths["build_binary_log"], "building the binary language model")
     say("  {} ({}) in {:.1f} s".format(BINARY_NAME, human_size(os.path.getsize(paths["binary"])), seconds))
     write_scorer_package(paths["binary"], vocabulary, alphabet, paths["scorer"], default_alpha, default_beta)
-    package = inspect_scorer_package(paths["scorer"])
+    try:  # the decoder loads and uses the new package once, as evaluation will
+        package = check_scorer_package(paths["scorer"], alphabet, SCORER_PROBE)
+    except ScorerFileError as err:
+        raise UserError("the new scorer package {} does not load: {}".format(paths["scorer"], err))
 
     if not keep_intermediate:
         for name in intermediate:
@@ -450,7 +454,8 @@ def build_scorer(input_txt, output_dir, alphabet_path, language="de", keep_digit
     say("  ARPA n-grams: {} (after the vocabulary filter: {})".format(_format_counts(arpa_counts),
                                                                        _format_counts(filtered_counts)))
     say("  {}: {} ({}); {}: {} (alpha {}, beta {})".format(
-        paths["binary"], human_size(os.path.getsize(paths["binary"])), package["model_type"], paths["scorer"],
+        paths["binary"], human_size(os.path.getsize(paths["binary"])), "trie -a {} -q {}".format(
+            binary_a_bits, binary_q_bits) if binary_type == "trie" else binary_type, paths["scorer"],
         human_size(os.path.getsize(paths["scorer"])), default_alpha, default_beta))
     if keep_intermediate:
         say("  intermediate files kept: {}".format(", ".join(paths[name] for name in intermediate

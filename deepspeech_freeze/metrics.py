@@ -77,16 +77,17 @@ def score_samples(records):
     return samples, wer, cer, mean_loss
 
 
-def sort_for_report(samples, utf8=False):
-    """A copy of ``samples`` in DeepSpeech's report order: by loss descending, then (stable) by WER ascending, or
-    by CER in UTF-8 mode. Among samples with equal error rate the most confident (lowest loss) come last, which puts
-    confident but wrong transcriptions at the end of the "worst" list."""
+def sort_for_report(samples):
+    """A copy of ``samples`` in DeepSpeech's report order: by loss descending, then (stable) by WER ascending
+    (DeepSpeech's UTF-8 mode sorts by CER; --utf8 is not supported here). Among samples with equal error rate the
+    most confident (lowest loss) come last, which puts confident but wrong transcriptions at the end of the "worst"
+    list."""
     ordered = sorted(samples, key=lambda s: s["loss"], reverse=True)
-    ordered.sort(key=lambda s: s["cer"] if utf8 else s["wer"])
+    ordered.sort(key=lambda s: s["wer"])
     return ordered
 
 
-def report_sections(samples, report_count=5, utf8=False):
+def report_sections(samples, report_count=5):
     """(best, median, worst) lists of samples as the report shows them.
 
     The slices are DeepSpeech's: best is the first ``report_count``, worst the last ``report_count`` and median the
@@ -94,7 +95,7 @@ def report_sections(samples, report_count=5, utf8=False):
     negative index and then, as in DeepSpeech, shows only the tail of the list. A ``report_count`` of 0 shows no
     samples (DeepSpeech's ``samples[-0:]`` would list every sample as "worst").
     """
-    ordered = sort_for_report(samples, utf8)
+    ordered = sort_for_report(samples)
     median_index = int(len(ordered) / 2)
     median_left = int(report_count / 2)
     median_right = report_count - median_left
@@ -104,7 +105,7 @@ def report_sections(samples, report_count=5, utf8=False):
     return best, median, worst
 
 
-def format_report(dataset_name, samples, wer, cer, loss, report_count=5, utf8=False):
+def format_report(dataset_name, samples, wer, cer, loss, report_count=5):
     """The text DeepSpeech 0.7 prints after testing one CSV (without a final newline: ``print()`` it).
 
     A header line "Test on <dataset_name> - WER: ..., CER: ..., loss: ...", a rule of 80 dashes, then the sections
@@ -112,7 +113,7 @@ def format_report(dataset_name, samples, wer, cer, loss, report_count=5, utf8=Fa
     rule and by its samples, each sample as its rates and loss, file:// path, reference and hypothesis, then a rule.
     """
     lines = ["Test on %s - WER: %f, CER: %f, loss: %f" % (dataset_name, wer, cer, loss), REPORT_RULE]
-    best, median, worst = report_sections(samples, report_count, utf8)
+    best, median, worst = report_sections(samples, report_count)
     for title, section in (("Best WER:", best), ("Median WER:", median), ("Worst WER:", worst)):
         lines.append(title + " ")
         lines.append(REPORT_RULE)

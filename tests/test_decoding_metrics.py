@@ -2,10 +2,13 @@
 import io
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
+import kenlm_fixtures as fixtures
 from deepspeech_freeze import decoding, metrics, scorer_package
 from deepspeech_freeze.alphabet import Alphabet
 from deepspeech_freeze.errors import UserError
@@ -59,8 +62,8 @@ def lm_files(tmp_path_factory, alphabet):
     folder = tmp_path_factory.mktemp("lm")
     arpa = folder / "lm.arpa"
     arpa.write_text(ARPA)
-    binary = scorer_package.arpa_to_kenlm_binary(str(arpa), str(folder / "lm.binary"))
-    package = scorer_package.write_scorer_package(str(arpa), WORDS, alphabet, str(folder / "lm.scorer"),
+    binary = fixtures.arpa_to_kenlm_binary(str(arpa), str(folder / "lm.binary"))
+    package = scorer_package.write_scorer_package(binary, WORDS, alphabet, str(folder / "lm.scorer"),
                                                   DEFAULT_ALPHA, DEFAULT_BETA)
     return {"folder": folder, "arpa": str(arpa), "binary": binary, "scorer": package}
 
@@ -131,11 +134,10 @@ def test_lm_probability_decides_between_words_and_flags_override_package_weights
 
 
 def test_flag_weights_override_package_defaults(alphabet, lm_files):
-    info = scorer_package.inspect_scorer_package(lm_files["scorer"])
+    info = scorer_package.check_scorer_package(lm_files["scorer"], alphabet, decoding.SCORER_PROBE)
     assert info["alpha"] == pytest.approx(DEFAULT_ALPHA, rel=1e-6)
     assert info["beta"] == pytest.approx(DEFAULT_BETA, rel=1e-6)
-    assert info["order"] == 3 and info["utf8"] is False and info["package_bytes"] == os.path.getsize(
-        lm_files["scorer"])
+    assert info["order"] == 3 and info["utf8"] is False
     scorer = decoding.load_scorer(lm_files["scorer"], alphabet, 0.25, 3.5)
     assert scorer.alpha == pytest.approx(0.25) and scorer.beta == pytest.approx(3.5)
 
@@ -174,32 +176,34 @@ def test_python_kenlm_binary_scores_like_the_arpa(lm_files):
                                                                                  abs=1e-5)
 
 
-def test_package_from_kenlm_binary_equals_package_from_arpa(alphabet, lm_files, tmp_path):
-    package = scorer_package.write_scorer_package(lm_files["binary"], WORDS, alphabet, str(tmp_path / "b.scorer"),
-                                                  DEFAULT_ALPHA, DEFAULT_BETA)
-    with open(package, "rb") as mine, open(lm_files["scorer"], "rb") as theirs:
+def test_package_is_the_lm_binary_then_the_trailer(alphabet, lm_files, tmp_path):
+    lm = open(lm_files["binary"], "rb").read()
+    with open(lm_files["scorer"], "rb") as package:
+        assert package.read(len(lm)) == lm
+    magic, version, utf8, alpha, beta = fixtures.read_trailer(lm_files["scorer"], len(lm))
+    assert (magic, version, utf8) == (b"EIRT", 6, 0)
+    assert (alpha, beta) == pytest.approx((DEFAULT_ALPHA, DEFAULT_BETA), rel=1e-6)  # ds_ctcdecoder keeps floats
+    again = scorer_package.write_scorer_package(lm_files["binary"], WORDS, alphabet, str(tmp_path / "b.scorer"),
+                                                DEFAULT_ALPHA, DEFAULT_BETA)
+    with open(again, "rb") as mine, open(lm_files["scorer"], "rb") as theirs:
         assert mine.read() == theirs.read()
 
 
-BUILD_BINARY = os.path.join(ROOT, ".venv", "bin", "build_binary")
-
-
 def test_matches_kenlm_build_binary(alphabet, lm_files, tmp_path):
-    import subprocess
-
+    build_binary = fixtures.build_binary_path()
     reference = str(tmp_path / "reference.binary")
-    subprocess.run([BUILD_BINARY, "-v", "probing", lm_files["arpa"], reference], check=True,
+    subprocess.run([build_binary, "-v", "probing", lm_files["arpa"], reference], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     with open(reference, "rb") as theirs, open(lm_files["binary"], "rb") as mine:
         assert mine.read() == theirs.read()
     # DeepSpeech's own LM type (quantised trie with compressed pointers) packages, checks and decodes as well.
     trie = str(tmp_path / "trie.binary")
-    subprocess.run([BUILD_BINARY, "-a", "255", "-q", "8", "-v", "trie", lm_files["arpa"], trie], check=True,
+    subprocess.run([build_binary, "-a", "255", "-q", "8", "-v", "trie", lm_files["arpa"], trie], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     package = scorer_package.write_scorer_package(trie, WORDS, alphabet, str(tmp_path / "trie.scorer"), 1.0, 1.0)
-    info = scorer_package.inspect_scorer_package(package)
-    assert info["model_type"] == "trie with quantization and array-compressed pointers"
-    assert info["lm_bytes"] == os.path.getsize(trie) and info["package_bytes"] == os.path.getsize(package)
+    header = fixtures.read_kenlm_header(trie)
+    assert fixtures.KENLM_MODEL_TYPES[header["model_type"]] == "trie with quantization and array-compressed pointers"
+    assert fixtures.read_trailer(package, os.path.getsize(trie))[:3] == (b"EIRT", 6, 0)
     scorer = decoding.load_scorer(package, alphabet, DEFAULT_ALPHA, DEFAULT_BETA)
     probs = frames_to_probs(spell("c") + [{"e": 0.55, "a": 0.4}, {}] + spell("t"), alphabet)
     assert decode(probs, alphabet, scorer) == ["cat"]
@@ -209,11 +213,13 @@ def test_incomplete_arpa_is_refused(tmp_path, alphabet):
     arpa = tmp_path / "pruned.arpa"
     arpa.write_text(ARPA.replace("-0.3\tcat sat\t0\n", "").replace("ngram 2=6", "ngram 2=5"))
     with pytest.raises(UserError, match="suffix"):
-        scorer_package.arpa_to_kenlm_binary(str(arpa), str(tmp_path / "x.binary"))
+        fixtures.arpa_to_kenlm_binary(str(arpa), str(tmp_path / "x.binary"))
     text = tmp_path / "text.arpa"
     text.write_text("just some words\n")
-    with pytest.raises(UserError, match="not a usable KenLM binary or ARPA file"):
+    with pytest.raises(UserError, match="is not a KenLM binary: it does not start with a KenLM binary header"):
         scorer_package.write_scorer_package(str(text), WORDS, alphabet, str(tmp_path / "x.scorer"), 1.0, 1.0)
+    with pytest.raises(UserError, match="is not a KenLM binary: it is an ARPA text language model"):
+        scorer_package.write_scorer_package(str(arpa), WORDS, alphabet, str(tmp_path / "x.scorer"), 1.0, 1.0)
 
 
 def bad_scorer_files(folder, lm_files):
@@ -231,9 +237,12 @@ def bad_scorer_files(folder, lm_files):
         "truncated-trailer": package[:len(lm) + 6],
         "truncated-dictionary": package[:len(lm) + 60],
         "truncated-end": package[:-1],
-        "unfinished-kenlm": scorer_package.KENLM_INCOMPLETE_MAGIC + bytes(300),
+        "unfinished-kenlm": fixtures.KENLM_INCOMPLETE_MAGIC + bytes(300),
         "old-kenlm": b"mmap lm http://kheafield.com/code format version 4\n" + bytes(300),
+        "kenlm-format-line": package[:50] + b"\xff" + package[51:],  # the newline after "format version 5"
         "trailer-version": package[:len(lm) + 4] + b"\x07\x00\x00\x00" + package[len(lm) + 8:],
+        "cut-16": package[:-16],
+        "extra-bytes": package + bytes(100),
     }
     paths = {}
     for name, data in files.items():
@@ -248,27 +257,141 @@ def test_bad_scorer_files_are_user_errors(alphabet, lm_files, tmp_path):
         decoding.load_scorer(str(tmp_path / "missing.scorer"), alphabet, 1.0, 1.0)
     with pytest.raises(UserError, match="not a file"):
         decoding.load_scorer(str(tmp_path), alphabet, 1.0, 1.0)
+    # The first eight are recognised by their first bytes; KenLM's and OpenFST's own words (from the checking
+    # child's stderr) say what is wrong with the next four; the rest fail the dictionary-ends-the-file check.
+    died = "the decoder died loading it (SIGABRT: "
     expected = {"random": "does not start with a KenLM binary header", "empty": "it is empty",
-                "arpa": "ARPA text language model", "lfs": "Git LFS pointer", "bare-lm": "without the vocabulary",
-                "truncated-lm": "truncated", "truncated-header": "cut short", "truncated-trailer": "truncated",
-                "truncated-dictionary": "dictionary", "truncated-end": "truncated",
+                "arpa": "ARPA text language model", "lfs": "Git LFS pointer",
                 "unfinished-kenlm": "did not finish building", "old-kenlm": "format version 4",
-                "trailer-version": "version 7"}
-    for name, path in bad_scorer_files(tmp_path, lm_files).items():
+                "kenlm-format-line": "a KenLM binary with a damaged format line",
+                "bare-lm": "without the vocabulary",
+                "truncated-lm": died + "Binary file has size 280 but the headers say it should be at least 560",
+                "truncated-header": died + "End of file in",
+                "truncated-trailer": "could not read all of it (ERROR: FstHeader::Read: Bad FST header",
+                "truncated-dictionary": "(SIGSEGV: ERROR: FstHeader::Read: Read failed",
+                "trailer-version": "Scorer file version mismatch (7 instead of expected 6)",
+                "truncated-end": "truncated, or has bytes after", "cut-16": "truncated, or has bytes after",
+                "extra-bytes": "truncated, or has bytes after"}
+    files = bad_scorer_files(tmp_path, lm_files)
+    assert sorted(files) == sorted(expected)
+    for name, path in files.items():
         with pytest.raises(UserError) as caught:
             decoding.load_scorer(path, alphabet, 1.0, 1.0)
         message = str(caught.value)
         assert path in message and "--scorer_path" in message, message
         assert expected[name] in message, (name, message)
-        assert "deepspeech_freeze.lm" in message
+        assert "deepspeech_freeze.lm" in message and "\n" not in message and "Traceback" not in message
+
+
+def test_every_cut_of_a_package_is_refused(alphabet, lm_files, tmp_path):
+    # Cuts in the KenLM header, its data, the trailer's head, the dictionary's header, states and arcs.
+    package, lm_bytes = open(lm_files["scorer"], "rb").read(), os.path.getsize(lm_files["binary"])
+    cuts = sorted(set(list(range(8, len(package), 120)) + [lm_bytes + 10, lm_bytes + 30]
+                      + [len(package) - n for n in (1, 2, 15, 16, 17, 100)]))
+    assert len(cuts) == 17
+    for cut in cuts:
+        path = tmp_path / "cut-{}".format(cut)
+        path.write_bytes(package[:cut])
+        with pytest.raises(UserError) as caught:
+            decoding.load_scorer(str(path), alphabet, 1.0, 1.0)
+        assert "is not a usable scorer package" in str(caught.value), (cut, str(caught.value))
+
+
+# ds_ctcdecoder alone on a file: load it, decode a few frames with it.
+UNCHECKED_LOAD = """
+import sys
+import numpy as np
+import ds_ctcdecoder
+from deepspeech_freeze.alphabet import Alphabet
+alphabet = Alphabet(sys.argv[2])
+scorer = ds_ctcdecoder.Scorer(1.0, 1.0, sys.argv[1], alphabet)
+probs = np.full((1, 10, alphabet.size + 1), 1.0 / (alphabet.size + 1), np.float32)
+ds_ctcdecoder.ctc_beam_search_decoder_batch(probs, np.array([10], np.int32), alphabet, 16, 1, scorer=scorer)
+"""
+
+
+def test_without_the_check_ds_ctcdecoder_kills_the_process(alphabet, lm_files, tmp_path):
+    # What the child-process check exists for: these files end a process that loads them itself.
+    files = bad_scorer_files(tmp_path, lm_files)
+    files["utf8"] = utf8_package(lm_files, tmp_path)
+    for name in ("truncated-lm", "truncated-header", "unfinished-kenlm", "old-kenlm", "truncated-trailer", "utf8"):
+        result = subprocess.run([sys.executable, "-c", UNCHECKED_LOAD, files[name], ENGLISH], cwd=ROOT,
+                                env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        assert result.returncode < 0, (name, result.returncode, result.stderr[-500:])
+
+
+# ds_ctcdecoder alone, decoding every vocabulary word spelled out and a few uniform frames with each file given.
+DECODE_ALL = """
+import sys
+import numpy as np
+import ds_ctcdecoder
+from deepspeech_freeze.alphabet import Alphabet
+alphabet = Alphabet(sys.argv[1])
+words = sys.argv[2].split()
+for path in sys.argv[3:]:
+    scorer = ds_ctcdecoder.Scorer(1.0, 1.0, path, alphabet)
+    for text in words + [" ".join(words)]:
+        probs = np.full((2 * len(text), alphabet.size + 1), 1e-3, np.float32)
+        for t, char in enumerate(text):
+            probs[2 * t, alphabet.labels.index(char)] = probs[2 * t + 1, alphabet.size] = 0.9
+        probs = (probs / probs.sum(axis=1, keepdims=True))[np.newaxis]
+        ds_ctcdecoder.ctc_beam_search_decoder_batch(probs, np.array([probs.shape[1]], np.int32), alphabet, 64, 1,
+                                                    scorer=scorer)
+"""
+
+
+def test_flipped_dictionary_bytes_are_refused_or_harmless(alphabet, lm_files, tmp_path):
+    package, lm_bytes = open(lm_files["scorer"], "rb").read(), os.path.getsize(lm_files["binary"])
+    # The last byte of each 16-byte arc is the high byte of its next state: flipped, the decoder follows it out of
+    # the state table (a crash when a beam reaches that arc). The check must refuse every one of them.
+    for offset in range(len(package) - 1, len(package) - 16 * 12, -16):
+        path = tmp_path / "next-state-{}".format(offset)
+        path.write_bytes(package[:offset] + bytes([package[offset] ^ 0xFF]) + package[offset + 1:])
+        with pytest.raises(UserError, match=r"indices outside its tables"):
+            decoding.load_scorer(str(path), alphabet, 1.0, 1.0)
+    # Anywhere else in the trailer a flipped byte is refused, or the package decodes every word without a crash.
+    accepted = []
+    for offset in range(lm_bytes + 3, len(package), 23):
+        path = tmp_path / "flip-{}".format(offset)
+        path.write_bytes(package[:offset] + bytes([package[offset] ^ 0xFF]) + package[offset + 1:])
+        try:
+            decoding.load_scorer(str(path), alphabet, 1.0, 1.0)
+            accepted.append(str(path))
+        except UserError:
+            pass
+    result = subprocess.run([sys.executable, "-c", DECODE_ALL, ENGLISH, " ".join(WORDS)] + accepted, cwd=ROOT,
+                            env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert result.returncode == 0, (accepted, result.returncode, result.stderr[-500:])
+
+
+def test_the_check_runs_the_probe_it_is_given(alphabet, lm_files, monkeypatch):
+    # Another decoder backend passes its own probe; whatever that probe does comes back as one ScorerFileError.
+    monkeypatch.setenv("PYTHONPATH", os.path.join(ROOT, "tests"))
+    package = lm_files["scorer"]
+    assert scorer_package.check_scorer_package(package, alphabet, "kenlm_fixtures:probe_that_accepts") == {
+        "utf8": False, "order": 0, "probe": "test", "labels": alphabet.size}
+    for probe, message in (("probe_that_aborts", r"the decoder died loading it \(SIGABRT\)"),
+                           ("probe_that_refuses", "the test probe refuses 28 labels"),
+                           ("probe_that_fails", r"failed \(exit status 1\) \(RuntimeError: the test probe has a bug")):
+        with pytest.raises(scorer_package.ScorerFileError, match=message):
+            scorer_package.check_scorer_package(package, alphabet, "kenlm_fixtures:" + probe)
+
+
+def utf8_package(lm_files, folder):
+    """The test package with its trailer's UTF-8-mode byte set, as DeepSpeech's --force_utf8 packages have it."""
+    package = bytearray(open(lm_files["scorer"], "rb").read())
+    package[os.path.getsize(lm_files["binary"]) + 8] = 1
+    path = folder / "utf8.scorer"
+    path.write_bytes(bytes(package))
+    return str(path)
 
 
 def test_utf8_mode_mismatch_is_a_user_error(alphabet, lm_files, tmp_path):
     # ds_ctcdecoder crashes (segmentation fault) decoding alphabet labels with a UTF-8 mode package.
-    package = scorer_package.write_scorer_package(lm_files["arpa"], WORDS, alphabet, str(tmp_path / "u.scorer"),
-                                                  1.0, 1.0, utf8=True)
-    assert scorer_package.inspect_scorer_package(package)["utf8"] is True
-    with pytest.raises(UserError, match="UTF-8"):
+    package = utf8_package(lm_files, tmp_path)
+    assert fixtures.read_trailer(package, os.path.getsize(lm_files["binary"]))[2] == 1
+    with pytest.raises(UserError, match="was built for UTF-8 byte output"):
         decoding.load_scorer(package, alphabet, 1.0, 1.0)
 
 
@@ -338,11 +461,6 @@ def test_report_order_is_loss_descending_then_wer_ascending():
     assert [s["wav_filename"] for s in best] == ["s2.wav", "s1.wav"]
     assert [s["wav_filename"] for s in median] == ["s6.wav", "s3.wav"]  # indices 2..3 around len/2 = 3
     assert [s["wav_filename"] for s in worst] == ["s4.wav", "s7.wav"]
-    # In UTF-8 mode the CER orders the samples.
-    utf8_order = metrics.sort_for_report(metrics.score_samples([
-        ("p.wav", "abcd", "abcx", 1.0), ("q.wav", "abcd", "xycd", 2.0), ("r.wav", "abcd", "abcd", 0.5)])[0],
-        utf8=True)
-    assert [s["wav_filename"] for s in utf8_order] == ["r.wav", "p.wav", "q.wav"]
 
 
 def test_report_text_is_deepspeechs():

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import ENGLISH, GERMAN, LDC_TRANSCRIPT, ROOT, LDC_DIR, run_module
+from conftest import ENGLISH, GERMAN, LDC_DIR, LDC_TRANSCRIPT, ROOT, run_module
 
 pytestmark = pytest.mark.slow
 
@@ -80,6 +80,7 @@ def exported_tflite(ldc93s1_model):
 def ldc_scorer(tmp_path_factory):
     """A scorer package whose LM knows the LDC93S1 sentence (an ARPA bigram written here), or a skip when the
     package writer is not available."""
+    import kenlm_fixtures
     from deepspeech_freeze import scorer_package
     from deepspeech_freeze.alphabet import Alphabet
     folder = tmp_path_factory.mktemp("ldc_scorer")
@@ -89,7 +90,8 @@ def ldc_scorer(tmp_path_factory):
     bigrams = ["-0.05\t{}\t{}".format(a, b) for a, b in zip(["<s>"] + words, words + ["</s>"])]
     arpa.write_text("\\data\\\nngram 1={}\nngram 2={}\n\n\\1-grams:\n{}\n\n\\2-grams:\n{}\n\n\\end\\\n".format(
         len(unigrams), len(bigrams), "\n".join(unigrams), "\n".join(bigrams)))
-    return scorer_package.write_scorer_package(str(arpa), words, Alphabet(ENGLISH), str(folder / "ldc.scorer"),
+    binary = kenlm_fixtures.arpa_to_kenlm_binary(str(arpa), str(folder / "ldc.binary"))
+    return scorer_package.write_scorer_package(binary, words, Alphabet(ENGLISH), str(folder / "ldc.scorer"),
                                                0.931289039105002, 1.1834137581510284)
 
 

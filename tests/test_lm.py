@@ -1,6 +1,7 @@
 """`python -m deepspeech_freeze.lm` end to end with the real KenLM binaries, kenlm and ds_ctcdecoder (no mocks)."""
 import gzip
 import io
+import os
 import random
 import re
 from collections import Counter
@@ -8,6 +9,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+import kenlm_fixtures as fixtures
 from conftest import GERMAN, run_module
 from deepspeech_freeze import decoding, lm, scorer_package
 from deepspeech_freeze.alphabet import Alphabet
@@ -65,12 +67,20 @@ def test_output_files_and_summary(built):
     assert after[0] == TOP_K + 3  # the vocabulary + <s>, </s>, <unk>
     assert before[0] > after[0] and all(b >= a for b, a in zip(before, after))
 
-    info = scorer_package.inspect_scorer_package(str(out / "kenlm.scorer"))
-    assert info["order"] == ORDER and info["counts"] == after
-    assert info["model_type"] == "trie with quantization and array-compressed pointers"  # -a 255 -q 8 trie
+    binary, package = str(out / "lm.binary"), str(out / "kenlm.scorer")
+    header = fixtures.read_kenlm_header(binary)
+    assert header["order"] == ORDER and header["counts"] == after
+    assert fixtures.KENLM_MODEL_TYPES[header["model_type"]] == "trie with quantization and array-compressed pointers"
+    assert "(trie -a 255 -q 8)" in output
+    lm_bytes = os.path.getsize(binary)
+    with open(binary, "rb") as lm_file, open(package, "rb") as package_file:
+        assert package_file.read(lm_bytes) == lm_file.read()  # the package is lm.binary + the trailer
+    magic, version, utf8, alpha, beta = fixtures.read_trailer(package, lm_bytes)
+    assert (magic, version, utf8) == (b"EIRT", 6, 0)
+    assert alpha == pytest.approx(lm.DEFAULT_ALPHA) and beta == pytest.approx(lm.DEFAULT_BETA)
+    info = scorer_package.check_scorer_package(package, Alphabet(GERMAN), decoding.SCORER_PROBE)
+    assert info["order"] == ORDER and not info["utf8"]
     assert info["alpha"] == pytest.approx(lm.DEFAULT_ALPHA) and info["beta"] == pytest.approx(lm.DEFAULT_BETA)
-    assert not info["utf8"]
-    assert info["lm_bytes"] == (out / "lm.binary").stat().st_size
 
 
 def test_vocabulary_is_the_normalised_top_k(built):

@@ -210,11 +210,20 @@ def test_freezing_without_a_source_checkpoint_is_rejected(tmp_path, ldc_dir):
     assert not (tmp_path / "empty" / "checkpoint").exists()
 
 
-def test_scorer_that_is_not_a_scorer_fails_before_training(tmp_path, ldc_dir):
+# Random bytes; and a KenLM binary header that claims more data than the file has, which makes ds_ctcdecoder's
+# KenLM abort the process that loads it.
+BAD_SCORERS = {"random": os.urandom(5000),
+               "aborts-kenlm": (b"mmap lm http://kheafield.com/code format version 5\n\0\0".ljust(64, b"\0")
+                                + open(os.path.join(ROOT, "data", "smoke_test", "LDC93S1.wav"), "rb").read(4096))}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_SCORERS))
+def test_scorer_that_is_not_a_scorer_fails_before_training(tmp_path, ldc_dir, kind):
     junk = tmp_path / "kenlm.scorer"
-    junk.write_bytes(os.urandom(5000))
+    junk.write_bytes(BAD_SCORERS[kind])
     result = run_module("deepspeech_freeze.train", *command(str(ldc_dir / "ldc93s1.csv"), tmp_path / "ckpt",
                                                             "--epochs", "1", "--scorer_path", str(junk))[3:],
                         check=False)
     assert result.returncode == 2 and "Traceback" not in result.output
     assert "kenlm.scorer" in result.output and "STARTING Optimization" not in result.output
+    assert len([line for line in result.output.splitlines() if line.startswith("ERROR: ")]) == 1
