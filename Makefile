@@ -1,17 +1,32 @@
-# deepspeech-freeze developer entry points. Everything runs from .venv,
+# deepspeech-freeze developer entry points. Everything runs from the stack's venv,
 # which bin/install.sh creates (and skips quickly when up to date).
+#
+# STACK=tf1 (default): .venv, Python 3.7 + TensorFlow 1.15.5 + ds_ctcdecoder.
+# STACK=tf2:           .venv-tf2, Python 3.12/3.11 + TensorFlow 2 (graph mode, oneDNN) + flashlight-text.
+# The tests find both interpreters through DSF_TF1_PYTHON / DSF_TF2_PYTHON (cross-stack tests).
 
 SHELL := /bin/bash
-PYTHON := .venv/bin/python
+STACK ?= tf1
+ifeq ($(STACK),tf1)
+VENV := .venv
+else ifeq ($(STACK),tf2)
+VENV := .venv-tf2
+else
+$(error STACK=$(STACK): use tf1 or tf2)
+endif
+PYTHON := $(VENV)/bin/python
 PYTEST := $(PYTHON) -m pytest -q
+export DSF_TF1_PYTHON ?= $(CURDIR)/.venv/bin/python
+export DSF_TF2_PYTHON ?= $(CURDIR)/.venv-tf2/bin/python
+export DSF_VENV_PYTHON := $(CURDIR)/$(PYTHON)
 
-.PHONY: install install-test demo test test-fast bench clean
+.PHONY: install install-test demo test test-fast bench bench-stacks clean
 
 install:
-	bin/install.sh
+	bin/install.sh --stack $(STACK)
 
 install-test:
-	bin/install.sh --test
+	bin/install.sh --stack $(STACK) --test
 
 demo: install
 	bin/run-demo.sh
@@ -30,7 +45,12 @@ test-fast: install-test
 bench: install
 	$(PYTHON) bench/train_throughput.py
 
+# Both stacks on the same workload, a subprocess per stack (needs both venvs).
+bench-stacks:
+	bin/install.sh --stack tf1 && bin/install.sh --stack tf2
+	$(PYTHON) bench/compare_stacks.py
+
 # Removes the virtualenv (incl. the KenLM build) and Python build leftovers.
 clean:
-	rm -rf .venv build dist *.egg-info .pytest_cache
+	rm -rf .venv .venv-tf2 build dist *.egg-info .pytest_cache
 	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

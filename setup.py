@@ -1,7 +1,7 @@
 """Packaging for deepspeech-freeze.
 
-The pinned, tested set of dependencies lives in requirements.txt (used by
-bin/install.sh). The ranges below are deliberately loose so the package can
+The pinned, tested sets of dependencies live in requirements.txt (TF 1.15
+stack) and requirements-tf2.txt (TF 2 stack), used by bin/install.sh. The ranges below are deliberately loose so the package can
 also be installed into environments that already ship a TensorFlow 1.15.
 
 TensorFlow itself is NOT in install_requires:
@@ -39,30 +39,37 @@ setup(
     packages=find_packages(exclude=("tests", "tests.*", "bench", "bench.*")),
     include_package_data=True,
     zip_safe=False,
-    python_requires=">=3.7,<3.9",
+    # Two stacks (see requirements.txt and requirements-tf2.txt): Python 3.7/3.8 with TensorFlow 1.15, or Python
+    # 3.11+ with TensorFlow 2 in graph mode. The markers keep each stack's own limits.
+    python_requires=">=3.7",
     install_requires=[
-        "protobuf>=3.6.1,<4",  # TF 1.15 breaks with protobuf 4.x
-        "numpy>=1.16,<1.24",  # numpy 1.24 removed aliases TF 1.15 still uses
-        "pandas>=1.0,<2",
+        'protobuf>=3.6.1,<4; python_version < "3.9"',  # TF 1.15 breaks with protobuf 4.x
+        'numpy>=1.16,<1.24; python_version < "3.9"',  # numpy 1.24 removed aliases TF 1.15 still uses
+        'numpy>=1.26,<2; python_version >= "3.9"',
+        'pandas>=1.0,<2; python_version < "3.9"',
+        'pandas>=2,<3; python_version >= "3.9"',
         "scipy>=1.4",
-        "ds_ctcdecoder>=0.7,<0.8",
+        'ds_ctcdecoder>=0.7,<0.8; python_version < "3.9"',
+        'flashlight-text>=0.0.7; python_version >= "3.9"',  # the TF 2 stack's decoder (decoder_modern.py)
         "python_speech_features>=0.6",
         "absl-py>=0.9",
         "progressbar2>=3.47",
         "kenlm",
-        "h5py>=2.10,<3",  # h5py 3 breaks TF 1.15's Keras loading
-        "gast>=0.2.2,<0.3",  # TF 1.15 needs exactly the 0.2 API
+        'h5py>=2.10,<3; python_version < "3.9"',  # h5py 3 breaks TF 1.15's Keras loading
+        'gast>=0.2.2,<0.3; python_version < "3.9"',  # TF 1.15 needs exactly the 0.2 API
         "editdistance>=0.5",
         "matplotlib>=3.1",
         "num2words>=0.5.10",
     ],
     extras_require={
-        "cpu": ["tensorflow>=1.15,<2"],
-        "test": ["pytest>=7,<8", "deepspeech>=0.7,<0.8"],
+        "cpu": ['tensorflow>=1.15,<2; python_version < "3.9"', 'tensorflow-cpu>=2.15,<3; python_version >= "3.9"'],
+        "test": ["pytest>=7,<8", 'deepspeech>=0.7,<0.8; python_version < "3.9"'],
     },
     classifiers=[
         "Programming Language :: Python :: 3.7",
         "Programming Language :: Python :: 3.8",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",
     ],
 )

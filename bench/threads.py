@@ -28,7 +28,7 @@ if ROOT not in sys.path:
 
 import train_throughput as tt  # noqa: E402  (this script's folder is on sys.path)
 
-import tensorflow as tf  # noqa: E402
+from deepspeech_freeze.tfcompat import tf  # noqa: E402
 
 from deepspeech_freeze import data  # noqa: E402
 from deepspeech_freeze.config import from_flags  # noqa: E402

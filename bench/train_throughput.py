@@ -35,7 +35,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+from deepspeech_freeze.tfcompat import tf  # noqa: E402
 
 from deepspeech_freeze import data, lstm, train  # noqa: E402
 from deepspeech_freeze.config import RuntimeConfig, from_flags, session_config  # noqa: E402

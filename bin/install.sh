@@ -1,28 +1,34 @@
 #!/usr/bin/env bash
 # Set up the development environment of deepspeech-freeze.
 #
-# Usage: bin/install.sh [--test] [--check]
+# Usage: bin/install.sh [--stack tf1|tf2] [--test] [--check]
 #
-#   --test   also install requirements-test.txt, Horovod (built from source, ~4 min) and the
+#   --stack  tf1 (default): Python 3.7, TensorFlow 1.15.5, ds_ctcdecoder, in .venv;
+#            tf2: Python 3.12 (or 3.11), TensorFlow 2 in graph mode, flashlight-text, in .venv-tf2
+#            (requirements-tf2.txt). Also settable as $DSF_STACK.
+#   --test   also install the test requirements, Horovod (built from source, ~4 min) and, on tf1, the
 #            deepspeech-tflite 0.7.4 client (into .venv/tflite-runtime)
 #   --check  change nothing; exit 0 if everything is installed and up to
 #            date, 1 otherwise
 #
 # What it does, in order:
-#   1. finds a Python 3.7: $DSF_PYTHON, else `python3.7` on PATH (if it really
-#      runs and is 3.7), else the newest pyenv 3.7.x;
+#   1. finds the stack's Python: $DSF_PYTHON, else `python3.7` (tf2: python3.12,
+#      then python3.11, then python3) on PATH if it really runs and is that
+#      version, else the newest such pyenv version;
 #   2. installs the Debian packages the project needs (as root via apt-get;
 #      otherwise prints the apt-get command and stops);
-#   3. creates/refreshes .venv in the repository root, installs
-#      requirements.txt (+ requirements-test.txt) and `pip install -e .`;
-#   4. builds KenLM's lmplz and build_binary into .venv/bin/.
+#   3. creates/refreshes the venv in the repository root, installs the stack's
+#      requirements (+ test requirements) and `pip install -e .`;
+#   4. builds KenLM's lmplz and build_binary into the venv's bin/ (copied from
+#      the other stack's venv when that one already has the same build).
 #
 # A stamp file in .venv (keyed by a hash of requirements*.txt, setup.py and
 # this script) makes a repeated run a quick no-op. A .venv made by another
 # Python, or one that no longer runs, is rebuilt from scratch.
 #
 # Environment:
-#   DSF_PYTHON   path of the Python 3.7 interpreter to use
+#   DSF_PYTHON   path of the Python interpreter to use (3.7 for tf1, 3.11+ for tf2)
+#   DSF_STACK    tf1 or tf2 (the default of --stack)
 #   DSF_JOBS     parallel jobs for the KenLM build (default: nproc)
 
 set -euo pipefail
@@ -30,60 +36,86 @@ set -euo pipefail
 log() { printf '[install] %s\n' "$*"; }
 die() { printf '[install] ERROR: %s\n' "$*" >&2; exit 1; }
 
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; }
 
 WITH_TEST=0
 CHECK_ONLY=0
-for arg in "$@"; do
-    case "$arg" in
+STACK="${DSF_STACK:-tf1}"
+while [ "$#" -gt 0 ]; do
+    case "$1" in
         --test) WITH_TEST=1 ;;
         --check) CHECK_ONLY=1 ;;
+        --stack) [ "$#" -ge 2 ] || die "--stack needs a value: tf1 or tf2"; STACK="$2"; shift ;;
+        --stack=*) STACK="${1#--stack=}" ;;
         -h|--help) usage; exit 0 ;;
-        *) usage >&2; die "unknown argument: $arg" ;;
+        *) usage >&2; die "unknown argument: $1" ;;
     esac
+    shift
 done
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="$REPO_ROOT/.venv"
+case "$STACK" in
+    tf1) VENV="$REPO_ROOT/.venv"; OTHER_VENV="$REPO_ROOT/.venv-tf2"
+         REQUIREMENTS="requirements.txt"; TEST_REQUIREMENTS="requirements-test.txt"; PY_WANTED="3.7" ;;
+    tf2) VENV="$REPO_ROOT/.venv-tf2"; OTHER_VENV="$REPO_ROOT/.venv"
+         REQUIREMENTS="requirements-tf2.txt"; TEST_REQUIREMENTS="requirements-test-tf2.txt"; PY_WANTED="3.12 3.11" ;;
+    *) die "--stack $STACK: use tf1 (Python 3.7, TensorFlow 1.15) or tf2 (Python 3.11+, TensorFlow 2)" ;;
+esac
 STAMP="$VENV/.dsf-install-stamp"
 
 # ---------------------------------------------------------------------------
 # 1. Python 3.7 (checked before anything is touched)
 # ---------------------------------------------------------------------------
 
-# Prints "ok" when $1 is a working Python 3.7 with venv/ensurepip available.
+# Succeeds when $1 is a working Python of version $2 (e.g. 3.7) with venv/ensurepip available.
 # `python3.7 -c ...` through a pyenv shim fails without PYENV_VERSION, and a
 # non-Python executable must not pass, so the version is printed and compared.
 probe_python() {
     local out
     out="$("$1" -c 'import sys, venv, ensurepip; print("dsf-python %d.%d" % sys.version_info[:2])' 2>/dev/null </dev/null)" || return 1
-    [ "$out" = "dsf-python 3.7" ]
+    [ "$out" = "dsf-python $2" ]
+}
+
+# Succeeds when $1 runs and is one of the stack's versions.
+probe_wanted() {
+    local version
+    for version in $PY_WANTED; do
+        probe_python "$1" "$version" && return 0
+    done
+    return 1
 }
 
 python_hint() {
-    cat >&2 <<'EOF'
-[install] Python 3.7 is required (TensorFlow 1.15 has no wheels for newer versions).
+    if [ "$STACK" = "tf1" ]; then
+        cat >&2 <<'EOF'
+[install] The default stack needs Python 3.7 (TensorFlow 1.15 has no wheels for newer versions).
 [install] Do one of:
+[install]   make demo STACK=tf2; make test STACK=tf2            # the modern stack: Python 3.11+, TensorFlow 2
 [install]   pyenv install 3.7.16                                # then re-run bin/install.sh
 [install]   DSF_PYTHON=/path/to/python3.7 bin/install.sh        # use a specific interpreter
 EOF
+    else
+        cat >&2 <<'EOF'
+[install] The tf2 stack needs Python 3.12 or 3.11 (with its venv module).
+[install] Do one of:
+[install]   apt-get install python3 python3-venv                # a distribution's Python 3.11/3.12
+[install]   pyenv install 3.12                                  # then re-run bin/install.sh --stack tf2
+[install]   DSF_PYTHON=/path/to/python3.12 bin/install.sh --stack tf2
+EOF
+    fi
 }
 
 find_python() {
-    local cand root roots=() seen=" "
+    local cand root roots=() seen version
     if [ -n "${DSF_PYTHON:-}" ]; then
-        if probe_python "$DSF_PYTHON"; then
+        if probe_wanted "$DSF_PYTHON"; then
             PYTHON="$DSF_PYTHON"
             return 0
         fi
-        printf '[install] ERROR: DSF_PYTHON=%s is not a working Python 3.7 interpreter.\n' "$DSF_PYTHON" >&2
+        printf '[install] ERROR: DSF_PYTHON=%s is not a working Python %s interpreter.\n' "$DSF_PYTHON" \
+            "${PY_WANTED// / or }" >&2
         python_hint
         exit 1
-    fi
-
-    if cand="$(command -v python3.7 2>/dev/null)" && probe_python "$cand"; then
-        PYTHON="$cand"
-        return 0
     fi
 
     if command -v pyenv >/dev/null 2>&1; then
@@ -91,21 +123,34 @@ find_python() {
         [ -n "$root" ] && roots+=("$root")
     fi
     roots+=("${PYENV_ROOT:-$HOME/.pyenv}" "$HOME/.pyenv")
-    for root in "${roots[@]}"; do
-        case "$seen" in *" $root "*) continue ;; esac
-        seen="$seen$root "
-        [ -d "$root/versions" ] || continue
-        # Newest 3.7.x first; fall back to older ones if the newest is broken.
-        while IFS= read -r cand; do
-            [ -n "$cand" ] || continue
-            if probe_python "$cand"; then
-                PYTHON="$cand"
-                return 0
-            fi
-        done < <(ls -d "$root"/versions/3.7.*/bin/python3.7 2>/dev/null | sort -rV)
+    # The preferred version first (tf2: 3.12, then 3.11), each from PATH, then from pyenv (newest patch release
+    # first; older ones if the newest is broken).
+    for version in $PY_WANTED; do
+        if cand="$(command -v "python$version" 2>/dev/null)" && probe_python "$cand" "$version"; then
+            PYTHON="$cand"
+            return 0
+        fi
+        seen=" "
+        for root in "${roots[@]}"; do
+            case "$seen" in *" $root "*) continue ;; esac
+            seen="$seen$root "
+            [ -d "$root/versions" ] || continue
+            while IFS= read -r cand; do
+                [ -n "$cand" ] || continue
+                if probe_python "$cand" "$version"; then
+                    PYTHON="$cand"
+                    return 0
+                fi
+            done < <(ls -d "$root"/versions/"$version".*/bin/python"$version" 2>/dev/null | sort -rV)
+        done
     done
+    # A current distribution's python3 is often 3.11 or 3.12.
+    if [ "$STACK" = "tf2" ] && cand="$(command -v python3 2>/dev/null)" && probe_wanted "$cand"; then
+        PYTHON="$cand"
+        return 0
+    fi
 
-    printf '[install] ERROR: no Python 3.7 found (tried $DSF_PYTHON, python3.7 on PATH, pyenv).\n' >&2
+    printf '[install] ERROR: no Python %s found (tried $DSF_PYTHON, PATH, pyenv).\n' "${PY_WANTED// / or }" >&2
     python_hint
     exit 1
 }
@@ -115,7 +160,7 @@ find_python
 PY_VERSION="$("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"
 # Real installation the venv will be based on (resolves venvs and symlinks).
 PY_BASE="$("$PYTHON" -c 'import os, sys; print(os.path.realpath(sys.base_prefix))')"
-log "python: $PYTHON ($PY_VERSION)"
+log "stack $STACK, python: $PYTHON ($PY_VERSION)"
 
 # ---------------------------------------------------------------------------
 # 2. Debian packages
@@ -182,31 +227,32 @@ input_hash() {
     local f
     (
         cd "$REPO_ROOT"
-        for f in requirements.txt requirements-test.txt setup.py bin/install.sh; do
+        for f in "$REQUIREMENTS" "$TEST_REQUIREMENTS" setup.py bin/install.sh; do
             printf '== %s\n' "$f"
             if [ -f "$f" ]; then cat "$f"; else printf '(missing)\n'; fi
         done
     ) | sha256sum | cut -d' ' -f1
 }
 
-# The venv is usable when its python runs, is 3.7 and sits on the same base
-# installation as the interpreter we selected.
+# The venv is usable when its python runs and sits on the same base
+# installation as the interpreter we selected (and so has its version).
 venv_usable() {
     [ -x "$VENV/bin/python" ] || return 1
     local base
-    base="$("$VENV/bin/python" -c 'import os, sys; assert sys.version_info[:2] == (3, 7); import pip; print(os.path.realpath(sys.base_prefix))' 2>/dev/null </dev/null)" || return 1
+    base="$("$VENV/bin/python" -c 'import os, sys; import pip; print(os.path.realpath(sys.base_prefix))' 2>/dev/null </dev/null)" || return 1
     [ "$base" = "$PY_BASE" ]
 }
 
 # Every requirement line of the given files is satisfied inside the venv
 # (catches packages removed or broken after the stamp was written).
 requirements_satisfied() {
-    local files=("$REPO_ROOT/requirements.txt")
-    [ "$WITH_TEST" -eq 1 ] && [ -f "$REPO_ROOT/requirements-test.txt" ] && files+=("$REPO_ROOT/requirements-test.txt")
+    local files=("$REPO_ROOT/$REQUIREMENTS")
+    [ "$WITH_TEST" -eq 1 ] && [ -f "$REPO_ROOT/$TEST_REQUIREMENTS" ] && files+=("$REPO_ROOT/$TEST_REQUIREMENTS")
     "$VENV/bin/python" - "${files[@]}" <<'EOF' >/dev/null 2>&1
 import sys, warnings
 warnings.simplefilter("ignore")
-import pkg_resources
+if sys.version_info[:2] < (3, 8):
+    import pkg_resources
 reqs = []
 for path in sys.argv[1:]:
     with open(path) as fh:
@@ -214,12 +260,19 @@ for path in sys.argv[1:]:
             line = line.split("#", 1)[0].strip()
             if line and not line.startswith("-"):
                 reqs.append(line)
-reqs.append("deepspeech_freeze")
-pkg_resources.require(reqs)
+try:  # Python 3.8+; pkg_resources is gone from current setuptools. Every line is NAME==VERSION.
+    from importlib import metadata
+except ImportError:
+    pkg_resources.require(reqs + ["deepspeech_freeze"])
+else:
+    metadata.version("deepspeech_freeze")
+    for req in reqs:
+        name, _, version = req.partition("==")
+        assert metadata.version(name.strip()) == version.strip(), req
 EOF
 }
 
-KENLM_VERSION="$(sed -n 's/^[[:space:]]*kenlm[[:space:]]*==[[:space:]]*\([^[:space:]#;]*\).*/\1/p' "$REPO_ROOT/requirements.txt" | head -n1)"
+KENLM_VERSION="$(sed -n 's/^[[:space:]]*kenlm[[:space:]]*==[[:space:]]*\([^[:space:]#;]*\).*/\1/p' "$REPO_ROOT/$REQUIREMENTS" | head -n1)"
 KENLM_VERSION="${KENLM_VERSION:-0.3.0}"
 KENLM_STAMP="$VENV/src/kenlm-$KENLM_VERSION.built"
 
@@ -248,8 +301,8 @@ if venv_usable && [ -f "$STAMP" ]; then
     fi
     extras_ok=1
     if [ "$WITH_TEST" -eq 1 ]; then
-        "$VENV/bin/python" -c "import horovod.tensorflow" >/dev/null 2>&1 && [ -d "$VENV/tflite-runtime/deepspeech" ] \
-            || extras_ok=0
+        "$VENV/bin/python" -c "import horovod.tensorflow" >/dev/null 2>&1 \
+            && { [ "$STACK" != "tf1" ] || [ -d "$VENV/tflite-runtime/deepspeech" ]; } || extras_ok=0
     fi
     if [ "$stamp_ok" -eq 1 ] && [ "$extras_ok" -eq 1 ] && requirements_satisfied && kenlm_ok; then
         log "up to date ($VENV)"
@@ -263,13 +316,13 @@ if [ "$CHECK_ONLY" -eq 1 ]; then
 fi
 
 if [ -e "$VENV" ] && ! venv_usable; then
-    log "existing .venv is broken or made by another Python; rebuilding it"
+    log "existing $(basename "$VENV") is broken or made by another Python; rebuilding it"
     rm -rf -- "$VENV"
 fi
 rm -f -- "$STAMP"
 
 if [ ! -d "$VENV" ]; then
-    log "creating .venv with Python $PY_VERSION"
+    log "creating $(basename "$VENV") with Python $PY_VERSION"
     "$PYTHON" -m venv "$VENV"
 fi
 
@@ -285,15 +338,19 @@ pip_q() {
 }
 
 log "upgrading pip/setuptools/wheel"
-pip_q install -q -U "pip<24.1" "setuptools<68" wheel
-
-req_args=(-r "$REPO_ROOT/requirements.txt")
-if [ "$WITH_TEST" -eq 1 ]; then
-    [ -f "$REPO_ROOT/requirements-test.txt" ] || die "requirements-test.txt not found"
-    req_args+=(-r "$REPO_ROOT/requirements-test.txt")
-    log "installing requirements.txt + requirements-test.txt"
+if [ "$STACK" = "tf1" ]; then
+    pip_q install -q -U "pip<24.1" "setuptools<68" wheel  # the last releases supporting Python 3.7
 else
-    log "installing requirements.txt"
+    pip_q install -q -U "pip<26" "setuptools<80" wheel  # Horovod's setup.py still imports pkg_resources
+fi
+
+req_args=(-r "$REPO_ROOT/$REQUIREMENTS")
+if [ "$WITH_TEST" -eq 1 ]; then
+    [ -f "$REPO_ROOT/$TEST_REQUIREMENTS" ] || die "$TEST_REQUIREMENTS not found"
+    req_args+=(-r "$REPO_ROOT/$TEST_REQUIREMENTS")
+    log "installing $REQUIREMENTS + $TEST_REQUIREMENTS"
+else
+    log "installing $REQUIREMENTS"
 fi
 pip_q install -q "${req_args[@]}"
 
@@ -331,8 +388,20 @@ build_kenlm() {
     touch "$KENLM_STAMP"
 }
 
+# The other stack's venv may hold the same KenLM build already (plain C++ binaries, no Python in them).
+copy_kenlm() {
+    [ -f "$OTHER_VENV/src/kenlm-$KENLM_VERSION.built" ] && [ -x "$OTHER_VENV/bin/lmplz" ] \
+        && [ -x "$OTHER_VENV/bin/build_binary" ] || return 1
+    log "KenLM binaries: copying the $KENLM_VERSION build of $(basename "$OTHER_VENV")"
+    mkdir -p "$VENV/src"
+    install -m 0755 "$OTHER_VENV/bin/lmplz" "$OTHER_VENV/bin/build_binary" "$VENV/bin/"
+    touch "$KENLM_STAMP"
+}
+
 if kenlm_ok; then
     log "KenLM binaries: ok"
+elif copy_kenlm && kenlm_ok; then
+    log "KenLM binaries: ok (copied)"
 else
     build_kenlm
     kenlm_ok || die "KenLM binaries were built but do not run"
@@ -357,7 +426,9 @@ if [ "$WITH_TEST" -eq 1 ]; then
             || die "Horovod build failed (needs cmake and a C++ compiler)"
         horovod_ok || die "Horovod was built but does not import"
     fi
-    if tflite_ok; then
+    if [ "$STACK" != "tf1" ]; then
+        log "TFLite client: not for $STACK (the stock 0.7.4 clients are Python 3.7 wheels; tests use .venv's)"
+    elif tflite_ok; then
         log "TFLite client: ok"
     else
         log "installing the deepspeech-tflite 0.7.4 client into .venv/tflite-runtime"
@@ -367,4 +438,4 @@ if [ "$WITH_TEST" -eq 1 ]; then
 fi
 
 stamp_content "$WITH_TEST" >"$STAMP"
-log "done: $VENV (activate with: source .venv/bin/activate)"
+log "done: $VENV (activate with: source $(basename "$VENV")/bin/activate)"

@@ -7,7 +7,7 @@ import collections
 import os
 import wave
 
-import tensorflow as tf
+from .tfcompat import tf
 from tensorflow.python.ops import gen_audio_ops
 
 WavInfo = collections.namedtuple("WavInfo", "sample_rate channels sample_width n_samples")

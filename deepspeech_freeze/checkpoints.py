@@ -24,7 +24,7 @@ import re
 import shutil
 
 import numpy as np
-import tensorflow as tf
+from .tfcompat import tf
 
 from . import cudnn_format
 from .errors import UserError, write_failure

@@ -70,7 +70,7 @@ def write_release_layout(source_path, target_dir, drop_learning_rate=True):
     removes the canonical LSTM's Adam slots (a cuDNN-trained checkpoint has none) and ``learning_rate``. Saved as
     ``best_dev-<step>`` with the ``best_dev_checkpoint`` state file. Returns the new checkpoint path.
     """
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    from .tfcompat import tf  # pylint: disable=import-outside-toplevel
     reader = tf.compat.v1.train.NewCheckpointReader(source_path)
     values = {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
     for suffix in ("", "/Adam", "/Adam_1"):

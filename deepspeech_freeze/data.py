@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 import pandas as pd
-import tensorflow as tf
+from .tfcompat import tf
 
 from . import audio
 from .errors import UserError

@@ -1,5 +1,8 @@
 """CTC beam search with ds_ctcdecoder 0.7.4 and an optional external scorer, as DeepSpeech 0.7 decodes.
 
+Where ds_ctcdecoder is not installed (the TF 2 stack: it has no wheels past Python 3.8) both functions hand over
+to :mod:`deepspeech_freeze.decoder_modern` (flashlight-text with the same ``.scorer`` packages).
+
 The acoustic model's logits are softmaxed and made batch-major; ds_ctcdecoder's batch decoder searches each entry
 with ``beam_width`` beams, optionally rescored by a scorer package (KenLM language model + vocabulary), and the
 text of the best beam is the transcript. The scorer's alpha (LM weight) and beta (word insertion bonus) come from
@@ -35,6 +38,15 @@ _LOAD_ERRORS = {
 _POSITION_FREE_BYTES = 64
 _FST_ALIGNMENT = 16
 _TRAILER_HEAD_BYTES = 25
+
+
+def use_ds_ctcdecoder():
+    """True when ds_ctcdecoder 0.7.4 is importable (the TF 1.15 stack); else the modern decoder is used."""
+    try:
+        import ds_ctcdecoder  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+    except ImportError:
+        return False
+    return True
 
 
 def _error_name(code):
@@ -149,6 +161,9 @@ def load_scorer(scorer_path, alphabet, alpha, beta):
         raise UserError("{}: this is not a file. {}".format(where, SCORER_HINT))
     if not os.access(scorer_path, os.R_OK):
         raise UserError("{}: the file is not readable (check its permissions)".format(where))
+    if not use_ds_ctcdecoder():
+        from . import decoder_modern  # pylint: disable=import-outside-toplevel
+        return decoder_modern.load_scorer(scorer_path, alphabet, alpha, beta)
     try:
         info = check_scorer_package(scorer_path, alphabet, SCORER_PROBE)
     except ScorerFileError as err:
@@ -190,8 +205,6 @@ def beam_search_batch(probs, seq_lengths, alphabet, beam_width, scorer=None, cut
     ``seq_lengths`` holds each entry's number of valid frames. ``n_classes`` must be the alphabet's size + 1 (the
     CTC blank is the last class). ``num_processes`` (decoder threads) defaults to the number of CPUs.
     """
-    import ds_ctcdecoder
-
     probs = np.asarray(probs)
     if probs.ndim != 3:
         raise ValueError("probs must be [batch, time, classes], got shape {}".format(probs.shape))
@@ -211,6 +224,12 @@ def beam_search_batch(probs, seq_lengths, alphabet, beam_width, scorer=None, cut
         raise UserError("--beam_width {} must be at least 1".format(beam_width))
     if probs.shape[0] == 0:
         return []
+    if not use_ds_ctcdecoder():
+        from . import decoder_modern  # pylint: disable=import-outside-toplevel
+        return decoder_modern.beam_search_batch(probs, lengths, alphabet, beam_width, scorer=scorer,
+                                                cutoff_prob=cutoff_prob, cutoff_top_n=cutoff_top_n)
+    import ds_ctcdecoder
+
     decoded = ds_ctcdecoder.ctc_beam_search_decoder_batch(
         probs, lengths.astype(np.int32), alphabet, int(beam_width), int(num_processes or os.cpu_count() or 1),
         cutoff_prob=float(cutoff_prob), cutoff_top_n=int(cutoff_top_n), scorer=scorer)

@@ -8,7 +8,7 @@ plateau decisions are the same everywhere.
 """
 import logging
 
-import tensorflow as tf
+from .tfcompat import tf
 
 from .errors import UserError
 

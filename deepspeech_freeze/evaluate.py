@@ -6,7 +6,7 @@ This module does not import the trainer.
 """
 import logging
 
-import tensorflow as tf
+from .tfcompat import tf
 
 from . import checkpoints, data, decoding, metrics
 from .config import from_flags, session_config

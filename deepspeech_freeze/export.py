@@ -32,7 +32,7 @@ import os
 import shutil
 import sys
 
-import tensorflow as tf
+from .tfcompat import tf
 
 from . import audio, checkpoints
 from .config import from_flags, session_config

@@ -7,7 +7,7 @@ import progressbar
 
 def setup_logging(level=1):
     """Route Python and TF logging to stderr as one-letter-prefixed lines. ``level``: 0 DEBUG ... 3 ERROR."""
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    from .tfcompat import tf  # pylint: disable=import-outside-toplevel
     tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
     root = logging.getLogger()
     for handler in list(root.handlers):

@@ -27,7 +27,7 @@ gradient only when a layer below it trains. Each combination is its own register
 import functools
 import os
 
-import tensorflow as tf
+from .tfcompat import tf
 from tensorflow.python.ops import rnn_grad
 
 from .errors import UserError

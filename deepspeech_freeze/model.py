@@ -7,7 +7,7 @@ creates no Adam slots, and TF skips every backward op below the lowest trainable
 import collections
 
 import numpy as np
-import tensorflow as tf
+from .tfcompat import tf
 
 from . import lstm
 from .naming import SCOPE_OF_LAYER, dropout_of_layer

@@ -17,7 +17,7 @@ import logging
 import os
 
 import numpy as np
-import tensorflow as tf
+from .tfcompat import tf
 
 from . import checkpoints
 from .data import create_dataset

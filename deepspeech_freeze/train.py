@@ -19,9 +19,9 @@ import signal
 import sys
 import time
 
-import tensorflow as tf
+from .tfcompat import tf
 
-from . import checkpoints, data, distributed, prefix_cache
+from . import checkpoints, data, distributed, prefix_cache, tfcompat
 from .config import from_flags, session_config
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
@@ -85,7 +85,7 @@ def build_training_graph(config, datasets, devices, wrap_optimizer=lambda optimi
     optimizer = tf.compat.v1.train.AdamOptimizer(learning_rate=learning_rate, beta1=training.beta1,
                                                  beta2=training.beta2, epsilon=training.epsilon)
     if training.automatic_mixed_precision:
-        optimizer = tf.compat.v1.train.experimental.enable_mixed_precision_graph_rewrite(optimizer)
+        optimizer = tfcompat.mixed_precision_rewrite(optimizer)
     optimizer = wrap_optimizer(optimizer)  # Horovod: allreduce of the (trainable variables') gradients
 
     tower_grads, tower_losses, tower_non_finite = [], [], []

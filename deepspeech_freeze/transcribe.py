@@ -15,7 +15,7 @@ import json
 import logging
 import os
 
-import tensorflow as tf
+from .tfcompat import tf
 
 from . import audio, checkpoints, decoding
 from .config import from_flags, session_config

@@ -1,0 +1,270 @@
+"""CTC beam search with a DeepSpeech ``.scorer`` package on the modern (TF 2) stack, where ds_ctcdecoder has no wheels.
+
+ds_ctcdecoder 0.7.4 exists for Python 3.5-3.8 only. On the TF 2 stack the search is flashlight-text's
+``LexiconDecoder`` (a maintained PyPI package with KenLM built in, cp311/cp312 wheels), chosen over pyctcdecode +
+kenlm by measurement (``bench/decoders.py``; numbers in docs/tf2-stack.md). A DeepSpeech package still is the
+language model:
+
+* the KenLM binary at its start is loaded by flashlight's KenLM directly (KenLM reads its own header and ignores
+  the bytes after its search data, as ds_ctcdecoder's KenLM does);
+* the vocabulary comes from the package's trailer (int32 ``'TRIE'`` magic, int32 version 6, a utf8 byte, float64
+  alpha and beta, then an OpenFST ``ConstFst`` over alphabet labels), read here by :func:`read_vocabulary`: every
+  path from the start state to a final state spells one word. That list becomes flashlight's lexicon trie, which
+  restricts the beams to vocabulary words as ds_ctcdecoder's dictionary does.
+
+Weights as DeepSpeech applies them: ds_ctcdecoder adds ``alpha * ln P_LM(word) + beta`` per completed word, where
+KenLM reports log10 probabilities; flashlight adds ``lm_weight * log10 P + word_score``, so ``lm_weight = alpha *
+ln 10`` and ``word_score = beta``. Emissions are natural-log softmax probabilities. Without a scorer the
+lexicon-free decoder with no LM is used (plain CTC prefix beam search over labels).
+"""
+import math
+import struct
+
+import numpy as np
+
+from .errors import UserError
+
+TRAILER_MAGIC = b"EIRT"  # the int32 multi-char constant 'TRIE' as it lies on disk (little-endian)
+TRAILER_VERSION = 6
+_TRAILER = struct.Struct("<4siBdd")
+FST_MAGIC = 2125659606  # OpenFST's kFstMagicNumber
+_FST_ALIGN = 16
+_STATE = np.dtype([("final", "<f4"), ("first_arc", "<u4"), ("n_arcs", "<u4"), ("n_iepsilons", "<u4"),
+                   ("n_oepsilons", "<u4")])
+_ARC = np.dtype([("ilabel", "<i4"), ("olabel", "<i4"), ("weight", "<f4"), ("next", "<i4")])
+
+
+class VocabularyError(ValueError):
+    """The file holds no readable DeepSpeech vocabulary trailer; the message says what was found."""
+
+
+def _string_at(data, position):
+    (length,) = struct.unpack_from("<i", data, position)
+    if not 0 <= length <= 64:
+        raise VocabularyError("damaged FST header")
+    start = position + 4
+    return bytes(data[start:start + length]), start + length
+
+
+def _parse_const_fst(data, offset):
+    """States and arcs of the ConstFst starting at byte ``offset`` of ``data`` (the whole file)."""
+    (magic,) = struct.unpack_from("<i", data, offset)
+    if magic != FST_MAGIC:
+        raise VocabularyError("no OpenFST magic number after the trailer")
+    fst_type, position = _string_at(data, offset + 4)
+    arc_type, position = _string_at(data, position)
+    version, flags, _properties, start, n_states, n_arcs = struct.unpack_from("<iiQqqq", data, position)
+    position += struct.calcsize("<iiQqqq")
+    if fst_type != b"const" or arc_type != b"standard":
+        raise VocabularyError("a {}/{} FST, not DeepSpeech's const/standard one".format(
+            fst_type.decode("ascii", "replace"), arc_type.decode("ascii", "replace")))
+    if flags & 3:  # symbol tables stored in the header: DeepSpeech never writes them
+        raise VocabularyError("an FST with symbol tables, which DeepSpeech does not write")
+    if n_states < 0 or n_arcs < 0 or not -1 <= start < max(n_states, 1):
+        raise VocabularyError("damaged FST header")
+
+    def aligned(at):
+        # OpenFST aligns the arrays to 16 bytes of the file position when flag 4 (kIsAligned) is set.
+        return (at + _FST_ALIGN - 1) // _FST_ALIGN * _FST_ALIGN if flags & 4 else at
+
+    states_at = aligned(position)
+    arcs_at = aligned(states_at + n_states * _STATE.itemsize)
+    end = arcs_at + n_arcs * _ARC.itemsize
+    if end > len(data):
+        raise VocabularyError("the vocabulary FST is cut short ({} bytes needed, {} in the file)".format(
+            end, len(data)))
+    states = np.frombuffer(data, dtype=_STATE, count=n_states, offset=states_at)
+    arcs = np.frombuffer(data, dtype=_ARC, count=n_arcs, offset=arcs_at)
+    if n_states and (np.any(states["first_arc"].astype(np.int64) + states["n_arcs"] > n_arcs)
+                     or np.any(arcs["next"] < 0) or np.any(arcs["next"] >= n_states)):
+        raise VocabularyError("the vocabulary FST is damaged (indices outside its tables)")
+    return int(start), states, arcs
+
+
+def find_trailer(data):
+    """``(offset, utf8, alpha, beta)`` of the package trailer in ``data`` (the file's bytes).
+
+    The trailer starts where KenLM's search data ends. Rather than recomputing KenLM's layout, every occurrence of
+    the magic and version is tried and the one followed by a well-formed ConstFst is taken."""
+    position = data.find(TRAILER_MAGIC)
+    while position >= 0:
+        if position + _TRAILER.size <= len(data):
+            _, version, utf8, alpha, beta = _TRAILER.unpack_from(data, position)
+            if version == TRAILER_VERSION:
+                try:
+                    _parse_const_fst(data, position + _TRAILER.size)
+                except (VocabularyError, struct.error, ValueError):
+                    pass
+                else:
+                    return position, bool(utf8), alpha, beta
+        position = data.find(TRAILER_MAGIC, position + 1)
+    raise VocabularyError("no DeepSpeech 0.7 scorer trailer (magic 'TRIE', version 6, an OpenFST vocabulary)")
+
+
+def read_vocabulary(path, alphabet):
+    """The words of scorer package ``path`` (sorted), spelled with ``alphabet``'s labels, and its defaults.
+
+    Returns ``(words, info)`` with ``info`` a dict of ``utf8``, ``alpha``, ``beta`` and ``lm_bytes`` (where the
+    trailer starts). Arc labels are alphabet label indices + 1 (0 is OpenFST's epsilon); each word is stored with
+    the space label that ends it, which is not part of the returned word."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    offset, utf8, alpha, beta = find_trailer(data)
+    start, states, arcs = _parse_const_fst(data, offset + _TRAILER.size)
+    words = []
+    if start >= 0:
+        labels = alphabet.labels
+        # Depth-first over the (acyclic) dictionary; the stack holds (state, spelling so far).
+        stack = [(start, [])]
+        while stack:
+            state, spelling = stack.pop()
+            if len(spelling) > 1000:
+                raise VocabularyError("the vocabulary FST has a cycle")
+            record = states[state]
+            if np.isfinite(record["final"]) and spelling:
+                if utf8:
+                    words.append(bytes(spelling).decode("utf-8", "replace"))
+                else:
+                    # ds_ctcdecoder stores each word with the space that ends it; the word is the rest.
+                    words.append("".join(labels[label] for label in spelling).rstrip(" "))
+            first = int(record["first_arc"])
+            for arc in arcs[first:first + int(record["n_arcs"])]:
+                label = int(arc["ilabel"]) - 1
+                if not utf8 and not 0 <= label < alphabet.size:
+                    raise VocabularyError("an arc label {} outside alphabet {} ({} labels)".format(
+                        label + 1, getattr(alphabet, "path", ""), alphabet.size))
+                stack.append((int(arc["next"]), spelling + [label]))
+    return sorted(set(word for word in words if word)), {"utf8": utf8, "alpha": alpha, "beta": beta, "lm_bytes": offset}
+
+
+def log_softmax(logits):
+    """Natural-log softmax over the last axis, float32 (flashlight's emissions)."""
+    logits = np.asarray(logits, dtype=np.float64)
+    shifted = logits - np.max(logits, axis=-1, keepdims=True)
+    return (shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))).astype(np.float32)
+
+
+class FlashlightScorer(object):
+    """A scorer package loaded for flashlight-text: KenLM, the lexicon trie and the weights."""
+
+    def __init__(self, path, alphabet, alpha, beta):
+        from flashlight.lib.text.decoder import KenLM, SmearingMode, Trie  # pylint: disable=import-outside-toplevel
+        from flashlight.lib.text.dictionary import Dictionary  # pylint: disable=import-outside-toplevel
+
+        words, info = read_vocabulary(path, alphabet)
+        if info["utf8"]:
+            raise UserError("--scorer_path {}: UTF-8 mode packages are not supported by the modern decoder".format(
+                path))
+        if not words:
+            raise UserError("--scorer_path {}: the package's vocabulary is empty".format(path))
+        self.path, self.alpha, self.beta = path, float(alpha), float(beta)
+        self.words = words
+        self.tokens = token_dictionary(alphabet)
+        self.space = _space_label(alphabet)
+        # Word indices for flashlight (KenLM maps them to its own vocabulary); <unk> is never emitted (unk_score
+        # -inf), as ds_ctcdecoder only spells dictionary words.
+        self.word_dict = Dictionary(list(words) + ["<unk>"])
+        self.word_dict.set_default_index(self.word_dict.get_index("<unk>"))
+        self.unk = self.word_dict.get_index("<unk>")
+        self.lm = KenLM(path, self.word_dict)
+        # Spellings are the word's labels alone: the space between words is flashlight's silence token, so the last
+        # word of an utterance ends without one (as ds_ctcdecoder scores it at the end).
+        self.trie = Trie(alphabet.size + 1, self.space if self.space is not None else alphabet.size)
+        start = self.lm.start(False)
+        for word in words:
+            index = self.word_dict.get_index(word)
+            _, score = self.lm.score(start, index)
+            self.trie.insert([self.tokens.get_index(char) for char in word], index, score)
+        self.trie.smear(SmearingMode.MAX)
+
+
+def _space_label(alphabet):
+    """The index of the space label (the word separator), or None when the alphabet has none."""
+    return alphabet.labels.index(" ") if " " in alphabet.labels else None
+
+
+def token_dictionary(alphabet):
+    """flashlight's token Dictionary: the alphabet's labels in order, then the CTC blank (last class)."""
+    from flashlight.lib.text.dictionary import Dictionary  # pylint: disable=import-outside-toplevel
+
+    return Dictionary(list(alphabet.labels) + ["<blank>"])
+
+
+def load_scorer(scorer_path, alphabet, alpha, beta):
+    """The package at ``scorer_path`` ready for :func:`beam_search_batch`, or None for ''; problems are UserErrors."""
+    if not scorer_path:
+        return None
+    try:
+        return FlashlightScorer(scorer_path, alphabet, alpha, beta)
+    except VocabularyError as err:
+        raise UserError("--scorer_path {} is not a usable scorer package: {}".format(scorer_path, err))
+    except (IOError, OSError) as err:
+        raise UserError("--scorer_path {}: cannot read the file ({})".format(scorer_path, err))
+    except RuntimeError as err:  # KenLM's loader reports a foreign or damaged binary this way
+        raise UserError("--scorer_path {}: KenLM could not load the language model ({})".format(scorer_path, err))
+
+
+def beam_search_batch(probs, seq_lengths, alphabet, beam_width, scorer=None, cutoff_prob=1.0, cutoff_top_n=300,
+                      num_processes=None):
+    """Transcripts for batch-major softmax ``probs`` ``[B, T, n_classes]`` (same contract as ds_ctcdecoder's path in
+    :mod:`deepspeech_freeze.decoding`). ``cutoff_top_n`` limits the labels tried per frame (flashlight's
+    ``beam_size_token``); ``cutoff_prob`` and ``num_processes`` are accepted for the same signature."""
+    from flashlight.lib.text.decoder import (CriterionType, LexiconDecoder,  # pylint: disable=import-outside-toplevel
+                                             LexiconDecoderOptions, LexiconFreeDecoder,
+                                             LexiconFreeDecoderOptions, ZeroLM)
+
+    del cutoff_prob, num_processes
+    n_classes = alphabet.size + 1
+    blank = alphabet.size
+    emissions_all = np.log(np.maximum(np.asarray(probs, dtype=np.float64), 1e-30)).astype(np.float32)
+    token_beam = int(min(max(1, cutoff_top_n), n_classes))
+    if scorer is not None:
+        options = LexiconDecoderOptions(beam_size=int(beam_width), beam_size_token=token_beam,
+                                        beam_threshold=1e9, lm_weight=scorer.alpha * math.log(10.0),
+                                        word_score=scorer.beta, unk_score=float("-inf"), sil_score=0.0,
+                                        log_add=False, criterion_type=CriterionType.CTC)
+        silence = scorer.space if scorer.space is not None else blank
+        decoder = LexiconDecoder(options, scorer.trie, scorer.lm, silence, blank, scorer.unk, [], False)
+    else:
+        options = LexiconFreeDecoderOptions(beam_size=int(beam_width), beam_size_token=token_beam,
+                                            beam_threshold=1e9, lm_weight=0.0, sil_score=0.0, log_add=False,
+                                            criterion_type=CriterionType.CTC)
+        space = _space_label(alphabet)
+        silence = space if space is not None else blank
+        decoder = LexiconFreeDecoder(options, ZeroLM(), silence, blank, [])
+    transcripts = []
+    for entry, length in zip(emissions_all, np.asarray(seq_lengths).reshape(-1)):
+        length = int(length)
+        if length == 0:
+            transcripts.append("")
+            continue
+        emissions = np.ascontiguousarray(entry[:length])
+        results = decoder.decode(emissions.ctypes.data, length, n_classes)
+        if not results:
+            transcripts.append("")
+        elif scorer is not None:  # the words of the best beam (indices into the package's vocabulary)
+            transcripts.append(" ".join(scorer.word_dict.get_entry(index) for index in results[0].words
+                                        if index >= 0 and index != scorer.unk))
+        else:
+            transcripts.append(_tokens_to_text(results[0].tokens, alphabet, blank))
+    return transcripts
+
+
+def _tokens_to_text(tokens, alphabet, blank):
+    """CTC collapse of flashlight's token path (repeats merged, blanks dropped), spaces trimmed and single."""
+    text, previous = [], None
+    for token in tokens:
+        if token != previous and 0 <= token < blank:
+            text.append(alphabet.labels[token])
+        previous = token
+    return " ".join("".join(text).split())
+
+
+def available():
+    """None when flashlight-text imports, else the reason (for messages and tests)."""
+    try:
+        import flashlight.lib.text.decoder  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+    except ImportError as err:
+        return str(err)
+    return None
+

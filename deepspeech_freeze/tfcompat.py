@@ -1,0 +1,60 @@
+"""Every difference between the two supported TensorFlow stacks, decided in this one module.
+
+The project runs the same ``tf.compat.v1`` graph-mode code on two stacks:
+
+* ``tf1``: Python 3.7 + TensorFlow 1.15.5, the faithful default (DeepSpeech 0.7.4's own stack);
+* ``tf2``: Python 3.11+ + TensorFlow 2.x (see ``requirements-tf2.txt``), run in graph mode.
+
+Modules that build graphs import ``tf`` from here (``from .tfcompat import tf``) instead of importing TensorFlow
+themselves, so that TF 2's eager/v2 behaviour is switched off before the first graph is built, whichever module is
+imported first. Anything that must be done differently on TF 2 is a function here; no other module compares
+version numbers.
+
+oneDNN (``TF_ENABLE_ONEDNN_OPTS``) is switched on by the package's ``__init__`` because TF reads it when it is first
+imported; TF 1.15's stock wheel does not know the variable.
+"""
+import tensorflow as tf
+
+#: TensorFlow's major version (1 or 2) and the name of the stack it belongs to.
+TF_MAJOR = int(tf.__version__.split(".")[0])
+IS_TF2 = TF_MAJOR >= 2
+STACK = "tf2" if IS_TF2 else "tf1"
+
+if IS_TF2:
+    # Graph mode, v1 control flow, v1 TensorShape (``shape[i].value``), resource variables off: the graph (and so
+    # the checkpoint keys and the op types) is the one TF 1.15 builds.
+    tf.compat.v1.disable_v2_behavior()
+
+
+def describe():
+    """One line naming the stack, for logs and benchmark reports: e.g. ``tf2 (TensorFlow 2.15.1, oneDNN on)``."""
+    import os  # pylint: disable=import-outside-toplevel
+
+    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "")
+    extra = ", oneDNN {}".format("on" if onednn == "1" else "off") if IS_TF2 else ""
+    return "{} (TensorFlow {}{})".format(STACK, tf.__version__, extra)
+
+
+def mixed_precision_rewrite(optimizer):
+    """``--automatic_mixed_precision``: wrap ``optimizer`` in TF's graph rewrite (and its dynamic loss scaling).
+
+    TF 1.15 keeps the rewrite under ``tf.compat.v1.train.experimental``; TF 2 moved it to
+    ``tf.compat.v1.mixed_precision``.
+    """
+    if IS_TF2:
+        return tf.compat.v1.mixed_precision.enable_mixed_precision_graph_rewrite(optimizer)
+    return tf.compat.v1.train.experimental.enable_mixed_precision_graph_rewrite(optimizer)
+
+
+def export_supported():
+    """None when ``.pb``/``.tflite`` export is supported on this stack, else the message saying what to do.
+
+    The stock ``deepspeech==0.7.4`` clients run graphs written by TensorFlow 1.15; a GraphDef written by TF 2 carries
+    op attributes and a producer version those clients' TensorFlow does not know, so export is a TF 1.15 task.
+    """
+    if not IS_TF2:
+        return None
+    return ("export runs on the TF 1.15 stack only (the stock deepspeech 0.7.4 clients load graphs written by "
+            "TensorFlow 1.15; this is TensorFlow {}). Checkpoints are shared between the stacks: export this "
+            "checkpoint with the TF 1.15 stack, e.g. `make install && .venv/bin/python -m deepspeech_freeze.train "
+            "--checkpoint_dir DIR --export_dir OUT ...`".format(tf.__version__))
