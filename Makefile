@@ -33,8 +33,9 @@ demo: install
 
 # Runs everything, including tests marked `slow` (that is what CI does).
 # pytest's exit status 5 ("no tests collected") counts as a failure.
+# PYTEST_ARGS adds pytest options (e.g. -k); .ci/run uses it to run the cross-stack tests once, not per stack.
 test: install-test
-	@$(PYTEST) tests; rc=$$?; \
+	@$(PYTEST) $(PYTEST_ARGS) tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
 

@@ -5,7 +5,9 @@ Three builds of the same single-layer, unidirectional LSTM with forget bias 0 (w
 * :func:`fused_lstm` (training on CPU and GPU, evaluation, .pb export): TF's fused ``BlockLSTM`` op over variables
   with the canonical names ``cudnn_lstm/rnn/multi_rnn_cell/cell_0/cudnn_compatible_lstm_cell/{kernel,bias}``,
   exactly the op and variables DeepSpeech 0.7's ``LSTMBlockFusedCell`` creates.
-* :func:`cudnn_lstm` (``--train_cudnn``, GPU only): ``tf.contrib.cudnn_rnn.CudnnLSTM`` with its opaque kernel.
+* :func:`cudnn_lstm` (``--train_cudnn``, GPU only): ``tf.contrib.cudnn_rnn.CudnnLSTM`` with its opaque kernel on
+  TF 1.15; on TF 2 (no ``tf.contrib``) the same variable, op and checkpoint keys built from ``CudnnRNN`` directly
+  (:func:`_cudnn_lstm_without_contrib`).
 * :func:`static_lstm` (TFLite export): an unrolled cell over the same canonical variables.
 
 Kernel layout: rows ``[0, input_size)`` multiply the input, the next ``n`` rows the previous output; gate columns are
@@ -30,6 +32,7 @@ import os
 from .tfcompat import tf
 from tensorflow.python.ops import rnn_grad
 
+from . import tfcompat
 from .errors import UserError
 from .naming import LSTM_CANONICAL_SCOPE
 
@@ -216,6 +219,8 @@ def cudnn_lstm(x, n_cell, trainable=True):
     CudnnLSTM creates ``cudnn_lstm/opaque_kernel`` without honouring ``trainable``, and saves canonical copies
     beside it. A frozen layer 4 is therefore taken out of TRAINABLE_VARIABLES here, so the optimizer never sees it.
     """
+    if not tfcompat.HAS_CONTRIB:
+        return _cudnn_lstm_without_contrib(x, n_cell, trainable)
     from tensorflow.contrib import cudnn_rnn  # pylint: disable=import-outside-toplevel
 
     layer = cudnn_rnn.CudnnLSTM(num_layers=1, num_units=n_cell, input_mode="linear_input",
@@ -226,4 +231,74 @@ def cudnn_lstm(x, n_cell, trainable=True):
         for variable in layer.variables:
             if variable in trainables:
                 trainables.remove(variable)
+    return outputs
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# --train_cudnn without tf.contrib (TF 2)
+
+_CUDNN_GATES = ("i", "f", "c", "o")  # cuDNN's order of the gate matrices in the opaque buffer
+_TF_GATES = ("i", "c", "f", "o")  # the canonical kernel's column blocks (i, j = candidate, f, o)
+
+
+def opaque_to_canonical(buffer, input_size, n_cell):
+    """In-graph: cuDNN's opaque buffer -> canonical ``(kernel [input + n, 4n], bias [4n])``.
+
+    The layout of :mod:`deepspeech_freeze.cudnn_format` (eight weight matrices ``W_i, W_f, W_c, W_o``
+    ``[n, input]`` and ``R_*`` ``[n, n]`` row-major, then eight biases); the bias is ``bW + bR`` per gate."""
+    parts = tf.split(buffer, [n_cell * input_size] * 4 + [n_cell * n_cell] * 4 + [n_cell] * 8)
+    inputs = dict(zip(_CUDNN_GATES, [tf.reshape(part, [n_cell, input_size]) for part in parts[:4]]))
+    recurrent = dict(zip(_CUDNN_GATES, [tf.reshape(part, [n_cell, n_cell]) for part in parts[4:8]]))
+    biases = {gate: parts[8 + k] + parts[12 + k] for k, gate in enumerate(_CUDNN_GATES)}
+    kernel = tf.transpose(a=tf.concat([tf.concat([inputs[g], recurrent[g]], 1) for g in _TF_GATES], 0))
+    return kernel, tf.concat([biases[g] for g in _TF_GATES], 0)
+
+
+def canonical_to_opaque(kernel, bias, input_size):
+    """In-graph inverse of :func:`opaque_to_canonical`; each half of a gate's bias gets half of it (as TF's
+    converter does)."""
+    blocks = dict(zip(_TF_GATES, tf.split(tf.transpose(a=kernel), 4, axis=0)))
+    halves = dict(zip(_TF_GATES, tf.split(0.5 * bias, 4)))
+    weights = [blocks[g][:, :input_size] for g in _CUDNN_GATES] + [blocks[g][:, input_size:] for g in _CUDNN_GATES]
+    return tf.concat([tf.reshape(w, [-1]) for w in weights] + [halves[g] for g in _CUDNN_GATES] * 2, 0)
+
+
+class _CanonicalCudnnSaveable(tfcompat.SaveableObject):
+    """Saves ``cudnn_lstm/opaque_kernel`` also as the canonical kernel and bias (the keys CudnnLSTM's saveable
+    writes on TF 1.15, so the checkpoints load on CPU and in DeepSpeech); restoring them rebuilds the buffer."""
+
+    def __init__(self, opaque, input_size, n_cell):
+        self._opaque, self._input_size = opaque, input_size
+        kernel, bias = opaque_to_canonical(opaque.read_value(), input_size, n_cell)
+        specs = [tfcompat.SaveSpec(kernel, "", CANONICAL_SCOPE + "/kernel"),
+                 tfcompat.SaveSpec(bias, "", CANONICAL_SCOPE + "/bias")]
+        super(_CanonicalCudnnSaveable, self).__init__(opaque, specs, opaque.op.name + "_canonical")
+
+    def restore(self, restored_tensors, restored_shapes):
+        del restored_shapes
+        kernel, bias = restored_tensors
+        return tf.compat.v1.assign(self._opaque, canonical_to_opaque(kernel, bias, self._input_size))
+
+
+def _cudnn_lstm_without_contrib(x, n_cell, trainable):
+    """``CudnnRNN`` over variable ``cudnn_lstm/opaque_kernel``, with the canonical saveable; time-major outputs.
+
+    The buffer starts as a Glorot-uniform canonical kernel and zero bias converted to cuDNN's layout (CudnnLSTM
+    draws Glorot per gate matrix: the same kind of start, not the same numbers). ``trainable=False`` keeps it out of
+    the optimizer. Graph construction works anywhere; running it needs a GPU with cuDNN."""
+    input_size = x.shape[-1].value
+    with tf.compat.v1.variable_scope("cudnn_lstm"):
+        def initial(shape, dtype=tf.float32, partition_info=None):
+            del shape, partition_info
+            kernel = tf.compat.v1.glorot_uniform_initializer()([input_size + n_cell, 4 * n_cell], dtype)
+            return canonical_to_opaque(kernel, tf.zeros([4 * n_cell], dtype), input_size)
+
+        opaque = tf.compat.v1.get_variable("opaque_kernel", [4 * n_cell * (input_size + n_cell) + 8 * n_cell],
+                                           tf.float32, initializer=initial, trainable=trainable)
+    tf.compat.v1.add_to_collection(tf.compat.v1.GraphKeys.SAVEABLE_OBJECTS,
+                                   _CanonicalCudnnSaveable(opaque, input_size, n_cell))
+    zeros = tf.zeros(tf.stack([1, tf.shape(input=x)[1], n_cell]), dtype=tf.float32)
+    outputs, _, _, _ = tf.raw_ops.CudnnRNN(input=x, input_h=zeros, input_c=zeros, params=opaque, rnn_mode="lstm",
+                                           input_mode="linear_input", direction="unidirectional", dropout=0.0,
+                                           seed=0, seed2=0, is_training=True, name="cudnn_lstm/CudnnRNN")
     return outputs

@@ -20,10 +20,21 @@ TF_MAJOR = int(tf.__version__.split(".")[0])
 IS_TF2 = TF_MAJOR >= 2
 STACK = "tf2" if IS_TF2 else "tf1"
 
+#: Whether ``tf.contrib`` exists (TF 1.15); lstm.py builds ``--train_cudnn`` from ``CudnnRNN`` directly without it.
+HAS_CONTRIB = not IS_TF2
+
 if IS_TF2:
     # Graph mode, v1 control flow, v1 TensorShape (``shape[i].value``), resource variables off: the graph (and so
     # the checkpoint keys and the op types) is the one TF 1.15 builds.
     tf.compat.v1.disable_v2_behavior()
+
+
+# The checkpoint-saving hooks a custom saveable subclasses; the module moved between the versions.
+try:
+    from tensorflow.python.training.saving.saveable_object import SaveableObject, SaveSpec  # noqa: E402
+except ImportError:  # pragma: no cover - layouts before TF 1.15
+    from tensorflow.python.training.saver import BaseSaverBuilder  # noqa: E402
+    SaveableObject, SaveSpec = BaseSaverBuilder.SaveableObject, BaseSaverBuilder.SaveSpec
 
 
 def describe():

@@ -65,3 +65,49 @@ def test_mixed_precision_cudnn_graph_saves_the_same_keys():
     _, everything_amp, saved = build("1-3", "--automatic_mixed_precision")
     assert "beta1_power" not in everything_amp and any(n.endswith("/beta1_power") for n in everything_amp)
     assert set(saved) == set(plain) | {"current_loss_scale", "good_steps"}
+
+
+def build_on(stack, spec, *flags):
+    """:func:`build` with ``stack``'s interpreter (tests/stacks.py)."""
+    import stacks
+
+    output = stacks.run_python(stack, SCRIPT, spec, ENGLISH, *flags)
+    lines = dict(line.split(" ", 1) for line in output.splitlines() if line.startswith(("TRAINABLE", "ALL", "SAVED")))
+    return lines["TRAINABLE"].split(","), lines["ALL"].split(","), lines["SAVED"].split(",")
+
+
+def test_cross_stack_cudnn_graph_has_the_same_variables_and_checkpoint_keys():
+    """TF 2 has no tf.contrib: its --train_cudnn graph (CudnnRNN over the same opaque variable, with a saveable for
+    the canonical weights) must have the variables, trainables and checkpoint keys of TF 1.15's CudnnLSTM."""
+    for spec in ("1-3", "1-4"):
+        assert build_on("tf1", spec) == build_on("tf2", spec), spec
+
+
+CONVERT = r'''
+import json, sys
+import numpy as np
+from deepspeech_freeze import cudnn_format, lstm
+from deepspeech_freeze.tfcompat import tf
+rng = np.random.RandomState(3)
+n, size = 5, 7
+kernel, bias = rng.randn(size + n, 4 * n).astype(np.float32), rng.randn(4 * n).astype(np.float32)
+opaque = cudnn_format.canonical_to_opaque(kernel, bias)
+with tf.compat.v1.Session() as session:
+    k, b = session.run(lstm.opaque_to_canonical(tf.constant(opaque), size, n))
+    back = session.run(lstm.canonical_to_opaque(tf.constant(kernel), tf.constant(bias), size))
+ref_k, ref_b = cudnn_format.opaque_to_canonical(opaque, size, n)
+print(json.dumps({"kernel": float(np.max(np.abs(k - ref_k))), "bias": float(np.max(np.abs(b - ref_b))),
+                  "opaque": float(np.max(np.abs(back - opaque))), "roundtrip": float(np.max(np.abs(k - kernel)))}))
+'''
+
+
+def test_in_graph_opaque_conversion_equals_numpy_layout():
+    """The TF-op conversion the TF 2 saveable uses is cudnn_format's numpy layout, both ways (runs on CPU)."""
+    import json
+
+    result = subprocess.run([sys.executable, "-c", CONVERT], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, universal_newlines=True, env={"PYTHONPATH": ROOT})
+    assert result.returncode == 0, result.stdout[-3000:]
+    errors = json.loads(result.stdout.strip().splitlines()[-1])
+    assert errors["kernel"] == 0 and errors["opaque"] == 0 and errors["roundtrip"] == 0
+    assert errors["bias"] < 1e-6  # bW + bR of two halves: one float addition

@@ -8,9 +8,13 @@ import time
 
 import pytest
 
+import stacks
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTALL_SH = os.path.join(REPO, "bin", "install.sh")
-VENV_BIN = os.path.join(REPO, ".venv", "bin")
+STACK = stacks.current_stack()  # the stack whose venv runs these tests
+VENV_BIN = os.path.join(REPO, stacks.VENVS[STACK], "bin")
+PYTHON_VERSIONS = {"tf1": ("3.7",), "tf2": ("3.12", "3.11")}
 
 
 def run(cmd, **kwargs):
@@ -57,9 +61,28 @@ def test_bad_dsf_python_fails_before_touching_anything(tmp_path, bad_python):
     assert "DSF_PYTHON=%s" % bad_python in result.stdout
     assert "pyenv install 3.7" in result.stdout
     assert "DSF_PYTHON=/path/to/python3.7" in result.stdout
+    assert "make demo STACK=tf2" in result.stdout  # without Python 3.7 the modern stack is the way out
     # It stopped before creating anything or looking at system packages.
     assert sorted(os.listdir(str(tmp_path))) == ["bin"]
     assert "system packages" not in result.stdout
+
+
+def test_bad_dsf_python_for_the_tf2_stack_names_its_versions(tmp_path):
+    script = isolated_install_sh(tmp_path)
+    result = run(["bash", script, "--stack", "tf2", "--test"], env=dict(os.environ, DSF_PYTHON="/bin/true"),
+                 timeout=60)
+    assert result.returncode == 1, result.stdout
+    assert "not a working Python 3.12 or 3.11 interpreter" in result.stdout
+    assert "bin/install.sh --stack tf2" in result.stdout
+    assert sorted(os.listdir(str(tmp_path))) == ["bin"]
+
+
+def test_unknown_stack_is_rejected(tmp_path):
+    script = isolated_install_sh(tmp_path)
+    result = run(["bash", script, "--stack", "tf3"], timeout=30)
+    assert result.returncode != 0
+    assert "--stack tf3: use tf1" in result.stdout
+    assert sorted(os.listdir(str(tmp_path))) == ["bin"]
 
 
 def test_unknown_argument_is_rejected(tmp_path):
@@ -86,16 +109,19 @@ def test_build_binary_built_and_runs():
     assert "Usage" in result.stdout, result.stdout
 
 
-def test_venv_python_is_37():
+def test_venv_python_is_the_stacks_version():
     venv_python = os.path.join(VENV_BIN, "python")
     result = run([venv_python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
     assert result.returncode == 0, result.stdout
-    assert result.stdout.strip() == "3.7"
+    assert result.stdout.strip() in PYTHON_VERSIONS[STACK]
 
 
-def test_running_python_is_37():
-    # `make test` runs pytest with .venv/bin/python.
-    assert sys.version_info[:2] == (3, 7), sys.version
+def test_running_python_is_the_stacks_version():
+    # `make test` runs pytest with .venv/bin/python (STACK=tf2: .venv-tf2/bin/python).
+    assert "%d.%d" % sys.version_info[:2] in PYTHON_VERSIONS[STACK], sys.version
+    from deepspeech_freeze import tfcompat
+
+    assert tfcompat.STACK == STACK and tfcompat.TF_MAJOR == (1 if STACK == "tf1" else 2)
 
 
 def test_package_importable_with_version():
@@ -115,7 +141,7 @@ def test_install_is_up_to_date_and_check_is_quick():
     # `--check` changes nothing: it only asks whether a re-run would be the
     # stamp fast path. After bin/install.sh --test it must say "up to date".
     start = time.time()
-    result = run(["bash", INSTALL_SH, "--test", "--check"], cwd=REPO, timeout=120)
+    result = run(["bash", INSTALL_SH, "--stack", STACK, "--test", "--check"], cwd=REPO, timeout=120)
     elapsed = time.time() - start
     assert result.returncode == 0, result.stdout
     assert "up to date" in result.stdout, result.stdout
