@@ -49,11 +49,13 @@ if kind == "ds_ctcdecoder":
     for index in range(len(lengths)):  # one utterance at a time and one thread, like the others here
         texts += decoding.beam_search_batch(probs[index:index + 1], lengths[index:index + 1], alphabet, beam,
                                             scorer=scorer, num_processes=1)
-elif kind == "flashlight":
+elif kind.startswith("flashlight"):  # "flashlight" or "flashlight@W": lm_weight = W * alpha
     from deepspeech_freeze import decoder_modern
     scorer = decoder_modern.load_scorer(scorer_path, alphabet, alpha, beta)
     loaded = time.time()
-    texts = decoder_modern.beam_search_batch(probs, lengths, alphabet, beam, scorer=scorer)
+    per_alpha = float(kind.split("@")[1]) if "@" in kind else None
+    texts = decoder_modern.beam_search_batch(probs, lengths, alphabet, beam, scorer=scorer,
+                                             lm_weight_per_alpha=per_alpha)
 else:
     from pyctcdecode import build_ctcdecoder
     from deepspeech_freeze import decoder_modern
@@ -84,6 +86,9 @@ def parse_args(argv=None):
     parser.add_argument("--tf1_python")
     parser.add_argument("--tf2_python")
     parser.add_argument("--pyctcdecode_python", help="interpreter with pyctcdecode + kenlm (default: the tf2 one)")
+    parser.add_argument("--flashlight_weights", nargs="*", type=float, default=[], metavar="W",
+                        help="also run flashlight with lm_weight = W * alpha (default mapping: ln 10)")
+    parser.add_argument("--no_pyctcdecode", action="store_true", help="skip pyctcdecode (about 25x slower)")
     parser.add_argument("--probs", help="keep the model outputs in this .npz (and the references beside it); when "
                                         "both exist they are reused instead of running the model again")
     parser.add_argument("--output", help="write the report as JSON to this file")
@@ -132,7 +137,9 @@ def main(argv=None):
 
     tf1, tf2 = interpreter("tf1", args.tf1_python), interpreter("tf2", args.tf2_python)
     pyctc = args.pyctcdecode_python or tf2
-    plan = [("ds_ctcdecoder", tf1), ("flashlight", tf2), ("pyctcdecode", pyctc)]
+    plan = [("ds_ctcdecoder", tf1), ("flashlight", tf2)]
+    plan += [("flashlight@{}".format(weight), tf2) for weight in args.flashlight_weights]
+    plan += [("pyctcdecode", pyctc)] if not args.no_pyctcdecode else []
     results = {}
     with tempfile.TemporaryDirectory(prefix="dsf-decoders-") as folder:
         npz = args.probs or os.path.join(folder, "probs.npz")

@@ -137,6 +137,15 @@ def read_vocabulary(path, alphabet):
     return sorted(set(word for word in words if word)), {"utf8": utf8, "alpha": alpha, "beta": beta, "lm_bytes": offset}
 
 
+#: flashlight's ``lm_weight`` per unit of DeepSpeech's alpha (flashlight adds ``lm_weight * log10 P``). ln 10 makes
+#: the weight DeepSpeech's formula (``alpha * ln P``); see docs/tf2-stack.md for what was measured against
+#: ds_ctcdecoder 0.7.4.
+LM_WEIGHT_PER_ALPHA = math.log(10.0)
+#: flashlight's ``log_add``: True sums the probabilities of a prefix's CTC alignments, as ds_ctcdecoder's prefix beam
+#: search does (False keeps the best alignment only).
+LOG_ADD = True
+
+
 def log_softmax(logits):
     """Natural-log softmax over the last axis, float32 (flashlight's emissions)."""
     logits = np.asarray(logits, dtype=np.float64)
@@ -205,10 +214,11 @@ def load_scorer(scorer_path, alphabet, alpha, beta):
 
 
 def beam_search_batch(probs, seq_lengths, alphabet, beam_width, scorer=None, cutoff_prob=1.0, cutoff_top_n=300,
-                      num_processes=None):
+                      num_processes=None, lm_weight_per_alpha=None):
     """Transcripts for batch-major softmax ``probs`` ``[B, T, n_classes]`` (same contract as ds_ctcdecoder's path in
     :mod:`deepspeech_freeze.decoding`). ``cutoff_top_n`` limits the labels tried per frame (flashlight's
-    ``beam_size_token``); ``cutoff_prob`` and ``num_processes`` are accepted for the same signature."""
+    ``beam_size_token``); ``cutoff_prob`` and ``num_processes`` are accepted for the same signature.
+    ``lm_weight_per_alpha`` overrides :data:`LM_WEIGHT_PER_ALPHA` (bench/decoders.py compares mappings)."""
     from flashlight.lib.text.decoder import (CriterionType, LexiconDecoder,  # pylint: disable=import-outside-toplevel
                                              LexiconDecoderOptions, LexiconFreeDecoder,
                                              LexiconFreeDecoderOptions, ZeroLM)
@@ -218,16 +228,17 @@ def beam_search_batch(probs, seq_lengths, alphabet, beam_width, scorer=None, cut
     blank = alphabet.size
     emissions_all = np.log(np.maximum(np.asarray(probs, dtype=np.float64), 1e-30)).astype(np.float32)
     token_beam = int(min(max(1, cutoff_top_n), n_classes))
+    per_alpha = LM_WEIGHT_PER_ALPHA if lm_weight_per_alpha is None else float(lm_weight_per_alpha)
     if scorer is not None:
         options = LexiconDecoderOptions(beam_size=int(beam_width), beam_size_token=token_beam,
-                                        beam_threshold=1e9, lm_weight=scorer.alpha * math.log(10.0),
+                                        beam_threshold=1e9, lm_weight=scorer.alpha * per_alpha,
                                         word_score=scorer.beta, unk_score=float("-inf"), sil_score=0.0,
-                                        log_add=False, criterion_type=CriterionType.CTC)
+                                        log_add=LOG_ADD, criterion_type=CriterionType.CTC)
         silence = scorer.space if scorer.space is not None else blank
         decoder = LexiconDecoder(options, scorer.trie, scorer.lm, silence, blank, scorer.unk, [], False)
     else:
         options = LexiconFreeDecoderOptions(beam_size=int(beam_width), beam_size_token=token_beam,
-                                            beam_threshold=1e9, lm_weight=0.0, sil_score=0.0, log_add=False,
+                                            beam_threshold=1e9, lm_weight=0.0, sil_score=0.0, log_add=LOG_ADD,
                                             criterion_type=CriterionType.CTC)
         space = _space_label(alphabet)
         silence = space if space is not None else blank

@@ -34,7 +34,7 @@ import sys
 
 from .tfcompat import tf
 
-from . import audio, checkpoints
+from . import audio, checkpoints, tfcompat
 from .config import from_flags, session_config
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
@@ -257,6 +257,8 @@ def export(config, checkpoint_dir):
     export_dir = settings.export_dir
     if not export_dir:
         raise UserError("--export_dir is empty: give the directory to export the model to")
+    if tfcompat.export_supported():
+        raise UserError(tfcompat.export_supported())
     zip_it = settings.zip
     tflite = settings.tflite or zip_it
     if not settings.remove_export:

@@ -60,12 +60,14 @@ def mixed_precision_rewrite(optimizer):
 def export_supported():
     """None when ``.pb``/``.tflite`` export is supported on this stack, else the message saying what to do.
 
-    The stock ``deepspeech==0.7.4`` clients run graphs written by TensorFlow 1.15; a GraphDef written by TF 2 carries
-    op attributes and a producer version those clients' TensorFlow does not know, so export is a TF 1.15 task.
+    Export targets the stock ``deepspeech==0.7.4`` clients, whose runtime is TensorFlow 1.15's; the project proves
+    its exports with those clients (tests/test_export.py), which install on Python 3.7 only, so export is kept to
+    the TF 1.15 stack. The checkpoints are the same on both stacks.
     """
     if not IS_TF2:
         return None
-    return ("export runs on the TF 1.15 stack only (the stock deepspeech 0.7.4 clients load graphs written by "
-            "TensorFlow 1.15; this is TensorFlow {}). Checkpoints are shared between the stacks: export this "
-            "checkpoint with the TF 1.15 stack, e.g. `make install && .venv/bin/python -m deepspeech_freeze.train "
-            "--checkpoint_dir DIR --export_dir OUT ...`".format(tf.__version__))
+    return ("--export_dir: export runs on the TF 1.15 stack only (it writes graphs for the stock deepspeech 0.7.4 "
+            "clients, which run TensorFlow 1.15; this is TensorFlow {}). Checkpoints are shared by the stacks: "
+            "train here without --export_dir, then export with the TF 1.15 stack: `make install && "
+            ".venv/bin/python -m deepspeech_freeze.train --checkpoint_dir DIR --export_dir OUT` with the same "
+            "--n_hidden and --alphabet_config_path".format(tf.__version__))

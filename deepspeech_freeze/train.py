@@ -438,6 +438,8 @@ def main(_argv):
     if config.decoding.scorer_path:
         from . import evaluate  # pylint: disable=import-outside-toplevel
         scorer = evaluate.check_scorer(config)  # fail early on a bad scorer, before hours of training
+    if config.export.export_dir and tfcompat.export_supported():
+        raise UserError(tfcompat.export_supported())  # before training, not after it
     dist = distributed.create(config.runtime.horovod)
     check_devices(config)
     if config.is_training:

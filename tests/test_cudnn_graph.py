@@ -25,6 +25,8 @@ print("ALL", ",".join(names))
 # The checkpoint keys the training run's savers write (a Saver is built as train.fit builds it).
 savers = checkpoints.Savers("unused", 1)
 var_list = savers.train._var_list  # what the Saver was built from (TF fills in the default list when given None)
+if not isinstance(var_list, dict):  # TF 2's validate_and_slice_inputs takes only the dict form
+    var_list = saveable_object_util.op_list_to_dict(var_list)
 saved = (spec.name for saveable in saveable_object_util.validate_and_slice_inputs(var_list) for spec in saveable.specs)
 print("SAVED", ",".join(sorted(saved)))
 '''
