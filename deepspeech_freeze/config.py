@@ -440,7 +440,7 @@ def from_flags(flags=FLAGS):
 
 def session_config(runtime):
     """TF session options for a :class:`RuntimeConfig` (every command's session is made with these)."""
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    from .tfcompat import tf  # pylint: disable=import-outside-toplevel
     options = tf.compat.v1.ConfigProto(allow_soft_placement=True, log_device_placement=runtime.log_placement,
                                        inter_op_parallelism_threads=runtime.inter_op_threads,
                                        intra_op_parallelism_threads=runtime.intra_op_threads,

@@ -1,0 +1,112 @@
+"""The TF 2 stack's decoder: DeepSpeech scorer packages written by ds_ctcdecoder 0.7.4 (on the TF 1.15 stack) are read
+back word for word by decoder_modern's own vocabulary reader, and flashlight-text decodes with them as ds_ctcdecoder
+does on the cases of test_decoding_metrics.py."""
+import os
+
+import numpy as np
+import pytest
+
+import stacks
+from conftest import ENGLISH
+from deepspeech_freeze import decoder_modern
+from deepspeech_freeze.alphabet import Alphabet
+from deepspeech_freeze.errors import UserError
+from test_decoding_metrics import ARPA, DEFAULT_ALPHA, DEFAULT_BETA, WORDS, frames_to_probs, spell
+
+VOCABULARY = sorted(WORDS + ["don't", "a"])
+
+# Runs on the TF 1.15 stack: ds_ctcdecoder writes the package (``arpa words_file package``).
+WRITE_PACKAGE = r'''
+import sys
+from deepspeech_freeze import scorer_package
+from deepspeech_freeze.alphabet import Alphabet
+words = open(sys.argv[2]).read().split()
+scorer_package.write_scorer_package(sys.argv[1], words, Alphabet(sys.argv[4]), sys.argv[3], 0.75, 1.85)
+'''
+
+
+@pytest.fixture(scope="module")
+def alphabet():
+    return Alphabet(ENGLISH)
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory):
+    """A scorer package written by ds_ctcdecoder 0.7.4's save_dictionary, on the TF 1.15 stack."""
+    folder = tmp_path_factory.mktemp("modern")
+    (folder / "lm.arpa").write_text(ARPA)
+    (folder / "words.txt").write_text("\n".join(VOCABULARY))
+    path = str(folder / "lm.scorer")
+    stacks.run_python("tf1", WRITE_PACKAGE, folder / "lm.arpa", folder / "words.txt", path, ENGLISH)
+    return path
+
+
+def test_cross_stack_vocabulary_reader_reads_back_ds_ctcdecoder_words(package, alphabet):
+    words, info = decoder_modern.read_vocabulary(package, alphabet)
+    assert words == VOCABULARY
+    assert info["utf8"] is False and info["alpha"] == pytest.approx(0.75) and info["beta"] == pytest.approx(1.85)
+    assert 0 < info["lm_bytes"] < os.path.getsize(package)
+
+
+def test_cross_stack_vocabulary_reader_refuses_damaged_packages(package, alphabet, tmp_path):
+    with open(package, "rb") as handle:
+        data = handle.read()
+    cut = tmp_path / "cut.scorer"
+    cut.write_bytes(data[:-20])  # the arc table is short
+    with pytest.raises(decoder_modern.VocabularyError, match="no DeepSpeech 0.7 scorer trailer"):
+        decoder_modern.read_vocabulary(str(cut), alphabet)
+    lm_only = tmp_path / "lm.binary"
+    lm_only.write_bytes(data[:decoder_modern.read_vocabulary(package, alphabet)[1]["lm_bytes"]])
+    with pytest.raises(decoder_modern.VocabularyError):
+        decoder_modern.read_vocabulary(str(lm_only), alphabet)
+    with pytest.raises(UserError, match="not a usable scorer package"):
+        decoder_modern.load_scorer(str(lm_only), alphabet, 1.0, 1.0)
+
+
+def flashlight_or_skip():
+    reason = decoder_modern.available()
+    if reason is not None:
+        pytest.skip("tf2-only: flashlight-text is the TF 2 stack's decoder ({})".format(reason))
+
+
+def decode(probs, alphabet, scorer=None, beam_width=64):
+    return decoder_modern.beam_search_batch(probs, [probs.shape[1]] * probs.shape[0], alphabet, beam_width,
+                                            scorer=scorer)
+
+
+def test_tf2_flashlight_spells_words_with_and_without_the_package(package, alphabet):
+    flashlight_or_skip()
+    probs = frames_to_probs(spell("the cat"), alphabet)
+    assert decode(probs, alphabet) == ["the cat"]
+    scorer = decoder_modern.load_scorer(package, alphabet, DEFAULT_ALPHA, DEFAULT_BETA)
+    assert decode(probs, alphabet, scorer) == ["the cat"]
+
+
+def test_tf2_flashlight_vocabulary_overrides_a_slightly_better_non_word(package, alphabet):
+    flashlight_or_skip()
+    frames = spell("cat")
+    frames[0] = {"c": 0.4, "k": 0.5}
+    probs = frames_to_probs(frames, alphabet)
+    assert decode(probs, alphabet) == ["kat"]  # without the package the better letters win
+    scorer = decoder_modern.load_scorer(package, alphabet, DEFAULT_ALPHA, DEFAULT_BETA)
+    assert decode(probs, alphabet, scorer) == ["cat"]
+
+
+def test_tf2_flashlight_lm_weight_decides_between_words(package, alphabet):
+    """"hat" is acoustically a little better than "cat", the LM much prefers "cat": alpha decides."""
+    flashlight_or_skip()
+    frames = spell("cat")
+    frames[0] = {"c": 0.4, "h": 0.5}
+    probs = frames_to_probs(frames, alphabet)
+    assert decode(probs, alphabet, decoder_modern.load_scorer(package, alphabet, 2.0, 0.0)) == ["cat"]
+    assert decode(probs, alphabet, decoder_modern.load_scorer(package, alphabet, 0.0, 0.0)) == ["hat"]
+
+
+def test_tf2_flashlight_batch_with_different_lengths_and_empty_entry(alphabet):
+    flashlight_or_skip()
+    long, short = frames_to_probs(spell("dog"), alphabet), frames_to_probs(spell("on"), alphabet)
+    batch = np.zeros((3, long.shape[1], long.shape[2]), dtype=np.float32)
+    batch[0], batch[1, :short.shape[1]] = long[0], short[0]
+    batch[:, :, -1] = np.where(batch[:, :, :-1].sum(axis=2) == 0, 1.0, batch[:, :, -1])
+    texts = decoder_modern.beam_search_batch(batch, [long.shape[1], short.shape[1], 0], alphabet, 16)
+    assert texts == ["dog", "on", ""]
