@@ -157,10 +157,13 @@ class FlashlightScorer(object):
     """A scorer package loaded for flashlight-text: KenLM, the lexicon trie and the weights."""
 
     def __init__(self, path, alphabet, alpha, beta):
-        from flashlight.lib.text.decoder import KenLM, SmearingMode, Trie  # pylint: disable=import-outside-toplevel
-        from flashlight.lib.text.dictionary import Dictionary  # pylint: disable=import-outside-toplevel
-
-        words, info = read_vocabulary(path, alphabet)
+        words, info = read_vocabulary(path, alphabet)  # first: a bad package is reported whatever is installed
+        try:
+            from flashlight.lib.text.decoder import KenLM, SmearingMode, Trie  # pylint: disable=import-outside-toplevel
+            from flashlight.lib.text.dictionary import Dictionary  # pylint: disable=import-outside-toplevel
+        except ImportError as err:
+            raise UserError("--scorer_path {}: decoding without ds_ctcdecoder needs flashlight-text ({}); install the "
+                            "stack's requirements (bin/install.sh --stack tf2)".format(path, err))
         if info["utf8"]:
             raise UserError("--scorer_path {}: UTF-8 mode packages are not supported by the modern decoder".format(
                 path))

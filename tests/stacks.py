@@ -81,3 +81,8 @@ def last_json_line(text):
         if line.startswith(("{", "[")):
             return json.loads(line)
     raise AssertionError("no JSON line in:\n" + text[-2000:])
+
+
+def only_on(stack, reason):
+    """A ``pytestmark`` for tests of one stack only; the skip message on the other names the stack and why."""
+    return pytest.mark.skipif(current_stack() != stack, reason="{}-only: {}".format(stack, reason))

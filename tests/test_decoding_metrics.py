@@ -12,6 +12,10 @@ import kenlm_fixtures as fixtures
 from deepspeech_freeze import decoding, metrics, scorer_package
 from deepspeech_freeze.alphabet import Alphabet
 from deepspeech_freeze.errors import UserError
+import stacks
+
+# ds_ctcdecoder's own behaviour and package writing; the TF 2 stack's decoder is tested in test_decoder_modern.py.
+pytestmark = stacks.only_on("tf1", "ds_ctcdecoder 0.7.4 exists for Python <= 3.8 only")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENGLISH = os.path.join(ROOT, "data", "alphabets", "english.txt")

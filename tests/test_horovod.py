@@ -7,6 +7,9 @@ import subprocess
 import sys
 
 from conftest import ENGLISH, LDC_TRANSCRIPT, ROOT, run_module, write_csv
+import stacks
+
+pytestmark = stacks.only_on("tf1", "Horovod 0.28.1 does not compile against TensorFlow 2.21 (docs/tf2-stack.md)")
 
 BASE = ["--n_hidden", "32", "--noshow_progressbar", "--alphabet_config_path", ENGLISH]
 

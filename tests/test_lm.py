@@ -14,6 +14,10 @@ from conftest import GERMAN, run_module
 from deepspeech_freeze import decoding, lm, scorer_package
 from deepspeech_freeze.alphabet import Alphabet
 from deepspeech_freeze.importers.text import normalize_text
+import stacks
+
+# Scorer packages get their vocabulary trailer from ds_ctcdecoder, which exists for Python <= 3.8 only.
+pytestmark = stacks.only_on("tf1", "writing scorer packages needs ds_ctcdecoder (docs/tf2-stack.md)")
 
 TOP_K = 34  # of 40 distinct words: the last six ("strasse", "viele", ...) fall out
 ORDER = 3
