@@ -23,10 +23,11 @@ STACK = "tf2" if IS_TF2 else "tf1"
 #: Whether ``tf.contrib`` exists (TF 1.15); lstm.py builds ``--train_cudnn`` from ``CudnnRNN`` directly without it.
 HAS_CONTRIB = not IS_TF2
 
-if IS_TF2:
-    # Graph mode, v1 control flow, v1 TensorShape (``shape[i].value``), resource variables off: the graph (and so
-    # the checkpoint keys and the op types) is the one TF 1.15 builds.
-    tf.compat.v1.disable_v2_behavior()
+# Graph mode, v1 control flow, v1 TensorShape (``shape[i].value``), resource variables off: the graph (and so the
+# checkpoint keys and the op types) is the one TF 1.15 builds. On TF 1.15 this is its default anyway, except when the
+# process inherited TF2_BEHAVIOR=1 (importing TF 2 sets it, so a TF 1.15 process started from a TF 2 one would
+# otherwise run eagerly).
+tf.compat.v1.disable_v2_behavior()
 
 
 # The checkpoint-saving hooks a custom saveable subclasses; the module moved between the versions.

@@ -46,11 +46,23 @@ def require(stack):
     return python
 
 
+# Importing TF 2 sets these in its process's environment; a TF 1.15 child must not inherit them (TF2_BEHAVIOR=1
+# switches TF 1.15 to eager execution).
+_TF2_SET_VARIABLES = ("TF2_BEHAVIOR", "TPU_ML_PLATFORM", "TPU_ML_PLATFORM_VERSION", "ENABLE_RUNTIME_UPTIME_TELEMETRY")
+
+
+def child_environment(env=None):
+    """The environment for another stack's process: the repository first on the path, TF 2's own variables out."""
+    environment = {key: value for key, value in os.environ.items() if key not in _TF2_SET_VARIABLES}
+    environment.update(PYTHONPATH=ROOT, PYTHONIOENCODING="utf-8")
+    environment.update(env or {})
+    return environment
+
+
 def run_python(stack, code, *args, timeout=900, env=None):
     """Run ``code`` with ``stack``'s interpreter (repository first on the path); returns its stdout.
     A non-zero exit fails the test with the output's end."""
-    environment = dict(os.environ, PYTHONPATH=ROOT, PYTHONIOENCODING="utf-8")
-    environment.update(env or {})
+    environment = child_environment(env)
     result = subprocess.run([require(stack), "-c", code] + [str(arg) for arg in args], cwd=ROOT, env=environment,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
                             timeout=timeout)
@@ -62,8 +74,7 @@ def run_python(stack, code, *args, timeout=900, env=None):
 
 def run_module(stack, module, *args, check=True, env=None, timeout=900):
     """``python -m module args`` on ``stack``; returns the CompletedProcess with ``.output`` (stdout + stderr)."""
-    environment = dict(os.environ, PYTHONPATH=ROOT, PYTHONIOENCODING="utf-8")
-    environment.update(env or {})
+    environment = child_environment(env)
     result = subprocess.run([require(stack), "-m", module] + [str(arg) for arg in args], cwd=ROOT, env=environment,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
                             timeout=timeout)

@@ -72,8 +72,8 @@ def test_cross_stack_checkpoint_loads_and_frozen_proof_holds(tmp_path, ldc_dir, 
     assert "frozen layers 1-3 unchanged (bit-identical)" in result.output
     after = digest(writer, target)  # the result, read back on the stack that wrote the source
     for name, entry in written.items():
-        if name.startswith(("layer_1/", "layer_2/", "layer_3/")):
-            assert after[name] == entry, name
+        if name.startswith(("layer_1/", "layer_2/", "layer_3/")) and not name.endswith(("/Adam", "/Adam_1")):
+            assert after[name] == entry, name  # (frozen variables get no Adam slots: none are saved for them)
     changed = [name for name in ("layer_5/weights", "layer_6/weights") if after[name] != written[name]]
     assert changed == ["layer_5/weights", "layer_6/weights"]  # the trainable layers did train on the reader
 
@@ -121,18 +121,31 @@ def test_cross_stack_mfccs_agree(tmp_path, wav):
     assert float(np.max(np.abs(np.load(other) - np.load(outputs[stacks.current_stack()])))) > 1e-2
 
 
-def test_cross_stack_same_seed_losses(tmp_path, ldc_dir):
-    """The same seed gives the same training losses on both stacks, to the printed precision's last digits.
+def test_cross_stack_same_start_same_losses(tmp_path, ldc_dir):
+    """From the same checkpoint (dropout 0, so nothing random is drawn), both stacks train to the same losses: equal
+    to the printed precision but for the last digits (oneDNN's matmuls on TF 2 sum in another order; measured: one
+    epoch's loss of three differed by 6e-5 in 347.46).
 
-    TF 2 runs with oneDNN, whose matmuls sum in another order than Eigen's: the losses then differ in the last
-    printed digits (relative 1e-4 at most here); with ``TF_ENABLE_ONEDNN_OPTS=0`` they are the same code path."""
+    From scratch, the same ``--random_seed`` does NOT give the same initial weights on the two stacks (measured:
+    first-epoch losses 359.57 on TF 1.15, 356.24 on TF 2): TF derives each random op's seed from the graph-level seed
+    and the op's position in the graph, and the two versions build different numbers of ops before the
+    initialisers. That is why this compares runs from one checkpoint."""
     csv_path = str(ldc_dir / "ldc93s1.csv")
+    source = tmp_path / "source"
+    train(stacks.current_stack(), "--train_files", csv_path, "--epochs", "1", "--checkpoint_dir", source,
+          "--summary_dir", tmp_path / "s")
     losses = {}
     for stack in ("tf1", "tf2"):
-        result = train(stack, "--train_files", csv_path, "--epochs", "3", "--checkpoint_dir", tmp_path / stack,
-                       "--summary_dir", tmp_path / (stack + "-s"), "--dropout_rate", "0.05")
+        result = train(stack, "--load_checkpoint_dir", source, "--save_checkpoint_dir", tmp_path / stack,
+                       "--train_files", csv_path, "--epochs", "3", "--dropout_rate", "0",
+                       "--summary_dir", tmp_path / (stack + "-s"))
         losses[stack] = epoch_losses(result.output)
     assert len(losses["tf1"]) == len(losses["tf2"]) == 3
     assert losses["tf1"][0] > losses["tf1"][-1]  # it trained
-    assert np.allclose(losses["tf1"], losses["tf2"], rtol=1e-4, atol=0), losses
+    assert np.allclose(losses["tf1"], losses["tf2"], rtol=1e-6, atol=0), losses
+    # The comparison can fail: another learning rate from the same start is far outside the tolerance.
+    other = train(stacks.other_stack(), "--load_checkpoint_dir", source, "--save_checkpoint_dir", tmp_path / "lr",
+                  "--train_files", csv_path, "--epochs", "3", "--dropout_rate", "0", "--learning_rate", "0.002",
+                  "--summary_dir", tmp_path / "lr-s")
+    assert not np.allclose(losses[stacks.current_stack()], epoch_losses(other.output), rtol=1e-6, atol=0)
     print(json.dumps(losses))
