@@ -270,8 +270,8 @@ class _CanonicalCudnnSaveable(tfcompat.SaveableObject):
     def __init__(self, opaque, input_size, n_cell):
         self._opaque, self._input_size = opaque, input_size
         kernel, bias = opaque_to_canonical(opaque.read_value(), input_size, n_cell)
-        specs = [tfcompat.SaveSpec(kernel, "", CANONICAL_SCOPE + "/kernel"),
-                 tfcompat.SaveSpec(bias, "", CANONICAL_SCOPE + "/bias")]
+        specs = [tfcompat.SaveSpec(kernel, "", LSTM_CANONICAL_SCOPE + "/kernel"),
+                 tfcompat.SaveSpec(bias, "", LSTM_CANONICAL_SCOPE + "/bias")]
         super(_CanonicalCudnnSaveable, self).__init__(opaque, specs, opaque.op.name + "_canonical")
 
     def restore(self, restored_tensors, restored_shapes):

@@ -143,9 +143,10 @@ def test_cross_stack_same_start_same_losses(tmp_path, ldc_dir):
     assert len(losses["tf1"]) == len(losses["tf2"]) == 3
     assert losses["tf1"][0] > losses["tf1"][-1]  # it trained
     assert np.allclose(losses["tf1"], losses["tf2"], rtol=1e-6, atol=0), losses
-    # The comparison can fail: another learning rate from the same start is far outside the tolerance.
+    # The comparison can fail: with dropout (random masks) from the same start the losses are far outside it. (The
+    # learning rate would not do: it is a variable, loaded from the checkpoint like the weights.)
     other = train(stacks.other_stack(), "--load_checkpoint_dir", source, "--save_checkpoint_dir", tmp_path / "lr",
-                  "--train_files", csv_path, "--epochs", "3", "--dropout_rate", "0", "--learning_rate", "0.002",
-                  "--summary_dir", tmp_path / "lr-s")
+                  "--train_files", csv_path, "--epochs", "3", "--dropout_rate", "0.2", "--summary_dir",
+                  tmp_path / "lr-s")
     assert not np.allclose(losses[stacks.current_stack()], epoch_losses(other.output), rtol=1e-6, atol=0)
     print(json.dumps(losses))
