@@ -26,7 +26,7 @@ import shutil
 import numpy as np
 from .tfcompat import tf
 
-from . import cudnn_format
+from . import cudnn_format, tfcompat
 from .errors import UserError, write_failure
 from .naming import KIND_OF_LAYER, format_layers, is_adam_slot, layer_of_variable
 from .run_record import RunRecord
@@ -222,7 +222,7 @@ def restore(session, path, reinit_layers=frozenset(), purpose="train", force_lr=
     load, init = plan_restore(tf.compat.v1.global_variables(), view.shapes, path, reinit_layers, purpose, force_lr)
     try:
         apply_restore(session, path, view, load, init)
-    except tf.errors.OpError as err:
+    except tfcompat.CHECKPOINT_READ_ERRORS as err:
         raise UserError("checkpoint {} cannot be read ({}): it is damaged or incomplete".format(
             path, str(err).split("\n")[0]))
 

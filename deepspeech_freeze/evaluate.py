@@ -8,7 +8,7 @@ import logging
 
 from .tfcompat import tf
 
-from . import checkpoints, data, decoding, metrics
+from . import checkpoints, data, decoding, metrics, tfcompat
 from .config import from_flags, session_config
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
@@ -46,7 +46,7 @@ def evaluate_sets(config, directory, csv_paths, scorer, decode=True):
                 for path, frame in sets}
     first = next(iter(datasets.values()))
     iterator, fetches = build_eval_graph(config, tf.compat.v1.data.get_output_types(first),
-                                         tf.compat.v1.data.get_output_shapes(first))
+                                         tfcompat.iterator_shapes(first))
     inits = {path: iterator.make_initializer(dataset) for path, dataset in datasets.items()}
     results = []
     decoder = config.decoding

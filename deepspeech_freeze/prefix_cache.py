@@ -19,7 +19,7 @@ import os
 import numpy as np
 from .tfcompat import tf
 
-from . import checkpoints
+from . import checkpoints, tfcompat
 from .data import create_dataset
 from .errors import UserError
 from .naming import DROPOUT_FLAGS, DROPOUT_INDEX_OF_LAYER, format_layers
@@ -96,7 +96,7 @@ class PrefixCache(object):
         raw = {name: create_dataset(frame, self.config, 16, train_phase=False) for name, frame in raw_datasets}
         first = next(iter(raw.values()))
         self._iterator = tf.compat.v1.data.Iterator.from_structure(tf.compat.v1.data.get_output_types(first),
-                                                                   tf.compat.v1.data.get_output_shapes(first))
+                                                                   tfcompat.iterator_shapes(first))
         self._inits = {name: self._iterator.make_initializer(dataset) for name, dataset in raw.items()}
         filenames, features, n_frames, labels, label_lengths = self._iterator.get_next()
         with tf.compat.v1.variable_scope(tf.compat.v1.get_variable_scope(), reuse=True):

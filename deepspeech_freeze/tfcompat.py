@@ -38,6 +38,24 @@ except ImportError:  # pragma: no cover - layouts before TF 1.15
     SaveableObject, SaveSpec = BaseSaverBuilder.SaveableObject, BaseSaverBuilder.SaveSpec
 
 
+#: What reading a damaged checkpoint raises: TF 1.15's reader raises ``DataLossError`` (an ``OpError``); TF 2's
+#: ``CheckpointReader.get_tensor`` raises ``IndexError`` ("Read less bytes than requested") for a short data file.
+CHECKPOINT_READ_ERRORS = (tf.errors.OpError, IndexError) if IS_TF2 else (tf.errors.OpError,)
+
+
+def iterator_shapes(dataset):
+    """``dataset``'s output shapes with the batch (first) dimension left unknown, for an iterator shared by sets.
+
+    TF 2 gives a batched dataset a static batch size when it can tell every batch is full (e.g. 4 samples in
+    batches of 4); an iterator built from that structure then refuses another set's batches of 2. TF 1.15 never
+    did, so relaxing the first dimension gives both versions TF 1.15's graph."""
+    def relax(shape):
+        return shape if shape.ndims is None or shape.ndims == 0 else \
+            tf.TensorShape([None]).concatenate(shape[1:])
+
+    return tf.nest.map_structure(relax, tf.compat.v1.data.get_output_shapes(dataset))
+
+
 def describe():
     """One line naming the stack, for logs and benchmark reports: e.g. ``tf2 (TensorFlow 2.15.1, oneDNN on)``."""
     import os  # pylint: disable=import-outside-toplevel

@@ -77,7 +77,7 @@ def build_training_graph(config, datasets, devices, wrap_optimizer=lambda optimi
     training = config.training
     first = next(iter(datasets.values()))
     iterator = tf.compat.v1.data.Iterator.from_structure(tf.compat.v1.data.get_output_types(first),
-                                                         tf.compat.v1.data.get_output_shapes(first))
+                                                         tfcompat.iterator_shapes(first))
     dropout = [tf.compat.v1.placeholder_with_default(0.0, [], name="dropout_{}".format(i)) for i in range(6)]
     global_step = tf.compat.v1.train.get_or_create_global_step()
     learning_rate = tf.compat.v1.get_variable("learning_rate", initializer=training.learning_rate, trainable=False)
