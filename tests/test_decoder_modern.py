@@ -18,10 +18,13 @@ VOCABULARY = sorted(WORDS + ["don't", "a"])
 # Runs on the TF 1.15 stack: ds_ctcdecoder writes the package (``arpa words_file package``).
 WRITE_PACKAGE = r'''
 import sys
+sys.path.insert(0, sys.argv[5])  # tests/, for the test-only ARPA -> KenLM binary writer
+import kenlm_fixtures
 from deepspeech_freeze import scorer_package
 from deepspeech_freeze.alphabet import Alphabet
 words = open(sys.argv[2]).read().split()
-scorer_package.write_scorer_package(sys.argv[1], words, Alphabet(sys.argv[4]), sys.argv[3], 0.75, 1.85)
+binary = kenlm_fixtures.arpa_to_kenlm_binary(sys.argv[1], sys.argv[3] + ".binary")
+scorer_package.write_scorer_package(binary, words, Alphabet(sys.argv[4]), sys.argv[3], 0.75, 1.85)
 '''
 
 
@@ -37,7 +40,8 @@ def package(tmp_path_factory):
     (folder / "lm.arpa").write_text(ARPA)
     (folder / "words.txt").write_text("\n".join(VOCABULARY))
     path = str(folder / "lm.scorer")
-    stacks.run_python("tf1", WRITE_PACKAGE, folder / "lm.arpa", folder / "words.txt", path, ENGLISH)
+    stacks.run_python("tf1", WRITE_PACKAGE, folder / "lm.arpa", folder / "words.txt", path, ENGLISH,
+                      os.path.dirname(os.path.abspath(__file__)))
     return path
 
 
