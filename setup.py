@@ -38,6 +38,7 @@ setup(
     "for cross-lingual transfer learning",
     packages=find_packages(exclude=("tests", "tests.*", "bench", "bench.*")),
     include_package_data=True,
+    package_data={"deepspeech_freeze": ["release_0.7.4_variables.txt"]},  # read by release.py
     zip_safe=False,
     python_requires=">=3.7,<3.9",
     install_requires=[

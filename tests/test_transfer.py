@@ -146,15 +146,3 @@ def test_drop_source_layers_five_keeps_beta2_power(tmp_path, english_model, ldc_
     for layer in range(2, 7):
         assert "Initializing variable: {}/".format(SCOPE_OF_LAYER[layer]) in result.output
     assert "Loading variable from checkpoint: layer_1/weights" in result.output
-
-
-def test_release_verifier_accepts_release_layout_and_rejects_others(tmp_path, english_model):
-    from deepspeech_freeze.errors import UserError
-    from deepspeech_freeze.release import verify_release
-    source = tf.compat.v1.train.latest_checkpoint(str(english_model))
-    cudnn_format.write_release_layout(source, str(tmp_path / "release"))
-    assert verify_release(str(tmp_path / "release"), n_hidden=100, step=3).endswith("best_dev-3")
-    with pytest.raises(UserError, match="missing"):
-        verify_release(str(english_model), n_hidden=100, step=3)  # canonical Adam slots, learning_rate, no opaque
-    with pytest.raises(UserError, match="best_dev_checkpoint"):
-        verify_release(str(tmp_path))
