@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench", "train_throughput.py")
 sys.path.insert(0, os.path.join(ROOT, "bench"))
@@ -14,6 +16,7 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 import train_throughput  # noqa: E402  pylint: disable=wrong-import-position
 
 
+@pytest.mark.slow
 def test_quick_bench_prints_table_and_writes_json(tmp_path):
     output = tmp_path / "report.json"
     environment = dict(os.environ, PYTHONPATH=ROOT)
@@ -81,6 +84,7 @@ def _run_bench(script, *args, tmp_path):
     return result.stdout, json.loads(out.read_text())
 
 
+@pytest.mark.slow
 def test_prefix_cache_bench_runs(tmp_path):
     output, report = _run_bench("prefix_cache", "--n_hidden", "16", "--utterances", "4", "--seconds", "1",
                                 "--batch", "2", "--epochs", "2", tmp_path=tmp_path)
@@ -90,6 +94,7 @@ def test_prefix_cache_bench_runs(tmp_path):
     assert report["results"]["0 frozen"]["speedup"] == 1.0
 
 
+@pytest.mark.slow
 def test_input_pipeline_and_threads_benches_run(tmp_path):
     output, report = _run_bench("input_pipeline", "--n_hidden", "16", "--batch", "2", "--seconds", "1",
                                 "--utterances", "4", "--epochs", "1", "--train_steps", "1", "--rounds", "1",

@@ -7,6 +7,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT, package_modules
 
 
@@ -27,6 +29,7 @@ def test_every_module_check_names_what_a_small_run_misses():
     assert "deepspeech_freeze/naming.py" not in missing  # what test_naming calls counts
 
 
+@pytest.mark.slow
 def test_every_module_check_counts_cli_subprocesses():
     # This test only runs the train CLI in a subprocess (run_module) and calls nothing of the package itself:
     # the modules that process loaded count, and nothing else does.

@@ -5,6 +5,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from conftest import ENGLISH, run_module
@@ -54,6 +55,7 @@ def assert_proof_failed(result, *names):
     return errors[0]
 
 
+@pytest.mark.slow
 def test_a_frozen_tensor_changed_in_the_save_directory_fails_the_proof(tmp_path, ldc_dir):
     csv = str(ldc_dir / "ldc93s1.csv")
     source = source_model(tmp_path, csv)
@@ -69,6 +71,7 @@ def test_a_frozen_tensor_changed_in_the_save_directory_fails_the_proof(tmp_path,
     assert "layer_1/" not in error and "layer_2/" not in error and "layer_3/" not in error  # only what changed
 
 
+@pytest.mark.slow
 def test_a_source_checkpoint_changed_on_disk_fails_the_proof(tmp_path, ldc_dir):
     csv = str(ldc_dir / "ldc93s1.csv")
     source = source_model(tmp_path, csv)

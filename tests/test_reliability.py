@@ -115,6 +115,7 @@ def test_kill_9_inside_saves_never_breaks_the_last_checkpoint(tmp_path, ldc_dir,
     assert "Resuming the run in" in rerun.output and "Loading most recent checkpoint from" in rerun.output
 
 
+@pytest.mark.slow
 def test_sigint_saves_a_checkpoint_and_exits_with_a_message(tmp_path, ldc_dir):
     csv, ckpt = str(ldc_dir / "ldc93s1.csv"), tmp_path / "ckpt"
     process = start(csv, ckpt, "--epochs", "100000")
@@ -126,6 +127,7 @@ def test_sigint_saves_a_checkpoint_and_exits_with_a_message(tmp_path, ldc_dir):
     assert_loadable(find_checkpoint(str(ckpt), "last"))
 
 
+@pytest.mark.slow
 def test_read_only_save_dir_is_reported_and_untouched(tmp_path, ldc_dir):
     csv, ckpt = str(ldc_dir / "ldc93s1.csv"), tmp_path / "ckpt"
     run_module("deepspeech_freeze.train", *command(csv, ckpt, "--epochs", "1")[3:])
@@ -143,6 +145,7 @@ def test_read_only_save_dir_is_reported_and_untouched(tmp_path, ldc_dir):
     assert snapshot(ckpt) == before
 
 
+@pytest.mark.slow
 def test_disk_full_during_save_leaves_previous_checkpoint(tmp_path, ldc_dir):
     csv, ckpt = str(ldc_dir / "ldc93s1.csv"), tmp_path / "ckpt"
     run_module("deepspeech_freeze.train", *command(csv, ckpt, "--epochs", "1")[3:])
@@ -164,6 +167,7 @@ def test_disk_full_during_save_leaves_previous_checkpoint(tmp_path, ldc_dir):
     assert_loadable(find_checkpoint(str(ckpt), "last"))
 
 
+@pytest.mark.slow
 def test_truncated_checkpoint_is_named(tmp_path, ldc_dir):
     csv, ckpt = str(ldc_dir / "ldc93s1.csv"), tmp_path / "ckpt"
     run_module("deepspeech_freeze.train", *command(csv, ckpt, "--epochs", "1")[3:])
@@ -175,6 +179,7 @@ def test_truncated_checkpoint_is_named(tmp_path, ldc_dir):
     assert "train-1" in result.output and "damaged or incomplete" in result.output
 
 
+@pytest.mark.slow
 def test_state_file_pointing_at_deleted_checkpoint(tmp_path, ldc_dir):
     csv, ckpt = str(ldc_dir / "ldc93s1.csv"), tmp_path / "ckpt"
     run_module("deepspeech_freeze.train", *command(csv, ckpt, "--epochs", "1", "--dev_files", csv)[3:])
@@ -219,6 +224,7 @@ def test_real_8k_and_44k_stereo_files_are_reported(tmp_path, variant, words):
     assert all(word in result.output for word in words)
 
 
+@pytest.mark.slow
 def test_8k_audio_trains_with_matching_sample_rate(tmp_path):
     shutil.copy(os.path.join(LDC_DIR, "LDC93S1_pcms16le_1_8000.wav"), str(tmp_path / "a.wav"))
     csv = write_csv(tmp_path / "a.csv", [("a.wav", 1, LDC_TRANSCRIPT)])
@@ -239,6 +245,7 @@ def test_float_wav_is_reported(tmp_path):
     assert result.returncode == 2 and "f.wav" in result.output and "sox" in result.output
 
 
+@pytest.mark.slow
 def test_non_finite_loss_lists_files_and_optionally_stops(tmp_path, ldc_dir):
     csv = str(ldc_dir / "ldc93s1.csv")
     diverge = ["--epochs", "12", "--learning_rate", "1e7"]
