@@ -39,9 +39,10 @@ test: install-test
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
 
-# Quick loop: skips tests marked `slow`.
+# Quick loop (under 5 minutes on the 2-core development machine): skips tests marked `slow`, and fails unless the
+# tests that ran exercised every module of deepspeech_freeze/ (--every-module, see tests/conftest.py).
 test-fast: install-test
-	$(PYTEST) -m "not slow" tests
+	$(PYTEST) -m "not slow" --every-module tests
 
 bench: install
 	$(PYTHON) bench/train_throughput.py

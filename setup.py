@@ -38,6 +38,7 @@ setup(
     "for cross-lingual transfer learning",
     packages=find_packages(exclude=("tests", "tests.*", "bench", "bench.*")),
     include_package_data=True,
+    package_data={"deepspeech_freeze": ["release_0.7.4_variables.txt"]},  # read by release.py
     zip_safe=False,
     # Two stacks (see requirements.txt and requirements-tf2.txt): Python 3.7/3.8 with TensorFlow 1.15, or Python
     # 3.11+ with TensorFlow 2 in graph mode. The markers keep each stack's own limits.

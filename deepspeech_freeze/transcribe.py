@@ -40,8 +40,8 @@ def check_audio(path, config):
 def build_graph(config):
     """A file-path placeholder -> batch-major softmax ``[1, T, n_classes]`` and the frame count ``[1]``."""
     path = tf.compat.v1.placeholder(tf.string, [], name="wav_filename")
-    features, n_frames = audio.wav_file_to_mfccs(path, config.data.window_samples, config.data.step_samples, config.model.n_input,
-                                                 config.data.sample_rate / 2)
+    features, n_frames = audio.wav_file_to_mfccs(path, config.data.window_samples, config.data.step_samples,
+                                                 config.model.n_input, config.data.sample_rate / 2)
     features = tf.expand_dims(features, 0)
     n_frames = tf.expand_dims(n_frames, 0)
     output = create_model(features, n_frames, config.model.n_hidden, config.model.n_classes, dropout=None,

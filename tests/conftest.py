@@ -1,10 +1,12 @@
 """Shared fixtures: the LDC93S1 data, a command runner, and small models trained once per session."""
 import csv
+import glob
 import io
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -18,7 +20,7 @@ LDC_TRANSCRIPT = "she had your dark suit in greasy wash water all year"
 def run_module(module, *args, check=True, env=None, timeout=900, cwd=ROOT):
     """Run ``python -m module args`` like a user would (in ``cwd``, the repository by default); returns the
     CompletedProcess (stdout+stderr text)."""
-    environment = dict(os.environ, PYTHONPATH=ROOT, PYTHONIOENCODING="utf-8")
+    environment = dict(os.environ, PYTHONPATH=subprocess_pythonpath(), PYTHONIOENCODING="utf-8")
     environment.update(env or {})
     result = subprocess.run([sys.executable, "-m", module] + [str(a) for a in args], cwd=str(cwd), env=environment,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
@@ -58,3 +60,78 @@ def english_model(tmp_path_factory, ldc_dir):
     run_module("deepspeech_freeze.train", "--train_files", csv_path, "--dev_files", csv_path, "--epochs", "3",
                "--checkpoint_dir", folder / "ckpt", "--summary_dir", folder / "summaries", *TINY)
     return folder / "ckpt"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# --every-module (make test-fast): fail unless every module of the package was exercised by the tests that ran,
+# through a call in this process during a test or a CLI subprocess (run_module) that loaded it.
+
+PACKAGE_DIR = os.path.join(ROOT, "deepspeech_freeze")
+MODULE_LOG_SITE = os.path.join(ROOT, "tests", "module_log")  # its sitecustomize.py records a subprocess's modules
+_exercised = set()
+
+
+def pytest_addoption(parser):
+    parser.addoption("--every-module", action="store_true",
+                     help="fail unless every module of deepspeech_freeze/ was exercised by a test that ran")
+
+
+def subprocess_pythonpath():
+    """PYTHONPATH for a CLI run: the repository, plus the module recorder while --every-module is on."""
+    return ROOT + (os.pathsep + MODULE_LOG_SITE if os.environ.get("DSF_TEST_MODULE_LOG") else "")
+
+
+def package_modules():
+    """Every module file of the package (``__init__`` files hold no behaviour and are left out)."""
+    found = glob.glob(os.path.join(PACKAGE_DIR, "**", "*.py"), recursive=True)
+    return sorted(path for path in found if os.path.basename(path) != "__init__.py")
+
+
+def pytest_configure(config):
+    if config.getoption("--every-module", default=False):
+        config._dsf_module_log = tempfile.mkdtemp(prefix="dsf-module-log-")
+        os.environ["DSF_TEST_MODULE_LOG"] = config._dsf_module_log
+
+
+def _record_call(frame, event, arg):
+    # A global trace function sees one 'call' per new Python frame; returning None turns line tracing off.
+    if frame.f_code.co_filename.startswith(PACKAGE_DIR):
+        _exercised.add(os.path.abspath(frame.f_code.co_filename))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    tracing = item.config.getoption("--every-module")
+    if tracing:
+        sys.settrace(_record_call)
+    try:
+        yield
+    finally:
+        if tracing:
+            sys.settrace(None)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    folder = getattr(session.config, "_dsf_module_log", None)
+    if not folder:
+        return
+    for path in glob.glob(os.path.join(folder, "*.txt")):
+        with open(path) as handle:
+            _exercised.update(line for line in handle.read().splitlines() if line)
+    shutil.rmtree(folder, ignore_errors=True)
+    modules = package_modules()
+    missing = [os.path.relpath(path, ROOT) for path in modules if path not in _exercised]
+    session.config._dsf_module_report = (len(modules) - len(missing), len(modules), missing)
+    if missing and exitstatus == 0:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    report = getattr(config, "_dsf_module_report", None)
+    if report is None:
+        return
+    done, total, missing = report
+    terminalreporter.write_line("--every-module: {} of {} modules of deepspeech_freeze/ exercised by the tests that "
+                                "ran".format(done, total))
+    if missing:
+        terminalreporter.write_line("--every-module: not exercised: {}".format(", ".join(missing)))

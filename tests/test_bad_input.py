@@ -62,6 +62,7 @@ def test_unreadable_wav(workdir):
     assert "junk.wav" in output and "not a PCM WAV file" in output and "sox" in output
 
 
+@pytest.mark.slow
 def test_empty_wav(workdir):
     (workdir / "empty.wav").write_bytes(b"")
     output = train(workdir, write_csv(workdir / "a.csv", [("empty.wav", 0, "hi")]))
@@ -76,18 +77,21 @@ def test_wav_format_problems_are_reported_with_the_fix(workdir, rate, channels, 
     assert "odd.wav" in output and words in output and "sox IN.wav -r 16000 -b 16 -c 1 OUT.wav" in output
 
 
+@pytest.mark.slow
 def test_csv_without_transcript_column(workdir):
     csv = write_csv(workdir / "a.csv", [("good.wav", 1)], header=("wav_filename", "wav_filesize"))
     output = train(workdir, csv)
     assert "a.csv has no transcript column" in output and "wav_filename,wav_filesize,transcript" in output
 
 
+@pytest.mark.slow
 def test_empty_csv_and_missing_csv(workdir):
     (workdir / "empty.csv").write_text("")
     assert "is empty" in train(workdir, str(workdir / "empty.csv"))
     assert "does not exist" in train(workdir, str(workdir / "missing.csv"))
 
 
+@pytest.mark.slow
 def test_missing_and_empty_alphabet(workdir):
     csv = write_csv(workdir / "a.csv", [("good.wav", 93638, LDC_TRANSCRIPT)])
     output = train(workdir, csv, "--alphabet_config_path", str(workdir / "none.txt"))
@@ -101,11 +105,13 @@ def test_transcript_outside_alphabet(workdir):
     assert "a.csv row 2" in output and "'ü'" in output and "'4'" in output and "--filter_alphabet" in output
 
 
+@pytest.mark.slow
 def test_empty_transcript(workdir):
     output = train(workdir, write_csv(workdir / "a.csv", [("good.wav", 93638, "")]))
     assert "a.csv row 2" in output and "empty transcript" in output
 
 
+@pytest.mark.slow
 def test_bad_flags(workdir):
     csv = write_csv(workdir / "a.csv", [("good.wav", 93638, LDC_TRANSCRIPT)])
     assert "--train_batch_size 0" in train(workdir, csv, "--train_batch_size", "0", "--alphabet_config_path", ENGLISH)
@@ -118,6 +124,7 @@ def test_bad_flags(workdir):
     assert "no step would run" in train(workdir, csv, "--train_batch_size", "2", "--alphabet_config_path", ENGLISH)
 
 
+@pytest.mark.slow
 def test_audio_too_short_for_transcript_is_skipped_with_warning(tmp_path):
     write_wav(tmp_path / "short.wav", seconds=0.1)  # 4 feature frames
     shutil.copy(os.path.join(LDC_DIR, "LDC93S1.wav"), str(tmp_path / "good.wav"))

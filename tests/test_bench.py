@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench", "train_throughput.py")
 sys.path.insert(0, os.path.join(ROOT, "bench"))
@@ -14,6 +16,7 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 import train_throughput  # noqa: E402  pylint: disable=wrong-import-position
 
 
+@pytest.mark.slow
 def test_quick_bench_prints_table_and_writes_json(tmp_path):
     output = tmp_path / "report.json"
     environment = dict(os.environ, PYTHONPATH=ROOT)
@@ -81,6 +84,7 @@ def _run_bench(script, *args, tmp_path):
     return result.stdout, json.loads(out.read_text())
 
 
+@pytest.mark.slow
 def test_prefix_cache_bench_runs(tmp_path):
     output, report = _run_bench("prefix_cache", "--n_hidden", "16", "--utterances", "4", "--seconds", "1",
                                 "--batch", "2", "--epochs", "2", tmp_path=tmp_path)
@@ -90,11 +94,18 @@ def test_prefix_cache_bench_runs(tmp_path):
     assert report["results"]["0 frozen"]["speedup"] == 1.0
 
 
+@pytest.mark.slow
 def test_input_pipeline_and_threads_benches_run(tmp_path):
     output, report = _run_bench("input_pipeline", "--n_hidden", "16", "--batch", "2", "--seconds", "1",
                                 "--utterances", "4", "--epochs", "1", "--train_steps", "1", "--rounds", "1",
                                 tmp_path=tmp_path)
     assert report and "batch" in output
     output, report = _run_bench("threads", "--n_hidden", "16", "--batch", "2", "--seconds", "1", "--steps", "1",
-                                "--settings", "0,0", "1,1", tmp_path=tmp_path)
-    assert len(report["settings"]) == 2 and "intra 1 inter 1" in output
+                                "--settings", "1,1", "4,4", "--rounds", "2", tmp_path=tmp_path)
+    assert len(report["settings"]) == 2 and "intra 1 inter 1" in output and "one process per run" in output
+    # TF sizes its thread pools once per process, so each run has a process of its own, and its pools are the
+    # ones its setting asked for: 4 intra-op + 4 inter-op threads make more OS threads than 1 + 1.
+    one, four = report["settings"]
+    pids = one["pids"] + four["pids"]
+    assert len(set(pids)) == 4 and report["environment"]["parent_pid"] not in pids
+    assert min(four["os_threads"]) >= max(one["os_threads"]) + 4, (one["os_threads"], four["os_threads"])

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import ENGLISH, ROOT, run_module
 from deepspeech_freeze import checkpoints
 from deepspeech_freeze.run_record import EpochEntry, RunRecord
@@ -24,6 +26,7 @@ def record(ckpt):
         return json.load(handle)
 
 
+@pytest.mark.slow
 def test_a_worse_continuation_leaves_best_dev_where_it_was(tmp_path, ldc_dir):
     csv, ckpt = str(ldc_dir / "ldc93s1.csv"), tmp_path / "ckpt"
     train(csv, ckpt, "--epochs", "3", "--learning_rate", "0.001")
@@ -71,6 +74,7 @@ def test_run_record_round_trip_and_old_records(tmp_path):
         raise AssertionError("a damaged run.json was accepted")
 
 
+@pytest.mark.slow
 def test_a_second_run_into_a_live_save_dir_refuses_and_a_killed_runs_lock_does_not_block(tmp_path, ldc_dir):
     csv, ckpt = str(ldc_dir / "ldc93s1.csv"), tmp_path / "ckpt"
     command = [sys.executable, "-m", "deepspeech_freeze.train", "--train_files", csv, "--checkpoint_dir",

@@ -3,6 +3,8 @@ optimizer even though CudnnLSTM creates its opaque kernel without honouring trai
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ENGLISH, ROOT
 
 SCRIPT = r'''
@@ -51,6 +53,7 @@ def test_frozen_cudnn_lstm_has_no_slots_and_is_not_trained():
     assert sorted(trainable) == ["layer_5/bias", "layer_5/weights", "layer_6/bias", "layer_6/weights"]
 
 
+@pytest.mark.slow
 def test_trainable_cudnn_lstm_gets_slots():
     trainable, everything, saved = build("1-3")
     assert "cudnn_lstm/opaque_kernel" in trainable
@@ -60,6 +63,7 @@ def test_trainable_cudnn_lstm_gets_slots():
             "cudnn_lstm/rnn/multi_rnn_cell/cell_0/cudnn_compatible_lstm_cell/bias", "beta1_power"} <= set(saved)
 
 
+@pytest.mark.slow
 def test_mixed_precision_cudnn_graph_saves_the_same_keys():
     """With --automatic_mixed_precision the beta powers live under a tf.cond scope in the graph; the savers still
     write the plain names, the canonical LSTM view, and the loss scale's state."""

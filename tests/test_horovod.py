@@ -6,6 +6,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ENGLISH, LDC_TRANSCRIPT, ROOT, run_module, write_csv
 import stacks
 
@@ -14,6 +16,7 @@ pytestmark = stacks.only_on("tf1", "Horovod 0.28.1 does not compile against Tens
 BASE = ["--n_hidden", "32", "--noshow_progressbar", "--alphabet_config_path", ENGLISH]
 
 
+@pytest.mark.slow
 def test_two_ranks_identical_weights_and_frozen_layers(tmp_path, ldc_dir):
     for name in ("a.wav", "b.wav"):
         shutil.copy(str(ldc_dir / "LDC93S1.wav"), str(tmp_path / name))

@@ -20,9 +20,17 @@ def test_parse_layer_set_rejects(spec):
     assert "--freeze_layers" in str(err.value)
 
 
-def test_format_layers_round_trips():
-    for spec in ("1-3,5", "4-6", "1,3", "6", "1-5"):
-        assert format_layers(parse_layer_set(spec)) == spec if spec != "1-5" else "1-5"
+@pytest.mark.parametrize("spec, text", [
+    ("1-3,5", "1-3,5"), ("4-6", "4-6"), ("1,3", "1,3"), ("6", "6"), ("1-5", "1-5"), ("5", "1-5"), ("3", "1-3"),
+    ("1,2,3", "1-3"), ("3,1,2,6", "1-3,6"), ("1,3-4,6", "1,3-4,6"),
+])
+def test_format_layers_round_trips(spec, text):
+    # Each spec is compared with its own expected text (a conditional expression after ``==`` once made this
+    # assert true for "1-5" whatever format_layers returned).
+    assert format_layers(parse_layer_set(spec)) == text
+
+
+def test_format_layers_of_nothing():
     assert format_layers(set()) == "none"
 
 

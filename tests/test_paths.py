@@ -7,6 +7,7 @@ import re
 import shlex
 import shutil
 
+import pytest
 import tensorflow as tf
 
 from conftest import LDC_DIR, LDC_TRANSCRIPT, ROOT, run_module, write_csv
@@ -42,6 +43,7 @@ def workspace(tmp_path, english_model):
     return folder
 
 
+@pytest.mark.slow
 def test_readme_transfer_example_runs_verbatim_with_relative_directories(tmp_path, english_model):
     folder = workspace(tmp_path, english_model)
     args = readme_transfer_command()

@@ -29,6 +29,7 @@ def losses(output):
     return [float(line.rsplit(" ", 1)[1]) for line in output.splitlines() if line.startswith("I Finished")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec, depth", [("1-3", 3), ("1-5", 5)])
 def test_cached_run_has_the_same_losses(tmp_path, two_samples, spec, depth):
     folder, csv = two_samples
@@ -52,6 +53,7 @@ def test_fp16_cache_is_close(tmp_path, two_samples):
     assert losses(half.output) == pytest.approx(losses(plain.output), rel=1e-2)
 
 
+@pytest.mark.slow
 def test_refused_with_dropout_on_frozen_layers_or_layer_1_training(tmp_path, two_samples):
     folder, csv = two_samples
     paper = transfer(folder, csv, tmp_path / "a", "--freeze_layers", "1-3", "--frozen_prefix_cache",

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import ENGLISH, LDC_TRANSCRIPT, ROOT, LDC_DIR, run_module, write_csv
-from deepspeech_freeze.checkpoints import CheckpointView, find_checkpoint
+from deepspeech_freeze.checkpoints import CheckpointView, find_checkpoint, global_step_of
 
 BASE = ["--n_hidden", "32", "--noshow_progressbar", "--alphabet_config_path", ENGLISH]
 
@@ -49,23 +49,73 @@ def snapshot(folder):
             if os.path.isfile(os.path.join(str(folder), name))}
 
 
+def _step(name):
+    """The step of a ``train-<step>.<suffix>`` file name, or None."""
+    head = name.split(".", 1)[0]
+    tail = head[len("train-"):]
+    return int(tail) if head.startswith("train-") and tail.isdigit() else None
+
+
+def kill_inside_a_save(process, ckpt, save_number, delay):
+    """Kill -9 ``process`` ``delay`` seconds after its ``save_number``-th checkpoint save (counted from 1 in this
+    process) starts writing: TF's saver writes ``train-<step>.data-*`` and ``.index`` as ``*.tempstate*`` files first,
+    so the first such file of a new step marks the start of a save. Returns False if the process ended first."""
+    steps_seen = {_step(n) for n in (os.listdir(ckpt) if os.path.isdir(ckpt) else []) if ".tempstate" in n}
+    started = 0
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        names = os.listdir(ckpt) if os.path.isdir(ckpt) else []
+        for step in {_step(n) for n in names if ".tempstate" in n} - steps_seen:
+            steps_seen.add(step)
+            started += 1
+            if started == save_number:
+                time.sleep(delay)
+                process.kill()
+                process.wait()
+                return True
+        time.sleep(0.001)
+    process.kill()
+    process.wait()
+    return False
+
+
+def landed_mid_save(ckpt, names_before):
+    """What a kill left on disk says about when it landed: inside a save if that save's temporary files remain, or
+    a newer .index exists than the state file names, or the named checkpoint lacks its .meta (written last)."""
+    names = set(os.listdir(ckpt))
+    leftovers = [n for n in names - names_before if n.startswith(("train-", "checkpoint")) and
+                 (".tempstate" in n or ".tmp" in n)]
+    last = find_checkpoint(ckpt, "last")
+    newest = max(_step(n) for n in names if n.endswith(".index") and _step(n) is not None)
+    return bool(leftovers) or newest > global_step_of(last) or not os.path.exists(last + ".meta")
+
+
 @pytest.mark.slow
-def test_kill_9_at_random_moments_never_breaks_the_last_checkpoint(tmp_path, ldc_dir):
+def test_kill_9_inside_saves_never_breaks_the_last_checkpoint(tmp_path, ldc_dir, capsys):
+    # n_hidden 256: a save writes ~10 MB (weights and Adam slots), long enough to be hit while it runs.
     csv, ckpt = str(ldc_dir / "ldc93s1.csv"), tmp_path / "ckpt"
+    width = ["--n_hidden", "256"]
+    run_module("deepspeech_freeze.train", *command(csv, ckpt, "--epochs", "1", *width)[3:])
     rng = random.Random(7)
-    for attempt in range(6):
-        process = start(csv, ckpt, "--epochs", "100000")
-        wait_for(str(ckpt / "checkpoint"))
-        time.sleep(rng.uniform(0.3, 2.0))  # one epoch = one step + one save here: kills land inside saves too
-        process.kill()
-        process.wait()
+    attempts, inside = 6, 0
+    for attempt in range(attempts):
+        names_before = set(os.listdir(str(ckpt)))
+        process = start(csv, ckpt, "--epochs", "100000", *width)
+        assert kill_inside_a_save(process, str(ckpt), rng.randint(1, 2), rng.uniform(0, 0.004)), \
+            "attempt {}: the run ended before a save started:\n{}".format(attempt, process.stdout.read()[-3000:])
+        process.stdout.close()
+        inside += landed_mid_save(str(ckpt), names_before)
         path = find_checkpoint(str(ckpt), "last")
         assert path is not None, "attempt {}: no loadable checkpoint after kill -9".format(attempt)
         assert_loadable(path)
-    rerun = run_module("deepspeech_freeze.train", *command(csv, ckpt, "--epochs", "1")[3:])
+    with capsys.disabled():
+        print("\nkill -9: {} of {} kills landed inside a checkpoint save".format(inside, attempts))
+    assert inside >= 2, "only {} of {} kills landed inside a save".format(inside, attempts)
+    rerun = run_module("deepspeech_freeze.train", *command(csv, ckpt, "--epochs", "1", *width)[3:])
     assert "Resuming the run in" in rerun.output and "Loading most recent checkpoint from" in rerun.output
 
 
+@pytest.mark.slow
 def test_sigint_saves_a_checkpoint_and_exits_with_a_message(tmp_path, ldc_dir):
     csv, ckpt = str(ldc_dir / "ldc93s1.csv"), tmp_path / "ckpt"
     process = start(csv, ckpt, "--epochs", "100000")
@@ -77,6 +127,7 @@ def test_sigint_saves_a_checkpoint_and_exits_with_a_message(tmp_path, ldc_dir):
     assert_loadable(find_checkpoint(str(ckpt), "last"))
 
 
+@pytest.mark.slow
 def test_read_only_save_dir_is_reported_and_untouched(tmp_path, ldc_dir):
     csv, ckpt = str(ldc_dir / "ldc93s1.csv"), tmp_path / "ckpt"
     run_module("deepspeech_freeze.train", *command(csv, ckpt, "--epochs", "1")[3:])
@@ -94,6 +145,7 @@ def test_read_only_save_dir_is_reported_and_untouched(tmp_path, ldc_dir):
     assert snapshot(ckpt) == before
 
 
+@pytest.mark.slow
 def test_disk_full_during_save_leaves_previous_checkpoint(tmp_path, ldc_dir):
     csv, ckpt = str(ldc_dir / "ldc93s1.csv"), tmp_path / "ckpt"
     run_module("deepspeech_freeze.train", *command(csv, ckpt, "--epochs", "1")[3:])
@@ -115,6 +167,7 @@ def test_disk_full_during_save_leaves_previous_checkpoint(tmp_path, ldc_dir):
     assert_loadable(find_checkpoint(str(ckpt), "last"))
 
 
+@pytest.mark.slow
 def test_truncated_checkpoint_is_named(tmp_path, ldc_dir):
     csv, ckpt = str(ldc_dir / "ldc93s1.csv"), tmp_path / "ckpt"
     run_module("deepspeech_freeze.train", *command(csv, ckpt, "--epochs", "1")[3:])
@@ -126,6 +179,7 @@ def test_truncated_checkpoint_is_named(tmp_path, ldc_dir):
     assert "train-1" in result.output and "damaged or incomplete" in result.output
 
 
+@pytest.mark.slow
 def test_state_file_pointing_at_deleted_checkpoint(tmp_path, ldc_dir):
     csv, ckpt = str(ldc_dir / "ldc93s1.csv"), tmp_path / "ckpt"
     run_module("deepspeech_freeze.train", *command(csv, ckpt, "--epochs", "1", "--dev_files", csv)[3:])
@@ -170,6 +224,7 @@ def test_real_8k_and_44k_stereo_files_are_reported(tmp_path, variant, words):
     assert all(word in result.output for word in words)
 
 
+@pytest.mark.slow
 def test_8k_audio_trains_with_matching_sample_rate(tmp_path):
     shutil.copy(os.path.join(LDC_DIR, "LDC93S1_pcms16le_1_8000.wav"), str(tmp_path / "a.wav"))
     csv = write_csv(tmp_path / "a.csv", [("a.wav", 1, LDC_TRANSCRIPT)])
@@ -190,6 +245,7 @@ def test_float_wav_is_reported(tmp_path):
     assert result.returncode == 2 and "f.wav" in result.output and "sox" in result.output
 
 
+@pytest.mark.slow
 def test_non_finite_loss_lists_files_and_optionally_stops(tmp_path, ldc_dir):
     csv = str(ldc_dir / "ldc93s1.csv")
     diverge = ["--epochs", "12", "--learning_rate", "1e7"]

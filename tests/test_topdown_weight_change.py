@@ -1,6 +1,8 @@
 """Beyond the paper: per-layer weight-change introspection and greedy top-down training, on tiny models."""
 import json
 
+import pytest
+
 from conftest import ENGLISH, run_module
 
 BASE = ["--n_hidden", "32", "--noshow_progressbar", "--alphabet_config_path", ENGLISH]
@@ -11,6 +13,7 @@ def train(csv, ckpt, epochs, *extra):
                       "--summary_dir", str(ckpt) + "_s", "--epochs", epochs, *BASE, *extra)
 
 
+@pytest.mark.slow
 def test_inspect_reports_zero_for_frozen_layers(tmp_path, ldc_dir):
     csv = str(ldc_dir / "ldc93s1.csv")
     train(csv, tmp_path / "src", "2")
@@ -63,6 +66,7 @@ def test_topdown_keeps_improving_rounds(tmp_path, ldc_dir):
     assert "Round 1 already finished" in again.output and "STARTING Optimization" not in again.output
 
 
+@pytest.mark.slow
 def test_topdown_stops_when_dev_loss_gets_worse(tmp_path, ldc_dir):
     """A well-trained starting model: one epoch of retraining re-initialised layers 1-5 cannot match it."""
     csv = str(ldc_dir / "ldc93s1.csv")

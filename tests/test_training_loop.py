@@ -21,6 +21,7 @@ def train(csv, ckpt, *extra, check=True):
                       str(ckpt) + "_summaries", *BASE, *extra, check=check)
 
 
+@pytest.mark.slow
 def test_load_train_modes_log_as_deepspeech(tmp_path, ldc_dir):
     csv, ckpt = str(ldc_dir / "ldc93s1.csv"), tmp_path / "ckpt"
     first = train(csv, ckpt, "--dev_files", csv, "--epochs", "1")
@@ -39,6 +40,7 @@ def test_load_train_modes_log_as_deepspeech(tmp_path, ldc_dir):
     assert missing.returncode == 2 and "All initialization methods failed" in missing.output
 
 
+@pytest.mark.slow
 def test_early_stop_and_plateau(tmp_path, ldc_dir):
     csv = str(ldc_dir / "ldc93s1.csv")
     # es_min_delta 1e9: no epoch counts as an improvement, so both triggers fire on schedule.
@@ -56,6 +58,7 @@ def test_early_stop_and_plateau(tmp_path, ldc_dir):
     assert float(reader.get_tensor("learning_rate")) == pytest.approx(0.0005, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_summaries_are_written(tmp_path, ldc_dir):
     csv = str(ldc_dir / "ldc93s1.csv")
     train(csv, tmp_path / "ckpt", "--dev_files", csv, "--epochs", "2")
@@ -69,6 +72,7 @@ def test_summaries_are_written(tmp_path, ldc_dir):
     assert tags["dev"] == {"step_loss", "epoch_loss"}
 
 
+@pytest.mark.slow
 def test_same_seed_same_losses(tmp_path, ldc_dir):
     csv = str(ldc_dir / "ldc93s1.csv")
     runs = [train(csv, tmp_path / name, "--epochs", "3").output for name in ("a", "b")]
@@ -76,6 +80,7 @@ def test_same_seed_same_losses(tmp_path, ldc_dir):
     assert losses[0] == losses[1] and len(losses[0]) == 3
 
 
+@pytest.mark.slow
 def test_sigterm_saves_and_rerun_resumes(tmp_path, ldc_dir):
     csv, ckpt = str(ldc_dir / "ldc93s1.csv"), tmp_path / "ckpt"
     command = [sys.executable, "-m", "deepspeech_freeze.train", "--train_files", csv, "--checkpoint_dir", str(ckpt),
@@ -106,6 +111,7 @@ def test_sigterm_saves_and_rerun_resumes(tmp_path, ldc_dir):
     assert "Finished training epoch 0 " not in rerun.stdout
 
 
+@pytest.mark.slow
 def test_two_towers_train_like_one_double_batch(tmp_path, ldc_dir):
     """Towers as in DeepSpeech: each tower takes its own batch, gradients are averaged on the CPU. With two
     equal-length samples and no dropout (random masks differ per tower), 2 towers x batch 1 must give the same
@@ -126,6 +132,7 @@ def test_two_towers_train_like_one_double_batch(tmp_path, ldc_dir):
     assert step.get_tensor("global_step") == 3  # one optimizer step per pair of tower batches
 
 
+@pytest.mark.slow
 def test_feature_cache_is_marked_complete_and_a_partial_one_rebuilt(tmp_path, ldc_dir):
     csv, cache = str(ldc_dir / "ldc93s1.csv"), str(tmp_path / "cache" / "features")
     first = train(csv, tmp_path / "a", "--epochs", "2", "--feature_cache", cache)
@@ -172,6 +179,7 @@ def _rename_checkpoint(source_dir, target_dir, renames):
                                                      global_step=int(reader.get_tensor("global_step")))
 
 
+@pytest.mark.slow
 def test_mixed_precision_checkpoints_load_both_ways(tmp_path, ldc_dir):
     """TF's loss-scale optimizer puts Adam's beta powers under a tf.cond scope and adds its own state. Checkpoints
     keep DeepSpeech's plain names; a plain checkpoint loads into a mixed-precision run (the loss scale is

@@ -57,6 +57,7 @@ def test_frozen_layers_are_bit_identical_and_others_change(tmp_path, english_mod
     assert int(target["global_step"]) == int(source["global_step"]) + 2
 
 
+@pytest.mark.slow
 def test_transfer_to_new_alphabet_tests_the_new_model_then_two_step(tmp_path, english_model, ldc_dir):
     csv = str(ldc_dir / "ldc93s1.csv")
     step1 = transfer(english_model, tmp_path / "de", csv, "--drop_source_layers", "1", "--freeze_layers", "3",
@@ -74,6 +75,7 @@ def test_transfer_to_new_alphabet_tests_the_new_model_then_two_step(tmp_path, en
     assert all(name + "/Adam" in tensors(tmp_path / "de2") for name in ("layer_1/weights", "layer_3/bias"))
 
 
+@pytest.mark.slow
 def test_alphabet_mismatch_without_drop_names_sizes_and_flag(tmp_path, english_model, ldc_dir):
     result = transfer(english_model, tmp_path / "de", str(ldc_dir / "ldc93s1.csv"), check=False)
     assert result.returncode == 2
@@ -84,6 +86,7 @@ def test_alphabet_mismatch_without_drop_names_sizes_and_flag(tmp_path, english_m
     assert not (tmp_path / "de" / "checkpoint").exists()
 
 
+@pytest.mark.slow
 def test_n_hidden_mismatch_is_one_clear_message(tmp_path, english_model, ldc_dir):
     result = run_module("deepspeech_freeze.train", "--load_checkpoint_dir", english_model, "--save_checkpoint_dir",
                         tmp_path / "x", "--train_files", str(ldc_dir / "ldc93s1.csv"), "--epochs", "1",
@@ -92,6 +95,7 @@ def test_n_hidden_mismatch_is_one_clear_message(tmp_path, english_model, ldc_dir
     assert "n_hidden 100" in result.output and "--n_hidden 100" in result.output
 
 
+@pytest.mark.slow
 def test_freezing_a_dropped_layer_is_rejected(tmp_path, english_model, ldc_dir):
     result = transfer(english_model, tmp_path / "x", str(ldc_dir / "ldc93s1.csv"), "--drop_source_layers", "2",
                       "--freeze_layers", "1-5", check=False)
@@ -137,6 +141,7 @@ def test_opaque_only_checkpoint_is_converted(tmp_path, english_model):
     assert view.shapes[cudnn_format.CANONICAL + "kernel"] == [200, 400]
 
 
+@pytest.mark.slow
 def test_drop_source_layers_five_keeps_beta2_power(tmp_path, english_model, ldc_dir):
     """DeepSpeech's substring match re-initialised beta2_power with N=5; scope matching does not."""
     result = transfer(english_model, tmp_path / "t", str(ldc_dir / "ldc93s1.csv"), "--drop_source_layers", "5",
@@ -146,15 +151,3 @@ def test_drop_source_layers_five_keeps_beta2_power(tmp_path, english_model, ldc_
     for layer in range(2, 7):
         assert "Initializing variable: {}/".format(SCOPE_OF_LAYER[layer]) in result.output
     assert "Loading variable from checkpoint: layer_1/weights" in result.output
-
-
-def test_release_verifier_accepts_release_layout_and_rejects_others(tmp_path, english_model):
-    from deepspeech_freeze.errors import UserError
-    from deepspeech_freeze.release import verify_release
-    source = tf.compat.v1.train.latest_checkpoint(str(english_model))
-    cudnn_format.write_release_layout(source, str(tmp_path / "release"))
-    assert verify_release(str(tmp_path / "release"), n_hidden=100, step=3).endswith("best_dev-3")
-    with pytest.raises(UserError, match="missing"):
-        verify_release(str(english_model), n_hidden=100, step=3)  # canonical Adam slots, learning_rate, no opaque
-    with pytest.raises(UserError, match="best_dev_checkpoint"):
-        verify_release(str(tmp_path))
