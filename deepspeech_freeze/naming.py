@@ -49,10 +49,13 @@ def is_adam_slot(name):
 
 
 def format_layers(layers):
-    """``{1, 2, 3, 5}`` -> ``'1-3,5'``: compact text for flags, file names and log lines."""
+    """``{1, 2, 3, 5}`` -> ``'1-3,5'``: compact text for flags, file names and log lines, which reads back as the
+    same set through :func:`parse_layer_set` (so a lone layer 2-5 is ``'2-2'``: a bare ``2`` means layers 1-2)."""
     numbers = sorted(layers)
     if not numbers:
         return "none"
+    if len(numbers) == 1 and 2 <= numbers[0] <= 5:
+        return "{0}-{0}".format(numbers[0])
     parts, start, prev = [], numbers[0], numbers[0]
     for number in numbers[1:] + [None]:
         if number is not None and number == prev + 1:

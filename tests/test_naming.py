@@ -22,12 +22,13 @@ def test_parse_layer_set_rejects(spec):
 
 @pytest.mark.parametrize("spec, text", [
     ("1-3,5", "1-3,5"), ("4-6", "4-6"), ("1,3", "1,3"), ("6", "6"), ("1-5", "1-5"), ("5", "1-5"), ("3", "1-3"),
-    ("1,2,3", "1-3"), ("3,1,2,6", "1-3,6"), ("1,3-4,6", "1,3-4,6"),
+    ("1,2,3", "1-3"), ("3,1,2,6", "1-3,6"), ("1,3-4,6", "1,3-4,6"), ("2-2", "2-2"), ("4-4", "4-4"), ("1-1", "1"),
 ])
 def test_format_layers_round_trips(spec, text):
     # Each spec is compared with its own expected text (a conditional expression after ``==`` once made this
-    # assert true for "1-5" whatever format_layers returned).
+    # assert true for "1-5" whatever format_layers returned), and the text reads back as the same set.
     assert format_layers(parse_layer_set(spec)) == text
+    assert parse_layer_set(text) == parse_layer_set(spec)
 
 
 def test_format_layers_of_nothing():
