@@ -161,12 +161,28 @@ def write_markdown(results, path, title, notes, pending):
     return text
 
 
+def finish_loss_axis(axis, title, values, legend_title):
+    """Labels, grid and legend of a dev-loss-per-epoch plot; a log scale when ``values`` span more than 8x."""
+    from matplotlib import ticker  # pylint: disable=import-outside-toplevel
+    if values and min(values) > 0 and max(values) / min(values) > 8:
+        axis.set_yscale("log")
+        axis.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+        axis.yaxis.set_minor_formatter(ticker.NullFormatter())
+    axis.set_xlabel("epoch (0-indexed)")
+    axis.set_ylabel("dev loss (CTC)")
+    axis.set_title(title, fontsize=10)
+    axis.grid(True, which="both", alpha=0.3)
+    axis.xaxis.get_major_locator().set_params(integer=True)
+    axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title=legend_title, title_fontsize=8,
+                frameon=False)
+
+
 def plot_curves(results, path, title):
     """Dev loss per epoch, one line per row, the best epoch marked with a dot."""
     import matplotlib  # pylint: disable=import-outside-toplevel
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
-    from matplotlib import ticker  # pylint: disable=import-outside-toplevel
     figure, axis = plt.subplots(figsize=(10.5, 5.5))
     colours = plt.get_cmap("tab10").colors
     styles = ["-", "--", "-.", ":"]
@@ -184,18 +200,7 @@ def plot_curves(results, path, title):
         if best is not None and best in epochs:
             axis.plot([best], [losses[epochs.index(best)]], "o", color=colour, markersize=7,
                       markeredgecolor="black", markeredgewidth=0.6)
-    if values and min(values) > 0 and max(values) / min(values) > 8:
-        axis.set_yscale("log")
-        axis.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-        axis.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
-        axis.yaxis.set_minor_formatter(ticker.NullFormatter())
-    axis.set_xlabel("epoch (0-indexed)")
-    axis.set_ylabel("dev loss (CTC)")
-    axis.set_title(title, fontsize=10)
-    axis.grid(True, which="both", alpha=0.3)
-    axis.xaxis.get_major_locator().set_params(integer=True)
-    axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="dot: best dev epoch",
-                title_fontsize=8, frameon=False)
+    finish_loss_axis(axis, title, values, "dot: best dev epoch")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)

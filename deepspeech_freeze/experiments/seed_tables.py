@@ -251,19 +251,8 @@ def plot_bands(groups, path, title):
         best = means.index(min(means))
         axis.plot([epochs[best]], [means[best]], "o", color=colour, markersize=7, markeredgecolor="black",
                   markeredgewidth=0.6)
-    if lowest and lowest > 0 and highest / lowest > 8:
-        from matplotlib import ticker  # pylint: disable=import-outside-toplevel
-        axis.set_yscale("log")
-        axis.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-        axis.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
-        axis.yaxis.set_minor_formatter(ticker.NullFormatter())
-    axis.set_xlabel("epoch (0-indexed)")
-    axis.set_ylabel("dev loss (CTC)")
-    axis.set_title(title, fontsize=10)
-    axis.grid(True, which="both", alpha=0.3)
-    axis.xaxis.get_major_locator().set_params(integer=True)
-    axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title_fontsize=8,
-                title="line: mean over seeds\nband: lowest to highest seed\ndot: best mean epoch")
+    single.finish_loss_axis(axis, title, [lowest, highest] if lowest is not None else [],
+                            "line: mean over seeds\nband: lowest to highest seed\ndot: best mean epoch")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
