@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 
+from report import write_report  # this script's folder is on sys.path
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 THROUGHPUT = os.path.join(ROOT, "bench", "train_throughput.py")
 STACKS = ("tf1", "tf2")
@@ -112,9 +114,7 @@ def main(argv=None):
               "specs": rows,
               "goal": None if goal is None else {"spec": "0", "tf1_over_tf2": goal["tf1_over_tf2"],
                                                  "target": 1.5, "met": goal["tf1_over_tf2"] >= 1.5}}
-    if args.output:
-        with open(args.output, "w") as handle:
-            json.dump(report, handle, indent=2)
+    write_report(args.output, report)
     return report
 
 

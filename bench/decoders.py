@@ -23,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 
+from report import write_report  # this script's folder is on sys.path
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
@@ -183,9 +185,7 @@ def main(argv=None):
         print("{:<14} {:>8.4f} {:>8.4f} {:>12} {:>12.1f}".format(kind, result["wer"], result["cer"], delta,
                                                                  result["ms_per_utterance"]))
     report = {"config": vars(args), "utterances": len(samples), "decoders": results}
-    if args.output:
-        with open(args.output, "w") as handle:
-            json.dump(report, handle, indent=2)
+    write_report(args.output, report)
     return report
 
 

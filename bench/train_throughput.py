@@ -19,7 +19,6 @@ Timings on a shared machine are noisy: compare ratios within one invocation.
 import argparse
 import collections
 import dataclasses
-import json
 import os
 import platform
 import resource
@@ -41,6 +40,7 @@ from deepspeech_freeze import data, lstm, train  # noqa: E402
 from deepspeech_freeze.config import RuntimeConfig, from_flags, session_config  # noqa: E402
 from deepspeech_freeze.flags import FLAGS, define_flags  # noqa: E402
 from deepspeech_freeze.naming import LAYERS, format_layers, parse_layer_set  # noqa: E402
+from report import write_report  # noqa: E402  (the bench folder is on sys.path; others call tt.write_report)
 
 DEFAULT_SPECS = ["0", "1", "1-2", "1-3", "1-4", "1-3,5", "1-5"]
 SAMPLE_RATE = 16000
@@ -53,13 +53,6 @@ REPORT_KEYS = ("config", "environment", "peak_matmul", "runs", "baseline_repeat"
 RUN_KEYS = ("spec", "frozen_layers", "gradient", "trainable_parameters", "lstm_backward", "graph_build_s",
             "warmup_s", "step_s", "median_step_s", "steps_per_s", "audio_s_per_s", "ratio_to_0", "step_cpu_s",
             "median_cpu_s", "cpu_ratio_to_0", "peak_rss_mb")
-
-
-def write_report(path, report):
-    """Write a bench report as JSON (nothing when ``path`` is empty)."""
-    if path:
-        with open(path, "w") as handle:
-            json.dump(report, handle, indent=2)
 
 
 def add_workload_arguments(parser, n_hidden_default=2048, n_hidden_help="model width (default 2048)"):
