@@ -6,12 +6,14 @@ import io
 import json
 import os
 
+import stacks
 from conftest import ENGLISH, LDC_DIR, LDC_TRANSCRIPT, run_module
 from deepspeech_freeze.importers.ldc93s1 import import_ldc93s1
 
 MODEL_FLAGS = ["--n_hidden", "100", "--alphabet_config_path", ENGLISH, "--noshow_progressbar"]
 
 
+@stacks.only_on("tf1", "export is the TF 1.15 stack's; on TF 2 it refuses (tests/test_tf2_stack.py)")
 def test_export_writes_a_graph_the_client_format_needs(english_model, tmp_path):
     result = run_module("deepspeech_freeze.export", "--checkpoint_dir", english_model, "--export_dir",
                         tmp_path / "export", *MODEL_FLAGS)
