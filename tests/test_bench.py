@@ -104,8 +104,9 @@ def test_input_pipeline_and_threads_benches_run(tmp_path):
                                 "--settings", "1,1", "4,4", "--rounds", "2", tmp_path=tmp_path)
     assert len(report["settings"]) == 2 and "intra 1 inter 1" in output and "one process per run" in output
     # TF sizes its thread pools once per process, so each run has a process of its own, and its pools are the
-    # ones its setting asked for: 4 intra-op + 4 inter-op threads make more OS threads than 1 + 1.
+    # ones its setting asked for: 4 intra-op + 4 inter-op threads make more OS threads than 1 + 1 (TF 1.15 starts
+    # 4 more; TF 2.21, which shares some of its pools, 3 more: measured, 10 vs 13).
     one, four = report["settings"]
     pids = one["pids"] + four["pids"]
     assert len(set(pids)) == 4 and report["environment"]["parent_pid"] not in pids
-    assert min(four["os_threads"]) >= max(one["os_threads"]) + 4, (one["os_threads"], four["os_threads"])
+    assert min(four["os_threads"]) >= max(one["os_threads"]) + 3, (one["os_threads"], four["os_threads"])

@@ -5,9 +5,11 @@ import os
 import subprocess
 import sys
 
+import stacks
 from conftest import ROOT
 
 BENCH = os.path.join(ROOT, "bench", "scorer_check.py")
+pytestmark = stacks.only_on("tf1", "the bench times ds_ctcdecoder's load, and writing the package needs it")
 
 
 def test_tiny_scorer_bench_builds_a_package_and_reports(tmp_path):
