@@ -82,9 +82,10 @@ class DataConfig:
     reject_short_audio: bool = False
 
     def __post_init__(self):
-        for name in ("audio_sample_rate", "feature_win_len", "feature_win_step", "train_batch_size",
-                     "dev_batch_size", "test_batch_size"):
-            _at_least(name, getattr(self, "sample_rate" if name == "audio_sample_rate" else name), 1)
+        for flag, value in (("audio_sample_rate", self.sample_rate), ("feature_win_len", self.feature_win_len),
+                            ("feature_win_step", self.feature_win_step), ("train_batch_size", self.train_batch_size),
+                            ("dev_batch_size", self.dev_batch_size), ("test_batch_size", self.test_batch_size)):
+            _at_least(flag, value, 1)
         _at_least("cache_for_epochs", self.cache_for_epochs, 0)
         if self.window_samples != self.sample_rate * self.feature_win_len / 1000.0 or \
                 self.step_samples != self.sample_rate * self.feature_win_step / 1000.0:
