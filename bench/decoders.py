@@ -108,13 +108,13 @@ def model_outputs(args, path):
     import numpy as np  # pylint: disable=import-outside-toplevel
 
     from deepspeech_freeze import evaluate  # pylint: disable=import-outside-toplevel
-    from deepspeech_freeze.config import build_config  # pylint: disable=import-outside-toplevel
+    from deepspeech_freeze.config import from_flags  # pylint: disable=import-outside-toplevel
     from deepspeech_freeze.flags import FLAGS, define_flags  # pylint: disable=import-outside-toplevel
 
     define_flags()
     FLAGS(["decoders", "--checkpoint_dir", args.checkpoint_dir, "--alphabet_config_path", args.alphabet_config_path,
            "--n_hidden", str(args.n_hidden), "--test_files", args.test_files, "--noshow_progressbar"])
-    config = build_config(training=False)
+    config = from_flags()
     captured = []
     original = evaluate.decoding.beam_search_batch
 
@@ -124,7 +124,7 @@ def model_outputs(args, path):
 
     evaluate.decoding.beam_search_batch = capture
     try:
-        (_, samples), = evaluate.evaluate_sets(config, config.load_dir, config.test_files, None)
+        (_, samples), = evaluate.evaluate_sets(config, config.load_dir, config.data.test_files, None)
     finally:
         evaluate.decoding.beam_search_batch = original
     width = max(probs.shape[1] for probs, _ in captured)

@@ -110,3 +110,26 @@ def test_input_pipeline_and_threads_benches_run(tmp_path):
     pids = one["pids"] + four["pids"]
     assert len(set(pids)) == 4 and report["environment"]["parent_pid"] not in pids
     assert min(four["os_threads"]) >= max(one["os_threads"]) + 3, (one["os_threads"], four["os_threads"])
+
+
+@pytest.mark.slow
+def test_cross_stack_decoders_bench_runs(tmp_path, english_model, ldc_dir):
+    """bench/decoders.py end to end: the model's outputs once, then ds_ctcdecoder (TF 1.15 stack) and flashlight
+    (TF 2 stack) on them, each with its WER, its difference to ds_ctcdecoder and its speed."""
+    import stacks
+    from conftest import ENGLISH
+    from test_decoder_modern import VOCABULARY, WRITE_PACKAGE
+    from test_decoding_metrics import ARPA
+
+    (tmp_path / "lm.arpa").write_text(ARPA)
+    (tmp_path / "words.txt").write_text("\n".join(VOCABULARY))
+    package = str(tmp_path / "lm.scorer")
+    stacks.run_python("tf1", WRITE_PACKAGE, tmp_path / "lm.arpa", tmp_path / "words.txt", package, ENGLISH,
+                      os.path.dirname(os.path.abspath(__file__)))
+    command = ["--checkpoint_dir", str(english_model), "--test_files", str(ldc_dir / "ldc93s1.csv"), "--scorer_path",
+               package, "--alphabet_config_path", ENGLISH, "--n_hidden", "100", "--beam_width", "8",
+               "--no_pyctcdecode", "--tf1_python", stacks.require("tf1"), "--tf2_python", stacks.require("tf2")]
+    output, report = _run_bench("decoders", *command, tmp_path=tmp_path)
+    assert report["utterances"] == 1 and "WER-ds pts" in output
+    ds, flashlight = report["decoders"]["ds_ctcdecoder"], report["decoders"]["flashlight"]
+    assert ds["wer_minus_ds_points"] == 0.0 and 0.0 <= flashlight["wer"] <= 1.0 and flashlight["ms_per_utterance"] > 0
