@@ -4,7 +4,9 @@
 Each stack runs ``bench/train_throughput.py`` (the real training graph, synthetic WAVs through the real input
 pipeline) in its own process with its own interpreter, one after the other in this one invocation, with the same
 workload arguments; the report gives each spec's median step time on both and the ratio ``tf1 / tf2`` (above 1:
-the TF 2 stack is faster).
+the TF 2 stack is faster). The TF 1.15 stack trains with BlockLSTM, as DeepSpeech; the TF 2 stack runs once per
+LSTM forward in ``--tf2_forwards`` (``$DSF_LSTM_FORWARD``: ``fused`` BlockLSTM, ``projected`` with the input
+projection as one matmul), each in its own process, and the ratio is given for each.
 
     python bench/compare_stacks.py                                  # n_hidden 2048, batch 24, 5 s, 2 steps
     python bench/compare_stacks.py --n_hidden 512 --specs 0 1-3 --steps 1 --output stacks.json
@@ -39,6 +41,8 @@ def parse_args(argv=None):
     parser.add_argument("--steps", type=int, default=2, help="timed steps per spec after a warm-up step (default 2)")
     parser.add_argument("--specs", nargs="+", default=["0", "1-3", "1-4"], metavar="SPEC",
                         help="freeze specs (default: 0 1-3 1-4)")
+    parser.add_argument("--tf2_forwards", nargs="+", default=["fused", "projected"], choices=["fused", "projected"],
+                        help="LSTM forwards to run on the TF 2 stack (default: both)")
     for stack in STACKS:
         parser.add_argument("--{}_python".format(stack), help="the {} stack's interpreter".format(stack))
     parser.add_argument("--output", help="write the report as JSON to this file")
@@ -60,14 +64,14 @@ def interpreter(stack, given):
     return path
 
 
-def run_stack(stack, python, args, folder):
-    """One ``train_throughput.py`` process on ``stack``; returns its JSON report."""
-    output = os.path.join(folder, stack + ".json")
+def run_stack(stack, python, args, folder, forward):
+    """One ``train_throughput.py`` process on ``stack`` with LSTM ``forward``; returns its JSON report."""
+    output = os.path.join(folder, "{}-{}.json".format(stack, forward))
     command = [python, THROUGHPUT, "--n_hidden", str(args.n_hidden), "--batch", str(args.batch), "--seconds",
                str(args.seconds), "--steps", str(args.steps), "--no_stock", "--no_repeat", "--output", output,
                "--specs"] + list(args.specs)
-    print("== {}: {}".format(stack, " ".join(command[1:])), flush=True)
-    environment = dict(os.environ, PYTHONPATH=ROOT)
+    print("== {} ({} LSTM forward): {}".format(stack, forward, " ".join(command[1:])), flush=True)
+    environment = dict(os.environ, PYTHONPATH=ROOT, DSF_LSTM_FORWARD=forward)
     result = subprocess.run(command, cwd=ROOT, env=environment)
     if result.returncode != 0:
         sys.stderr.write("ERROR: the {} run failed (exit {})\n".format(stack, result.returncode))
@@ -77,43 +81,53 @@ def run_stack(stack, python, args, folder):
 
 
 def compare(reports, specs):
-    """Per spec: both stacks' median step times and ``tf1 / tf2``."""
+    """Per spec: the median step time of each run (``tf1``, ``tf2 fused``, ``tf2 projected``) and ``tf1 / tf2`` for
+    each TF 2 run."""
     rows = []
     for spec in specs:
-        times = {}
-        for stack, report in reports.items():
+        row = {"spec": spec}
+        for name, report in reports.items():
             run = next(run for run in report["runs"] if run["spec"] == spec and run["gradient"] == "fast")
-            times[stack] = run["median_step_s"]
-        rows.append({"spec": spec, "tf1_step_s": times["tf1"], "tf2_step_s": times["tf2"],
-                     "tf1_over_tf2": times["tf1"] / times["tf2"]})
+            row[name] = run["median_step_s"]
+        for name in reports:
+            if name.startswith("tf2"):
+                row["tf1 / " + name] = row["tf1"] / row[name]
+        rows.append(row)
     return rows
 
 
 def main(argv=None):
     args = parse_args(argv)
     pythons = {stack: interpreter(stack, getattr(args, stack + "_python")) for stack in STACKS}
+    runs = [("tf1", "tf1", "fused")] + [("tf2 " + forward, "tf2", forward) for forward in args.tf2_forwards]
     with tempfile.TemporaryDirectory(prefix="dsf-stacks-") as folder:
-        reports = {stack: run_stack(stack, pythons[stack], args, folder) for stack in STACKS}
+        reports = {name: run_stack(stack, pythons[stack], args, folder, forward) for name, stack, forward in runs}
     rows = compare(reports, args.specs)
     print("\nn_hidden {}, batch {}, {} s utterances, median of {} steps".format(args.n_hidden, args.batch,
                                                                                 args.seconds, args.steps))
-    print("{:<8} {:>12} {:>12} {:>10}".format("frozen", "tf1 s/step", "tf2 s/step", "tf1/tf2"))
+    columns = [name for name, _, _ in runs] + ["tf1 / " + name for name, _, _ in runs[1:]]
+    print("{:<8}".format("frozen") + "".join("{:>20}".format(column) for column in columns))
     for row in rows:
-        print("{:<8} {:>12.2f} {:>12.2f} {:>9.2f}x".format(row["spec"], row["tf1_step_s"], row["tf2_step_s"],
-                                                           row["tf1_over_tf2"]))
-    for stack, report in reports.items():
+        print("{:<8}".format(row["spec"]) + "".join(
+            "{:>19.2f}{}".format(row[column], "x" if "/" in column else "s") for column in columns))
+    for name, report in reports.items():
         environment = report["environment"]
         print("{}: TensorFlow {} on Python {}, load average {:.1f} -> {:.1f}, matmul peak TF {:.0f} GFLOP/s".format(
-            stack, environment["tensorflow"], environment["python"], environment["load_average_before"][0],
+            name, environment["tensorflow"], environment["python"], environment["load_average_before"][0],
             environment["load_average_after"][0], report["peak_matmul"]["tf_gflops"]))
     goal = next((row for row in rows if row["spec"] == "0"), None)
+    best = None if goal is None else max((goal["tf1 / " + name], name) for name, _, _ in runs[1:])
     report = {"config": {"n_hidden": args.n_hidden, "batch": args.batch, "seconds": args.seconds,
-                         "steps": args.steps, "specs": args.specs},
-              "stacks": {stack: {"python": pythons[stack], "environment": reports[stack]["environment"],
-                                 "peak_matmul": reports[stack]["peak_matmul"]} for stack in STACKS},
+                         "steps": args.steps, "specs": args.specs, "tf2_forwards": args.tf2_forwards},
+              "stacks": {name: {"python": pythons[stack], "lstm_forward": forward,
+                                "environment": reports[name]["environment"],
+                                "peak_matmul": reports[name]["peak_matmul"]} for name, stack, forward in runs},
               "specs": rows,
-              "goal": None if goal is None else {"spec": "0", "tf1_over_tf2": goal["tf1_over_tf2"],
-                                                 "target": 1.5, "met": goal["tf1_over_tf2"] >= 1.5}}
+              "goal": None if best is None else {"spec": "0", "run": best[1], "tf1_over_tf2": best[0],
+                                                 "target": 1.5, "met": best[0] >= 1.5}}
+    if best is not None:
+        print("goal (0 frozen, tf1 / tf2 >= 1.5): {:.2f}x with {}: {}".format(
+            best[0], best[1], "met" if best[0] >= 1.5 else "not met"))
     write_report(args.output, report)
     return report
 

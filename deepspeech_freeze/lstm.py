@@ -41,6 +41,13 @@ GRADIENT_ENV = "DSF_LSTM_GRADIENT"
 GRADIENT_KINDS = ("fast", "stock")
 #: Overrides :data:`GRADIENT_ENV` when set to one of :data:`GRADIENT_KINDS` (tests and benchmarks); None reads it.
 GRADIENT = None
+#: Environment variable choosing the training graph's LSTM forward: ``fused`` (BlockLSTM) or ``projected``.
+FORWARD_ENV = "DSF_LSTM_FORWARD"
+FORWARD_KINDS = ("fused", "projected")
+#: Overrides :data:`FORWARD_ENV` when set to one of :data:`FORWARD_KINDS` (tests and benchmarks); None reads it.
+FORWARD = None
+#: Per stack, the faster of the two as measured by bench/compare_stacks.py (docs/performance.md).
+DEFAULT_FORWARD = "fused"
 _FAST_GRADIENT_NAME = "DeepSpeechFreezeFastBlockLSTM"  # builds every gradient: the default, always correct
 #: Gradient-override name for each ``(weights, input)`` pair of needed gradients. An LSTM with neither needed is never
 #: reached by ``tf.gradients`` (nothing on a path to a trainable variable), so that pair gets the default.
@@ -74,8 +81,12 @@ def _last_valid(sequence, initial, seq_length):
     return tf.gather_nd(padded, indices)
 
 
-def fused_lstm(x, seq_length, n_cell, trainable=True, previous_state=None, input_gradient=True):
+def fused_lstm(x, seq_length, n_cell, trainable=True, previous_state=None, input_gradient=True, forward="fused"):
     """Run the LSTM over time-major ``x`` ``[T, B, input]``; returns outputs ``[T, B, n]`` and ``(c, h)``.
+
+    ``forward``: ``'fused'``, TF's fused ``BlockLSTM`` op (as DeepSpeech), or ``'projected'``
+    (:func:`_projected_forward`: the same maths with the input projection as one matmul over all steps; always
+    with the fast gradient). Both use the same variables.
 
     Outputs past each sequence's length are zero and the returned state is the one at its last valid step, as
     with LSTMBlockFusedCell. ``previous_state`` is an optional ``(c, h)`` pair of ``[B, n]`` tensors.
@@ -94,17 +105,80 @@ def fused_lstm(x, seq_length, n_cell, trainable=True, previous_state=None, input
     c_prev, h_prev = previous_state
     no_peephole = tf.zeros([n_cell], dtype=tf.float32)
     max_len = tf.cast(tf.reduce_max(input_tensor=seq_length), tf.int64)
-    fast_name = _FAST_GRADIENT_NAMES.get((bool(trainable), bool(input_gradient)), _FAST_GRADIENT_NAME)
-    override = {"BlockLSTM": fast_name} if gradient_kind() == "fast" else {}
-    with tf.compat.v1.get_default_graph().gradient_override_map(override):
-        _, cell_states, _, _, _, _, outputs = tf.raw_ops.BlockLSTM(
-            seq_len_max=max_len, x=x, cs_prev=c_prev, h_prev=h_prev, w=kernel, wci=no_peephole, wcf=no_peephole,
-            wco=no_peephole, b=bias, forget_bias=0.0, cell_clip=-1.0, use_peephole=False)
+    if forward == "projected":
+        cell_states, outputs = _projected_forward(x, c_prev, h_prev, kernel, bias, max_len, trainable,
+                                                  input_gradient)
+    else:
+        fast_name = _FAST_GRADIENT_NAMES.get((bool(trainable), bool(input_gradient)), _FAST_GRADIENT_NAME)
+        override = {"BlockLSTM": fast_name} if gradient_kind() == "fast" else {}
+        with tf.compat.v1.get_default_graph().gradient_override_map(override):
+            _, cell_states, _, _, _, _, outputs = tf.raw_ops.BlockLSTM(
+                seq_len_max=max_len, x=x, cs_prev=c_prev, h_prev=h_prev, w=kernel, wci=no_peephole,
+                wcf=no_peephole, wco=no_peephole, b=bias, forget_bias=0.0, cell_clip=-1.0, use_peephole=False)
     mask = tf.sequence_mask(seq_length, tf.shape(input=x)[0], dtype=tf.float32)  # [B, T]
     outputs = outputs * tf.expand_dims(tf.transpose(a=mask), -1)
     final_c = _last_valid(cell_states, c_prev, seq_length)
     final_h = _last_valid(outputs, h_prev, seq_length)
     return outputs, (final_c, final_h)
+
+
+def _projected_forward(x, c_prev, h_prev, kernel, bias, max_len, weights, inputs):
+    """The LSTM recurrence with its input projection ``x @ W_x + b`` as one ``[L * B, input] x [input, 4n]`` matmul
+    for all ``L = max_len`` steps, then per step only ``h @ W_h``; returns ``(cell_states, outputs)`` ``[T, B, n]``,
+    zero from step L on, as BlockLSTM's.
+
+    BlockLSTM multiplies ``[x_t, h]`` by the whole kernel at every step, so each step streams the input half of the
+    kernel from memory again for a ``[B, input]`` operand. The gates, their order (i, j, f, o), forget bias 0 and
+    the saved activations are BlockLSTM's, so :func:`_recurrence_gradient` is the gradient (a custom gradient: the
+    forward while loop is never differentiated)."""
+    input_size = x.shape[-1].value
+    n_cell = h_prev.shape[-1].value
+    length = tf.cast(max_len, tf.int32)
+    steps = tf.shape(input=x)[0]
+
+    @tf.custom_gradient
+    def recurrence(x, c_prev, h_prev, kernel, bias):
+        batch = tf.shape(input=x)[1]
+        projected = tf.matmul(tf.reshape(x[:length], [-1, input_size]), kernel[:input_size]) + bias
+        projected = tf.reshape(projected, tf.stack([length, batch, 4 * n_cell]))
+        w_h = kernel[input_size:]
+        arrays = [tf.TensorArray(tf.float32, size=length, element_shape=tf.TensorShape([None, n_cell]))
+                  for _ in range(7)]
+
+        def step(t, c, h, arrays):
+            gate_i, gate_j, gate_f, gate_o = tf.split(projected[t] + tf.matmul(h, w_h), 4, axis=1)
+            i, ci, f, o = tf.sigmoid(gate_i), tf.tanh(gate_j), tf.sigmoid(gate_f), tf.sigmoid(gate_o)
+            cs = ci * i + c * f
+            co = tf.tanh(cs)
+            h = co * o
+            return t + 1, cs, h, [array.write(t, value) for array, value in zip(arrays, (i, cs, f, o, ci, co, h))]
+
+        _, _, _, arrays = tf.compat.v1.while_loop(lambda t, *_: t < length, step, [0, c_prev, h_prev, arrays],
+                                                  back_prop=False, name="projected_recurrence")
+        # TensorArray.stack cannot make an empty array of a partly unknown shape, hence the cond.
+        gates = [tf.cond(pred=length > 0, true_fn=array.stack,
+                         false_fn=lambda: tf.zeros(tf.stack([0, batch, n_cell]))) for array in arrays]
+        padding = [[0, steps - length], [0, 0], [0, 0]]
+        cell_states, outputs = tf.pad(tensor=gates[1], paddings=padding), tf.pad(tensor=gates[6], paddings=padding)
+
+        def gradient(cs_grad, h_grad):
+            return _recurrence_gradient(length, x, c_prev, h_prev, kernel, gates,
+                                        None if cs_grad is None else cs_grad[:length], h_grad[:length], weights,
+                                        inputs)
+
+        return (cell_states, outputs), gradient
+
+    return recurrence(x, c_prev, h_prev, tf.identity(kernel), tf.identity(bias))
+
+
+def forward_kind():
+    """``'fused'`` or ``'projected'``, the training graph's LSTM forward (:func:`fused_lstm`): :data:`FORWARD` if
+    set, else ``$DSF_LSTM_FORWARD``, else this stack's default (:data:`DEFAULT_FORWARD`)."""
+    kind = FORWARD if FORWARD is not None else (os.environ.get(FORWARD_ENV) or DEFAULT_FORWARD)
+    kind = kind.strip().lower()
+    if kind not in FORWARD_KINDS:
+        raise UserError("{}={!r}: use one of {}".format(FORWARD_ENV, kind, ", ".join(FORWARD_KINDS)))
+    return kind
 
 
 def gradient_kind():
@@ -118,7 +192,19 @@ def gradient_kind():
 
 def _fast_block_lstm_grad(op, *grads, weights=True, inputs=True):
     """Gradient of a ``BlockLSTM`` op (no peepholes, no cell clipping), equal to TF's ``BlockLSTMGrad`` up to float
-    rounding.
+    rounding: :func:`_recurrence_gradient` on the op's inputs and saved gates."""
+    if op.get_attr("use_peephole") or op.get_attr("cell_clip") > 0:
+        return rnn_grad._block_lstm_grad(op, *grads)  # pylint: disable=protected-access
+    seq_len_max, x, c_prev, h_prev, kernel = op.inputs[:5]
+    x_grad, c_prev_grad, h_prev_grad, kernel_grad, bias_grad = _recurrence_gradient(
+        tf.cast(seq_len_max, tf.int32), x, c_prev, h_prev, kernel, op.outputs, grads[1], grads[6], weights, inputs)
+    return (None, x_grad, c_prev_grad, h_prev_grad, kernel_grad, None, None, None, bias_grad)
+
+
+def _recurrence_gradient(length, x, c_prev, h_prev, kernel, gates, cs_grad, h_grad, weights=True, inputs=True):
+    """``(dx, dc_prev, dh_prev, dkernel, dbias)`` of the LSTM over the first ``length`` steps of ``x``, from the
+    forward pass's saved ``gates = (i, cs, f, o, ci, co, h)`` (time-major, at least ``length`` steps) and the
+    gradients of the cell states ``cs_grad`` and outputs ``h_grad``.
 
     Per step ``t`` from ``seq_len_max - 1`` down to 0, with the op's saved post-activation gates ``i, f, o``
     (sigmoid), ``ci`` (tanh), ``co = tanh(cs)``::
@@ -135,19 +221,15 @@ def _fast_block_lstm_grad(op, *grads, weights=True, inputs=True):
     are built (see the module docstring). Steps at or past ``seq_len_max`` get no gradient (the op does not compute
     them), as in TF's gradient.
     """
-    if op.get_attr("use_peephole") or op.get_attr("cell_clip") > 0:
-        return rnn_grad._block_lstm_grad(op, *grads)  # pylint: disable=protected-access
-    seq_len_max, x, c_prev, h_prev, kernel = op.inputs[:5]
-    i, cs, f, o, ci, co, h = op.outputs
+    i, cs, f, o, ci, co, h = gates
     # BlockLSTM leaves i, f, o, ci, co uninitialised past seq_len_max (cs and h are zeroed): only steps < L are read.
-    cs_grad = tf.convert_to_tensor(value=grads[1])
-    h_grad = tf.convert_to_tensor(value=grads[6])
+    cs_grad = tf.zeros_like(cs) if cs_grad is None else tf.convert_to_tensor(value=cs_grad)
+    h_grad = tf.convert_to_tensor(value=h_grad)
     input_size = x.shape[-1].value
     n_cell = h_prev.shape[-1].value
     if input_size is None or n_cell is None:
         input_size = tf.shape(input=x)[2]
         n_cell = tf.shape(input=h_prev)[1]
-    length = tf.cast(seq_len_max, tf.int32)
 
     with tf.compat.v1.name_scope("fast_block_lstm_grad"):
         # Transposed once here: Eigen's matmul with transpose_b is several times slower for the loop's shapes.
@@ -188,7 +270,7 @@ def _fast_block_lstm_grad(op, *grads, weights=True, inputs=True):
             x_grad = tf.reshape(tf.matmul(dgates, w_x_t), [length, batch, input_size])
             x_grad = tf.pad(tensor=x_grad, paddings=[[0, tf.shape(input=x)[0] - length], [0, 0], [0, 0]],
                             name="input_grad")
-    return (None, x_grad, c_prev_grad, h_prev_grad, kernel_grad, None, None, None, bias_grad)
+    return x_grad, c_prev_grad, h_prev_grad, kernel_grad, bias_grad
 
 
 for (_weights, _inputs), _name in _FAST_GRADIENT_NAMES.items():

@@ -80,7 +80,8 @@ def create_model(features, seq_length, n_hidden, n_classes, dropout=None, frozen
         none). None builds no dropout op (evaluation, export).
       frozen_layers: layer numbers whose variables are created with ``trainable=False``.
       previous_state: optional LSTM ``(c, h)`` input (export).
-      lstm_impl: ``'fused'`` (BlockLSTM), ``'cudnn'`` (GPU training) or ``'static'`` (TFLite export).
+      lstm_impl: ``'fused'`` (BlockLSTM), ``'projected'`` (the same maths, input projection as one matmul:
+        :func:`~deepspeech_freeze.lstm.fused_lstm`), ``'cudnn'`` (GPU training) or ``'static'`` (TFLite export).
       start_after: 0, or k in 1..5 for the frozen-prefix cache: ``features`` are then layer k's stored outputs,
         batch-major ``[B, T, n_hidden]``; layers 1..k are created (checkpoints keep them) but not computed.
       stop_after: build up to this layer only (the cache's forward pass); ``logits`` is then None.
@@ -117,11 +118,12 @@ def create_model(features, seq_length, n_hidden, n_classes, dropout=None, frozen
     if start_after < 4:
         x = tf.reshape(x, [-1, batch, n_hidden])
         lstm_trainable = 4 not in frozen_layers
-        if lstm_impl == "fused":
+        if lstm_impl in ("fused", "projected"):
             # The LSTM's input needs a gradient only if a layer below it trains (none is computed when cached).
             below_trains = any(number > start_after and number not in frozen_layers for number in (1, 2, 3))
             x, state = lstm.fused_lstm(x, seq_length, n_hidden, trainable=lstm_trainable,
-                                       previous_state=previous_state, input_gradient=below_trains)
+                                       previous_state=previous_state, input_gradient=below_trains,
+                                       forward=lstm_impl)
         elif lstm_impl == "cudnn":
             x = lstm.cudnn_lstm(x, n_hidden, trainable=lstm_trainable)
         elif lstm_impl == "static":

@@ -21,7 +21,7 @@ import time
 
 from .tfcompat import tf
 
-from . import checkpoints, data, distributed, prefix_cache, tfcompat
+from . import checkpoints, data, distributed, lstm, prefix_cache, tfcompat
 from .config import from_flags, session_config
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
@@ -44,8 +44,8 @@ def batch_loss(batch, config, dropout, start_after=0):
     model = config.model
     output = create_model(features, n_frames, model.n_hidden, model.n_classes, dropout=dropout,
                           frozen_layers=config.transfer.frozen_layers,
-                          lstm_impl="cudnn" if config.training.train_cudnn else "fused", start_after=start_after,
-                          relu_clip=model.relu_clip)
+                          lstm_impl="cudnn" if config.training.train_cudnn else lstm.forward_kind(),
+                          start_after=start_after, relu_clip=model.relu_clip)
     per_sample = tf.compat.v1.nn.ctc_loss(labels=data.dense_to_sparse(labels, label_lengths),
                                           inputs=output.logits, sequence_length=n_frames)
     non_finite = tf.gather(filenames, tf.compat.v1.where(~tf.math.is_finite(per_sample)))

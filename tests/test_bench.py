@@ -133,3 +133,25 @@ def test_cross_stack_decoders_bench_runs(tmp_path, english_model, ldc_dir):
     assert report["utterances"] == 1 and "WER-ds pts" in output
     ds, flashlight = report["decoders"]["ds_ctcdecoder"], report["decoders"]["flashlight"]
     assert ds["wer_minus_ds_points"] == 0.0 and 0.0 <= flashlight["wer"] <= 1.0 and flashlight["ms_per_utterance"] > 0
+
+
+@pytest.mark.slow
+def test_cross_stack_compare_stacks_bench_runs(tmp_path):
+    """bench/compare_stacks.py at a tiny size: one process per stack and TF 2 LSTM forward, a ratio for each."""
+    import stacks
+
+    command = ["--n_hidden", "16", "--batch", "2", "--seconds", "1", "--steps", "1", "--specs", "0", "1-4",
+               "--tf1_python", stacks.require("tf1"), "--tf2_python", stacks.require("tf2")]
+    output, report = _run_bench("compare_stacks", *command, tmp_path=tmp_path)
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    import compare_stacks  # pylint: disable=import-outside-toplevel
+
+    assert set(report) == set(compare_stacks.REPORT_KEYS)
+    assert {name: run["lstm_forward"] for name, run in report["stacks"].items()} == {
+        "tf1": "fused", "tf2 fused": "fused", "tf2 projected": "projected"}
+    assert report["stacks"]["tf1"]["environment"]["tensorflow"].startswith("1.15")
+    assert report["stacks"]["tf2 projected"]["environment"]["tensorflow"].startswith("2.")
+    assert [row["spec"] for row in report["specs"]] == ["0", "1-4"]
+    for row in report["specs"]:
+        assert row["tf1 / tf2 projected"] == pytest.approx(row["tf1"] / row["tf2 projected"])
+    assert report["goal"]["target"] == 1.5 and "goal (0 frozen" in output and "tf2 projected" in output

@@ -14,6 +14,7 @@ from conftest import ENGLISH
 from deepspeech_freeze import lstm, train
 from deepspeech_freeze.alphabet import Alphabet
 from deepspeech_freeze.config import Config, ModelConfig, TransferSpec
+from deepspeech_freeze.errors import UserError
 from deepspeech_freeze.model import N_INPUT, create_model
 
 RTOL = 1e-4  # float32 (eps 1.2e-7) with sums over T*B terms in a different order; observed errors are ~1e-7
@@ -93,8 +94,9 @@ def test_raw_op_gradient_matches_stock(seq_len_max):
         assert not fast["x"][seq_len_max:].any()
 
 
-def _fused(case, lengths, kind, previous_state=True, weights=True, input_gradient=True):
-    """:func:`lstm.fused_lstm` with gradient ``kind``; loss on the masked outputs and on the final state.
+def _fused(case, lengths, kind, previous_state=True, weights=True, input_gradient=True, forward="fused"):
+    """:func:`lstm.fused_lstm` with gradient ``kind`` and ``forward``; loss on the masked outputs and on the final
+    state.
 
     ``weights`` and ``input_gradient`` are the layer's declarations (``trainable``, ``input_gradient``); gradients
     are always asked for x, kernel, bias (and the previous state), so undeclared ones come back None.
@@ -106,7 +108,8 @@ def _fused(case, lengths, kind, previous_state=True, weights=True, input_gradien
         x = tf.constant(case["x"])
         state = (tf.constant(case["c_prev"]), tf.constant(case["h_prev"])) if previous_state else None
         outputs, (final_c, final_h) = lstm.fused_lstm(x, tf.constant(lengths, tf.int32), n_cell, trainable=weights,
-                                                      previous_state=state, input_gradient=input_gradient)
+                                                      previous_state=state, input_gradient=input_gradient,
+                                                      forward=forward)
         kernel, bias = tf.compat.v1.global_variables()
         loss = tf.reduce_sum(input_tensor=outputs * case["out_weights"]) + \
             tf.reduce_sum(input_tensor=final_c * case["c_weights"]) + \
@@ -142,8 +145,53 @@ def test_fused_lstm_gradient_matches_stock(gradient_kind, lengths, previous_stat
     assert all(np.abs(s).max() > 0 for s in stock)
 
 
+@pytest.mark.parametrize("lengths, previous_state", [
+    ([12, 7, 1, 12, 0], True),
+    ([9, 3, 5, 0, 8], True),
+    ([12, 12, 12, 12, 12], False),
+    ([0, 0, 0, 0, 0], True),  # nothing to run: zero outputs, the state passes through
+])
+def test_projected_forward_matches_block_lstm(gradient_kind, lengths, previous_state):
+    """The projected forward (input projection as one matmul, own while loop) computes BlockLSTM's outputs and
+    final state, and its custom gradient equals TF's stock BlockLSTM gradient, to float rounding."""
+    case = _random_case(5, time=12, batch=5, input_size=11, n_cell=8)
+    _, forward_stock, stock = _fused(case, lengths, "stock", previous_state)
+    ops, forward_projected, projected = _fused(case, lengths, "fast", previous_state, forward="projected")
+    assert ops == []  # no BlockLSTM op in that graph
+    for a, b in zip(forward_stock, forward_projected):
+        assert a.shape == b.shape and np.allclose(a, b, rtol=1e-5, atol=1e-6)
+    errors = [_relative_error(p, s) for p, s in zip(projected, stock) if np.abs(s).max() > 0]
+    assert errors and max(errors) <= RTOL, errors
+
+
+@pytest.mark.parametrize("weights, input_gradient", [(True, False), (False, True)])
+def test_projected_forward_declared_gradients_only(gradient_kind, weights, input_gradient):
+    case = _random_case(6, time=10, batch=4, input_size=6, n_cell=7)
+    _, _, stock = _fused(case, [10, 4, 7, 1], "stock")
+    _, _, projected = _fused(case, [10, 4, 7, 1], "fast", weights=weights, input_gradient=input_gradient,
+                             forward="projected")
+    assert [grad is not None for grad in projected] == [input_gradient, weights, weights, True, True]
+    assert max(_relative_error(p, s) for p, s in zip(projected, stock) if p is not None) <= RTOL
+
+
+def test_forward_switch(monkeypatch):
+    saved = lstm.FORWARD
+    try:
+        lstm.FORWARD = None
+        monkeypatch.delenv(lstm.FORWARD_ENV, raising=False)
+        assert lstm.forward_kind() == lstm.DEFAULT_FORWARD
+        monkeypatch.setenv(lstm.FORWARD_ENV, "Projected")
+        assert lstm.forward_kind() == "projected"
+        lstm.FORWARD = "fused"
+        assert lstm.forward_kind() == "fused"
+        lstm.FORWARD = "unrolled"
+        with pytest.raises(UserError, match="DSF_LSTM_FORWARD"):
+            lstm.forward_kind()
+    finally:
+        lstm.FORWARD = saved
+
+
 def test_gradient_switch(gradient_kind, monkeypatch):
-    from deepspeech_freeze.errors import UserError
     monkeypatch.delenv(lstm.GRADIENT_ENV, raising=False)
     gradient_kind(None)
     assert lstm.gradient_kind() == "fast"
@@ -181,9 +229,9 @@ def _batch(seed=3, batch=3, time=40, label_length=8):
     return names, features, n_frames, labels, label_lengths
 
 
-def _train(kind, initial, steps=2):
+def _train(kind, initial, steps=2, forward="fused"):
     """Train the tiny model ``steps`` Adam steps from ``initial`` values (None: initialise and return them)."""
-    lstm.GRADIENT = kind
+    lstm.GRADIENT, lstm.FORWARD = kind, forward
     graph = tf.Graph()
     with graph.as_default():
         tf.compat.v1.set_random_seed(7)
@@ -216,6 +264,22 @@ def test_training_matches_stock(gradient_kind):
         # Adam normalises each update, so compare the change from the start rather than the raw values.
         change = value - initial[name]
         assert np.abs(fast_final[name] - value).max() <= 1e-3 * np.abs(change).max() + 1e-7, name
+
+
+def test_training_with_projected_forward_matches_fused(gradient_kind):
+    """The training graph (train.batch_loss) with ``DSF_LSTM_FORWARD=projected`` trains as with BlockLSTM."""
+    saved = lstm.FORWARD
+    try:
+        initial, fused_losses, fused_final = _train("fast", None)
+        _, projected_losses, projected_final = _train("fast", initial, forward="projected")
+    finally:
+        lstm.FORWARD = saved
+    assert np.allclose(projected_losses, fused_losses, rtol=1e-5, atol=0), (projected_losses, fused_losses)
+    for name, value in fused_final.items():
+        # Adam's step for a gradient near zero follows its rounding (measured: up to 0.3 % of the largest change
+        # on TF 1.15, where the matmuls group the sums differently).
+        change = value - initial[name]
+        assert np.abs(projected_final[name] - value).max() <= 1e-2 * np.abs(change).max() + 1e-7, name
 
 
 def _training_graph(frozen):
