@@ -10,7 +10,8 @@ language model:
 * the vocabulary comes from the package's trailer (int32 ``'TRIE'`` magic, int32 version 6, a utf8 byte, float64
   alpha and beta, then an OpenFST ``ConstFst`` over alphabet labels), read here by :func:`read_vocabulary`: every
   path from the start state to a final state spells one word. That list becomes flashlight's lexicon trie, which
-  restricts the beams to vocabulary words as ds_ctcdecoder's dictionary does.
+  restricts the beams to vocabulary words as ds_ctcdecoder's dictionary does. (The format's constants are
+  :mod:`deepspeech_freeze.scorer_package`'s, whose Python writer makes such trailers where ds_ctcdecoder is missing.)
 
 Weights as DeepSpeech applies them: ds_ctcdecoder adds ``alpha * ln P_LM(word) + beta`` per completed word, where
 KenLM reports log10 probabilities; flashlight adds ``lm_weight * log10 P + word_score``, so ``lm_weight = alpha *
@@ -23,15 +24,9 @@ import struct
 import numpy as np
 
 from .errors import UserError
-
-TRAILER_MAGIC = b"EIRT"  # the int32 multi-char constant 'TRIE' as it lies on disk (little-endian)
-TRAILER_VERSION = 6
-_TRAILER = struct.Struct("<4siBdd")
-FST_MAGIC = 2125659606  # OpenFST's kFstMagicNumber
-_FST_ALIGN = 16
-_STATE = np.dtype([("final", "<f4"), ("first_arc", "<u4"), ("n_arcs", "<u4"), ("n_iepsilons", "<u4"),
-                   ("n_oepsilons", "<u4")])
-_ARC = np.dtype([("ilabel", "<i4"), ("olabel", "<i4"), ("weight", "<f4"), ("next", "<i4")])
+from .scorer_package import (ARC_DTYPE, FST_ALIGNMENT, FST_ARC_TYPE, FST_FLAG_ALIGNED, FST_FLAG_SYMBOLS,
+                             FST_HEADER_TAIL, FST_MAGIC, FST_TYPE, STATE_DTYPE, TRAILER_HEAD, TRAILER_MAGIC,
+                             TRAILER_VERSION)
 
 
 class VocabularyError(ValueError):
@@ -53,28 +48,28 @@ def _parse_const_fst(data, offset):
         raise VocabularyError("no OpenFST magic number after the trailer")
     fst_type, position = _string_at(data, offset + 4)
     arc_type, position = _string_at(data, position)
-    version, flags, _properties, start, n_states, n_arcs = struct.unpack_from("<iiQqqq", data, position)
-    position += struct.calcsize("<iiQqqq")
-    if fst_type != b"const" or arc_type != b"standard":
+    version, flags, _properties, start, n_states, n_arcs = FST_HEADER_TAIL.unpack_from(data, position)
+    position += FST_HEADER_TAIL.size
+    if fst_type != FST_TYPE or arc_type != FST_ARC_TYPE:
         raise VocabularyError("a {}/{} FST, not DeepSpeech's const/standard one".format(
             fst_type.decode("ascii", "replace"), arc_type.decode("ascii", "replace")))
-    if flags & 3:  # symbol tables stored in the header: DeepSpeech never writes them
+    if flags & FST_FLAG_SYMBOLS:  # symbol tables stored in the header: DeepSpeech never writes them
         raise VocabularyError("an FST with symbol tables, which DeepSpeech does not write")
     if n_states < 0 or n_arcs < 0 or not -1 <= start < max(n_states, 1):
         raise VocabularyError("damaged FST header")
 
     def aligned(at):
-        # OpenFST aligns the arrays to 16 bytes of the file position when flag 4 (kIsAligned) is set.
-        return (at + _FST_ALIGN - 1) // _FST_ALIGN * _FST_ALIGN if flags & 4 else at
+        # OpenFST aligns the arrays to 16 bytes of the file position when its aligned flag is set.
+        return (at + FST_ALIGNMENT - 1) // FST_ALIGNMENT * FST_ALIGNMENT if flags & FST_FLAG_ALIGNED else at
 
     states_at = aligned(position)
-    arcs_at = aligned(states_at + n_states * _STATE.itemsize)
-    end = arcs_at + n_arcs * _ARC.itemsize
+    arcs_at = aligned(states_at + n_states * STATE_DTYPE.itemsize)
+    end = arcs_at + n_arcs * ARC_DTYPE.itemsize
     if end > len(data):
         raise VocabularyError("the vocabulary FST is cut short ({} bytes needed, {} in the file)".format(
             end, len(data)))
-    states = np.frombuffer(data, dtype=_STATE, count=n_states, offset=states_at)
-    arcs = np.frombuffer(data, dtype=_ARC, count=n_arcs, offset=arcs_at)
+    states = np.frombuffer(data, dtype=STATE_DTYPE, count=n_states, offset=states_at)
+    arcs = np.frombuffer(data, dtype=ARC_DTYPE, count=n_arcs, offset=arcs_at)
     if n_states and (np.any(states["first_arc"].astype(np.int64) + states["n_arcs"] > n_arcs)
                      or np.any(arcs["next"] < 0) or np.any(arcs["next"] >= n_states)):
         raise VocabularyError("the vocabulary FST is damaged (indices outside its tables)")
@@ -88,11 +83,11 @@ def find_trailer(data):
     the magic and version is tried and the one followed by a well-formed ConstFst is taken."""
     position = data.find(TRAILER_MAGIC)
     while position >= 0:
-        if position + _TRAILER.size <= len(data):
-            _, version, utf8, alpha, beta = _TRAILER.unpack_from(data, position)
+        if position + TRAILER_HEAD.size <= len(data):
+            _, version, utf8, alpha, beta = TRAILER_HEAD.unpack_from(data, position)
             if version == TRAILER_VERSION:
                 try:
-                    _parse_const_fst(data, position + _TRAILER.size)
+                    _parse_const_fst(data, position + TRAILER_HEAD.size)
                 except (VocabularyError, struct.error, ValueError):
                     pass
                 else:
@@ -110,7 +105,7 @@ def read_vocabulary(path, alphabet):
     with open(path, "rb") as handle:
         data = handle.read()
     offset, utf8, alpha, beta = find_trailer(data)
-    start, states, arcs = _parse_const_fst(data, offset + _TRAILER.size)
+    start, states, arcs = _parse_const_fst(data, offset + TRAILER_HEAD.size)
     words = []
     if start >= 0:
         labels = alphabet.labels

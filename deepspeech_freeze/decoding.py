@@ -15,7 +15,7 @@ import tempfile
 import numpy as np
 
 from .errors import UserError
-from .scorer_package import ScorerFileError, check_scorer_package, native_alphabet
+from .scorer_package import FST_ALIGNMENT, TRAILER_HEAD, ScorerFileError, check_scorer_package, native_alphabet
 
 SCORER_HINT = ("A scorer package is a KenLM language model with DeepSpeech 0.7's vocabulary trailer, as written by "
                "DeepSpeech 0.7's generate_package.py (e.g. the release file deepspeech-0.7.4-models.scorer) or by "
@@ -36,8 +36,8 @@ _LOAD_ERRORS = {
 # least 65 bytes more) do not depend on where the trailer starts; the one alignment padding after them (0-15
 # bytes, up to OpenFST's 16-byte boundary) does.
 _POSITION_FREE_BYTES = 64
-_FST_ALIGNMENT = 16
-_TRAILER_HEAD_BYTES = 25
+_FST_ALIGNMENT = FST_ALIGNMENT
+_TRAILER_HEAD_BYTES = TRAILER_HEAD.size
 
 
 def use_ds_ctcdecoder():
