@@ -12,8 +12,9 @@ ds_ctcdecoder ends the whole process on many files that are not complete package
 damaged dictionary crashes it. So before a training, evaluation or transcription process loads a package,
 :func:`check_scorer_package` loads it once in a child process with a *probe*, a function ``probe(path, alphabet)``
 of the decoder backend that loads the package, uses it, and returns what it found
-(``deepspeech_freeze.decoding:probe_scorer`` for ds_ctcdecoder; another backend names its own). Whatever goes
-wrong in the child, an abort or a crash included, comes back as one :class:`ScorerFileError`.
+(``deepspeech_freeze.decoding:probe_scorer`` for ds_ctcdecoder, ``deepspeech_freeze.decoder_modern:probe_scorer``
+for flashlight-text on the TF 2 stack). Whatever goes wrong in the child, an abort or a crash included, comes back as
+one :class:`ScorerFileError`.
 """
 import importlib
 import json
