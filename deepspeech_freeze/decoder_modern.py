@@ -10,7 +10,13 @@ language model:
 * the vocabulary comes from the package's trailer (int32 ``'TRIE'`` magic, int32 version 6, a utf8 byte, float64
   alpha and beta, then an OpenFST ``ConstFst`` over alphabet labels), read here by :func:`read_vocabulary`: every
   path from the start state to a final state spells one word. That list becomes flashlight's lexicon trie, which
-  restricts the beams to vocabulary words as ds_ctcdecoder's dictionary does.
+  restricts the beams to vocabulary words as ds_ctcdecoder's dictionary does. (The format's constants are
+  :mod:`deepspeech_freeze.scorer_package`'s, whose Python writer makes such trailers where ds_ctcdecoder is missing.)
+
+Before a process decodes with a package, :func:`probe_scorer` loads and uses it once in a child process
+(:func:`deepspeech_freeze.decoding.load_scorer` runs it through
+:func:`~deepspeech_freeze.scorer_package.check_scorer_package`), as ds_ctcdecoder's probe does on the TF 1.15 stack:
+flashlight's KenLM can crash the process on a damaged language model.
 
 Weights as DeepSpeech applies them: ds_ctcdecoder adds ``alpha * ln P_LM(word) + beta`` per completed word, where
 KenLM reports log10 probabilities; flashlight adds ``lm_weight * log10 P + word_score``, so ``lm_weight = alpha *
@@ -27,20 +33,18 @@ would: :func:`without_sentence_end`). Flashlight's own style (words joined by an
 ds_ctcdecoder on 263 of 600 utterances; this style on 421.
 """
 import math
+import os
 import struct
 
 import numpy as np
 
 from .errors import UserError
+from .scorer_package import (ARC_DTYPE, FST_ALIGNMENT, FST_ARC_TYPE, FST_FLAG_ALIGNED, FST_FLAG_SYMBOLS,
+                             FST_HEADER_TAIL, FST_MAGIC, FST_TYPE, STATE_DTYPE, TRAILER_HEAD, TRAILER_MAGIC,
+                             TRAILER_VERSION, ScorerFileError, kenlm_parameters)
 
-TRAILER_MAGIC = b"EIRT"  # the int32 multi-char constant 'TRIE' as it lies on disk (little-endian)
-TRAILER_VERSION = 6
-_TRAILER = struct.Struct("<4siBdd")
-FST_MAGIC = 2125659606  # OpenFST's kFstMagicNumber
-_FST_ALIGN = 16
-_STATE = np.dtype([("final", "<f4"), ("first_arc", "<u4"), ("n_arcs", "<u4"), ("n_iepsilons", "<u4"),
-                   ("n_oepsilons", "<u4")])
-_ARC = np.dtype([("ilabel", "<i4"), ("olabel", "<i4"), ("weight", "<f4"), ("next", "<i4")])
+#: What the child process of :func:`~deepspeech_freeze.scorer_package.check_scorer_package` runs for this backend.
+SCORER_PROBE = "deepspeech_freeze.decoder_modern:probe_scorer"
 
 
 class VocabularyError(ValueError):
@@ -56,38 +60,39 @@ def _string_at(data, position):
 
 
 def _parse_const_fst(data, offset):
-    """States and arcs of the ConstFst starting at byte ``offset`` of ``data`` (the whole file)."""
+    """``(start, states, arcs, end)`` of the ConstFst starting at byte ``offset`` of ``data`` (the whole file);
+    ``end`` is the offset just after its arc table."""
     (magic,) = struct.unpack_from("<i", data, offset)
     if magic != FST_MAGIC:
         raise VocabularyError("no OpenFST magic number after the trailer")
     fst_type, position = _string_at(data, offset + 4)
     arc_type, position = _string_at(data, position)
-    version, flags, _properties, start, n_states, n_arcs = struct.unpack_from("<iiQqqq", data, position)
-    position += struct.calcsize("<iiQqqq")
-    if fst_type != b"const" or arc_type != b"standard":
+    version, flags, _properties, start, n_states, n_arcs = FST_HEADER_TAIL.unpack_from(data, position)
+    position += FST_HEADER_TAIL.size
+    if fst_type != FST_TYPE or arc_type != FST_ARC_TYPE:
         raise VocabularyError("a {}/{} FST, not DeepSpeech's const/standard one".format(
             fst_type.decode("ascii", "replace"), arc_type.decode("ascii", "replace")))
-    if flags & 3:  # symbol tables stored in the header: DeepSpeech never writes them
+    if flags & FST_FLAG_SYMBOLS:  # symbol tables stored in the header: DeepSpeech never writes them
         raise VocabularyError("an FST with symbol tables, which DeepSpeech does not write")
     if n_states < 0 or n_arcs < 0 or not -1 <= start < max(n_states, 1):
         raise VocabularyError("damaged FST header")
 
     def aligned(at):
-        # OpenFST aligns the arrays to 16 bytes of the file position when flag 4 (kIsAligned) is set.
-        return (at + _FST_ALIGN - 1) // _FST_ALIGN * _FST_ALIGN if flags & 4 else at
+        # OpenFST aligns the arrays to 16 bytes of the file position when its aligned flag is set.
+        return (at + FST_ALIGNMENT - 1) // FST_ALIGNMENT * FST_ALIGNMENT if flags & FST_FLAG_ALIGNED else at
 
     states_at = aligned(position)
-    arcs_at = aligned(states_at + n_states * _STATE.itemsize)
-    end = arcs_at + n_arcs * _ARC.itemsize
+    arcs_at = aligned(states_at + n_states * STATE_DTYPE.itemsize)
+    end = arcs_at + n_arcs * ARC_DTYPE.itemsize
     if end > len(data):
         raise VocabularyError("the vocabulary FST is cut short ({} bytes needed, {} in the file)".format(
             end, len(data)))
-    states = np.frombuffer(data, dtype=_STATE, count=n_states, offset=states_at)
-    arcs = np.frombuffer(data, dtype=_ARC, count=n_arcs, offset=arcs_at)
+    states = np.frombuffer(data, dtype=STATE_DTYPE, count=n_states, offset=states_at)
+    arcs = np.frombuffer(data, dtype=ARC_DTYPE, count=n_arcs, offset=arcs_at)
     if n_states and (np.any(states["first_arc"].astype(np.int64) + states["n_arcs"] > n_arcs)
                      or np.any(arcs["next"] < 0) or np.any(arcs["next"] >= n_states)):
         raise VocabularyError("the vocabulary FST is damaged (indices outside its tables)")
-    return int(start), states, arcs
+    return int(start), states, arcs, end
 
 
 def find_trailer(data):
@@ -96,30 +101,45 @@ def find_trailer(data):
     The trailer starts where KenLM's search data ends. Rather than recomputing KenLM's layout, every occurrence of
     the magic and version is tried and the one followed by a well-formed ConstFst is taken."""
     position = data.find(TRAILER_MAGIC)
+    damaged = None  # the first trailer (head or dictionary) that did not read: where, and why
+    other_version = None  # the last magic followed by another small version number
     while position >= 0:
-        if position + _TRAILER.size <= len(data):
-            _, version, utf8, alpha, beta = _TRAILER.unpack_from(data, position)
+        if position + TRAILER_HEAD.size > len(data):
+            damaged = damaged or (position, "its head is cut short")
+        else:
+            _, version, utf8, alpha, beta = TRAILER_HEAD.unpack_from(data, position)
+            if version != TRAILER_VERSION and 0 < version < 100:
+                other_version = version
             if version == TRAILER_VERSION:
                 try:
-                    _parse_const_fst(data, position + _TRAILER.size)
-                except (VocabularyError, struct.error, ValueError):
-                    pass
+                    _parse_const_fst(data, position + TRAILER_HEAD.size)
+                except (VocabularyError, struct.error, ValueError) as err:
+                    damaged = damaged or (position, str(err) if isinstance(err, VocabularyError) else
+                                          "the vocabulary FST is cut short")
                 else:
                     return position, bool(utf8), alpha, beta
         position = data.find(TRAILER_MAGIC, position + 1)
-    raise VocabularyError("no DeepSpeech 0.7 scorer trailer (magic 'TRIE', version 6, an OpenFST vocabulary)")
+    missing = "no DeepSpeech 0.7 scorer trailer (magic 'TRIE', version 6, an OpenFST vocabulary)"
+    if damaged:
+        # Truncated and damaged packages end here: say what was found, not only what was not.
+        raise VocabularyError("{}: the one at byte {} is truncated or damaged ({})".format(missing, *damaged))
+    if other_version is not None:
+        raise VocabularyError("{}: its trailer is of version {} (DeepSpeech 0.7 reads version {}): rebuild it".format(
+            missing, other_version, TRAILER_VERSION))
+    raise VocabularyError(missing)
 
 
 def read_vocabulary(path, alphabet):
     """The words of scorer package ``path`` (sorted), spelled with ``alphabet``'s labels, and its defaults.
 
-    Returns ``(words, info)`` with ``info`` a dict of ``utf8``, ``alpha``, ``beta`` and ``lm_bytes`` (where the
-    trailer starts). Arc labels are alphabet label indices + 1 (0 is OpenFST's epsilon); each word is stored with
-    the space label that ends it, which is not part of the returned word."""
+    Returns ``(words, info)`` with ``info`` a dict of ``utf8``, ``alpha``, ``beta``, ``lm_bytes`` (where the
+    trailer starts) and ``fst_end`` (where its dictionary ends; the file's size for a complete package). Arc labels
+    are alphabet label indices + 1 (0 is OpenFST's epsilon); each word is stored with the space label that ends it,
+    which is not part of the returned word."""
     with open(path, "rb") as handle:
         data = handle.read()
     offset, utf8, alpha, beta = find_trailer(data)
-    start, states, arcs = _parse_const_fst(data, offset + _TRAILER.size)
+    start, states, arcs, end = _parse_const_fst(data, offset + TRAILER_HEAD.size)
     words = []
     if start >= 0:
         labels = alphabet.labels
@@ -143,7 +163,8 @@ def read_vocabulary(path, alphabet):
                     raise VocabularyError("an arc label {} outside alphabet {} ({} labels)".format(
                         label + 1, getattr(alphabet, "path", ""), alphabet.size))
                 stack.append((int(arc["next"]), spelling + [label]))
-    return sorted(set(word for word in words if word)), {"utf8": utf8, "alpha": alpha, "beta": beta, "lm_bytes": offset}
+    return sorted(set(word for word in words if word)), {"utf8": utf8, "alpha": alpha, "beta": beta, "lm_bytes": offset,
+                                                         "fst_end": end}
 
 
 #: flashlight's ``lm_weight`` per unit of DeepSpeech's alpha (flashlight adds ``lm_weight * log10 P``). ln 10 makes
@@ -165,8 +186,10 @@ def log_softmax(logits):
 class FlashlightScorer(object):
     """A scorer package loaded for flashlight-text: KenLM, the lexicon trie and the weights."""
 
-    def __init__(self, path, alphabet, alpha, beta):
-        words, info = read_vocabulary(path, alphabet)  # first: a bad package is reported whatever is installed
+    def __init__(self, path, alphabet, alpha, beta, vocabulary=None):
+        # First: a bad package is reported whatever is installed. ``vocabulary``: read_vocabulary's answer, when the
+        # caller has read it already.
+        words, info = vocabulary or read_vocabulary(path, alphabet)
         try:
             from flashlight.lib.text.decoder import KenLM, SmearingMode, Trie  # pylint: disable=import-outside-toplevel
             from flashlight.lib.text.dictionary import Dictionary  # pylint: disable=import-outside-toplevel
@@ -270,6 +293,59 @@ def load_scorer(scorer_path, alphabet, alpha, beta):
         raise UserError("--scorer_path {}: cannot read the file ({})".format(scorer_path, err))
     except RuntimeError as err:  # KenLM's loader reports a foreign or damaged binary this way
         raise UserError("--scorer_path {}: KenLM could not load the language model ({})".format(scorer_path, err))
+
+
+def _kenlm_refused(err):
+    reason = [line.strip() for line in str(err).splitlines() if line.strip()]  # KenLM's last line says why
+    return ScorerFileError("flashlight's KenLM could not load its language model ({})".format(
+        reason[-1] if reason else type(err).__name__))
+
+
+def _check_language_model(scorer_path):
+    """Raise ScorerFileError with KenLM's reason when flashlight's KenLM refuses the file's language model."""
+    from flashlight.lib.text.decoder import KenLM  # pylint: disable=import-outside-toplevel
+    from flashlight.lib.text.dictionary import Dictionary  # pylint: disable=import-outside-toplevel
+
+    try:
+        KenLM(scorer_path, Dictionary(["<unk>"]))
+    except RuntimeError as err:
+        raise _kenlm_refused(err)
+
+
+def probe_scorer(scorer_path, alphabet):
+    """Load package ``scorer_path`` as :func:`load_scorer` does and decode once with it: this backend's scorer
+    probe, run in a child process by :func:`~deepspeech_freeze.scorer_package.check_scorer_package`.
+
+    Returns the package's ``order``, ``utf8`` mode, default ``alpha``/``beta`` and its number of ``words``. Raises
+    :class:`~deepspeech_freeze.scorer_package.ScorerFileError` for a package whose trailer or dictionary is
+    missing or damaged, whose file does not end where its dictionary does (the check ds_ctcdecoder's probe makes
+    too), whose vocabulary is empty, or whose language model flashlight's KenLM refuses. flashlight-text loads KenLM
+    in-process, and KenLM follows the offsets in its data: on a damaged language model it can crash the process, so
+    this probe runs in a child.
+    """
+    try:
+        words, info = read_vocabulary(scorer_path, alphabet)
+    except VocabularyError as err:
+        _check_language_model(scorer_path)  # a truncated language model is the better reason, where it is one
+        raise ScorerFileError(str(err))
+    if info["fst_end"] != os.path.getsize(scorer_path):
+        raise ScorerFileError("it is truncated, or has bytes after its vocabulary dictionary: the file does not end "
+                              "where the dictionary does")
+    parameters = kenlm_parameters(scorer_path)
+    answer = {"order": parameters[0] if parameters else None, "utf8": info["utf8"], "alpha": info["alpha"],
+              "beta": info["beta"], "words": len(words)}
+    if info["utf8"]:
+        return answer  # the caller refuses it (this decoder spells alphabet labels)
+    if not words:
+        raise ScorerFileError("its vocabulary dictionary holds no word")
+    try:
+        scorer = FlashlightScorer(scorer_path, alphabet, 1.0, 1.0, vocabulary=(words, info))
+    except RuntimeError as err:  # KenLM's exceptions, e.g. a language model shorter than its header says
+        raise _kenlm_refused(err)
+    # Every label equally likely for a few frames: the search walks the lexicon and queries the LM.
+    probs = np.full((1, 2 * alphabet.size, alphabet.size + 1), 1.0 / (alphabet.size + 1), np.float32)
+    beam_search_batch(probs, [probs.shape[1]], alphabet, 64, scorer=scorer)
+    return answer
 
 
 def beam_search_batch(probs, seq_lengths, alphabet, beam_width, scorer=None, cutoff_prob=1.0, cutoff_top_n=300,

@@ -15,7 +15,7 @@ import tempfile
 import numpy as np
 
 from .errors import UserError
-from .scorer_package import ScorerFileError, check_scorer_package, native_alphabet
+from .scorer_package import FST_ALIGNMENT, TRAILER_HEAD, ScorerFileError, check_scorer_package, native_alphabet
 
 SCORER_HINT = ("A scorer package is a KenLM language model with DeepSpeech 0.7's vocabulary trailer, as written by "
                "DeepSpeech 0.7's generate_package.py (e.g. the release file deepspeech-0.7.4-models.scorer) or by "
@@ -36,8 +36,8 @@ _LOAD_ERRORS = {
 # least 65 bytes more) do not depend on where the trailer starts; the one alignment padding after them (0-15
 # bytes, up to OpenFST's 16-byte boundary) does.
 _POSITION_FREE_BYTES = 64
-_FST_ALIGNMENT = 16
-_TRAILER_HEAD_BYTES = 25
+_FST_ALIGNMENT = FST_ALIGNMENT
+_TRAILER_HEAD_BYTES = TRAILER_HEAD.size
 
 
 def use_ds_ctcdecoder():
@@ -47,6 +47,16 @@ def use_ds_ctcdecoder():
     except ImportError:
         return False
     return True
+
+
+def scorer_probe():
+    """The probe (``"module:function"``) of the decoder in use, for
+    :func:`~deepspeech_freeze.scorer_package.check_scorer_package`: ds_ctcdecoder's where it is installed, else the
+    modern decoder's."""
+    if use_ds_ctcdecoder():
+        return SCORER_PROBE
+    from . import decoder_modern  # pylint: disable=import-outside-toplevel
+    return decoder_modern.SCORER_PROBE
 
 
 def _error_name(code):
@@ -146,11 +156,14 @@ def probe_scorer(scorer_path, alphabet):
 
 
 def load_scorer(scorer_path, alphabet, alpha, beta):
-    """The ds_ctcdecoder ``Scorer`` for package ``scorer_path`` with ``alpha``/``beta`` set, or None for ''.
+    """The scorer for package ``scorer_path`` with ``alpha``/``beta`` set, or None for '': ds_ctcdecoder's
+    ``Scorer``, or without ds_ctcdecoder :class:`deepspeech_freeze.decoder_modern.FlashlightScorer`.
 
     The package is first loaded and used in a child process (:data:`SCORER_PROBE`), because ds_ctcdecoder aborts or
     crashes the process on truncated or foreign files and on a package in UTF-8 mode; every problem is a
-    :class:`UserError` naming the file.
+    :class:`UserError` naming the file. Without ds_ctcdecoder the same holds for the modern decoder: its probe
+    (:data:`deepspeech_freeze.decoder_modern.SCORER_PROBE`) runs in the child, then
+    :func:`deepspeech_freeze.decoder_modern.load_scorer` loads the package here.
     """
     if not scorer_path:
         return None
@@ -161,11 +174,15 @@ def load_scorer(scorer_path, alphabet, alpha, beta):
         raise UserError("{}: this is not a file. {}".format(where, SCORER_HINT))
     if not os.access(scorer_path, os.R_OK):
         raise UserError("{}: the file is not readable (check its permissions)".format(where))
-    if not use_ds_ctcdecoder():
+    modern = not use_ds_ctcdecoder()
+    if modern:
         from . import decoder_modern  # pylint: disable=import-outside-toplevel
-        return decoder_modern.load_scorer(scorer_path, alphabet, alpha, beta)
+        missing = decoder_modern.available()
+        if missing:  # not the file's fault: say so before the check blames it
+            raise UserError("{}: decoding without ds_ctcdecoder needs flashlight-text ({}); install the stack's "
+                            "requirements (bin/install.sh --stack tf2)".format(where, missing))
     try:
-        info = check_scorer_package(scorer_path, alphabet, SCORER_PROBE)
+        info = check_scorer_package(scorer_path, alphabet, scorer_probe())
     except ScorerFileError as err:
         raise UserError("{} is not a usable scorer package: {}. {}".format(where, err, SCORER_HINT))
     except (IOError, OSError) as err:
@@ -174,6 +191,8 @@ def load_scorer(scorer_path, alphabet, alpha, beta):
         raise UserError("{} was built for UTF-8 byte output (--utf8) but the model outputs the labels of alphabet "
                         "{}: use a package built for this alphabet (`python -m deepspeech_freeze.lm` makes one)"
                         .format(where, alphabet.path))
+    if modern:
+        return decoder_modern.load_scorer(scorer_path, alphabet, alpha, beta)
     import ds_ctcdecoder
 
     try:

@@ -31,7 +31,9 @@ a quantized trie (``-a 255 -q 8``).
 5. ``build_binary -a <a_bits> -q <q_bits> -v <type>`` writes ``lm.binary`` (``-v``: no vocabulary strings, as the
    scorer package needs; ``-a``/``-q`` only apply to ``trie`` and are left out for ``probing``).
 6. ``kenlm.scorer`` = ``lm.binary`` + DeepSpeech's trailer with the vocabulary and the default alpha/beta
-   (:func:`~deepspeech_freeze.scorer_package.write_scorer_package`, as ``generate_package.py`` does).
+   (:func:`~deepspeech_freeze.scorer_package.write_scorer_package`, as ``generate_package.py`` does: with
+   ds_ctcdecoder on the TF 1.15 stack, with the same bytes written in Python on the TF 2 stack). The decoder of the
+   stack then loads and uses the new package once, in a child process.
 
 ``normalized.txt.gz``, ``lm.arpa``, ``lm_filtered.arpa`` and the tools' logs are deleted at the end unless
 ``--keep_intermediate`` is given. KenLM's binaries are looked up in ``--kenlm_bins``, else next to the running Python
@@ -322,7 +324,7 @@ def build_scorer(input_txt, output_dir, alphabet_path, language="de", keep_digit
                  binary_type="trie", discount_fallback=False, default_alpha=DEFAULT_ALPHA,
                  default_beta=DEFAULT_BETA, keep_intermediate=False, kenlm_bins=""):
     """Run the whole pipeline (see the module docstring); returns a dict with the paths and statistics."""
-    from .decoding import SCORER_PROBE
+    from .decoding import scorer_probe
     from .scorer_package import ScorerFileError, check_scorer_package, write_scorer_package
 
     # --- settings, checked before anything runs
@@ -438,7 +440,7 @@ def build_scorer(input_txt, output_dir, alphabet_path, language="de", keep_digit
     say("  {} ({}) in {:.1f} s".format(BINARY_NAME, human_size(os.path.getsize(paths["binary"])), seconds))
     write_scorer_package(paths["binary"], vocabulary, alphabet, paths["scorer"], default_alpha, default_beta)
     try:  # the decoder loads and uses the new package once, as evaluation will
-        package = check_scorer_package(paths["scorer"], alphabet, SCORER_PROBE)
+        package = check_scorer_package(paths["scorer"], alphabet, scorer_probe())
     except ScorerFileError as err:
         raise UserError("the new scorer package {} does not load: {}".format(paths["scorer"], err))
 

@@ -1,18 +1,22 @@
 """The TF 2 stack's decoder: DeepSpeech scorer packages written by ds_ctcdecoder 0.7.4 (on the TF 1.15 stack) are read
 back word for word by decoder_modern's own vocabulary reader, and flashlight-text decodes with them as ds_ctcdecoder
-does on the cases of test_decoding_metrics.py."""
+does on the cases of test_decoding_metrics.py; on TF 2 a damaged package is refused by the child-process check."""
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
+import kenlm_fixtures
 import stacks
-from conftest import ENGLISH
-from deepspeech_freeze import decoder_modern
+from conftest import ENGLISH, ROOT, run_module
+from deepspeech_freeze import decoder_modern, decoding, scorer_package
 from deepspeech_freeze.alphabet import Alphabet
 from deepspeech_freeze.errors import UserError
-from test_decoding_metrics import ARPA, DEFAULT_ALPHA, DEFAULT_BETA, WORDS, frames_to_probs, spell
+from test_decoding_metrics import (ARPA, DEFAULT_ALPHA, DEFAULT_BETA, WORDS, bad_scorer_files, frames_to_probs,
+                                   spell, utf8_package)
 
 VOCABULARY = sorted(WORDS + ["don't", "a"])
 
@@ -175,3 +179,148 @@ def test_cross_stack_flashlight_draws_word_boundaries_as_ds_ctcdecoder(package, 
     assert flashlight[:len(crafted)] == ds[:len(crafted)]
     agree = sum(a == b for a, b in zip(ds[len(crafted):], flashlight[len(crafted):]))
     assert agree >= 34, (agree, [pair for pair in zip(ds, flashlight) if pair[0] != pair[1]])
+
+
+# --- The TF 2 stack's scorer check: decoding.load_scorer loads a package in a child process first (the probe
+# decoder_modern.probe_scorer), so a damaged package is one UserError naming the file, not a crash. The TF 1.15
+# stack's check (ds_ctcdecoder's probe) is tested on the same files in test_decoding_metrics.py.
+
+tf2_only = stacks.only_on("tf2", "the modern decoder's scorer check (TF 1.15's is in test_decoding_metrics.py)")
+
+
+@pytest.fixture(scope="module")
+def own_lm_files(tmp_path_factory, alphabet):
+    """test_decoding_metrics' model and words, packaged on this stack (by the Python writer on TF 2)."""
+    folder = tmp_path_factory.mktemp("own")
+    (folder / "lm.arpa").write_text(ARPA)
+    binary = kenlm_fixtures.arpa_to_kenlm_binary(str(folder / "lm.arpa"), str(folder / "lm.binary"))
+    package = scorer_package.write_scorer_package(binary, WORDS, alphabet, str(folder / "lm.scorer"),
+                                                  DEFAULT_ALPHA, DEFAULT_BETA)
+    return {"folder": folder, "arpa": str(folder / "lm.arpa"), "binary": binary, "scorer": package}
+
+
+def assert_user_error_naming(path, alphabet, fragment):
+    with pytest.raises(UserError) as caught:
+        decoding.load_scorer(str(path), alphabet, 1.0, 1.0)
+    message = str(caught.value)
+    assert "--scorer_path {} is not a usable scorer package".format(path) in message, message
+    assert fragment in message, (fragment, message)
+    assert "deepspeech_freeze.lm" in message and "\n" not in message and "Traceback" not in message
+    return message
+
+
+@tf2_only
+def test_tf2_checked_package_loads_and_the_probe_reports_it(own_lm_files, alphabet):
+    info = scorer_package.check_scorer_package(own_lm_files["scorer"], alphabet, decoding.scorer_probe())
+    assert decoding.scorer_probe() == decoder_modern.SCORER_PROBE
+    assert info == {"order": 3, "utf8": False, "alpha": pytest.approx(DEFAULT_ALPHA, rel=1e-6),
+                    "beta": pytest.approx(DEFAULT_BETA, rel=1e-6), "words": len(WORDS)}
+    scorer = decoding.load_scorer(own_lm_files["scorer"], alphabet, DEFAULT_ALPHA, DEFAULT_BETA)
+    assert isinstance(scorer, decoder_modern.FlashlightScorer) and scorer.words == sorted(WORDS)
+    probs = frames_to_probs(spell("c") + [{"e": 0.55, "a": 0.4}, {}] + spell("t"), alphabet)
+    assert decoding.beam_search_batch(probs, [probs.shape[1]], alphabet, 64) == ["cet"]
+    assert decoding.beam_search_batch(probs, [probs.shape[1]], alphabet, 64, scorer=scorer) == ["cat"]
+
+
+@tf2_only
+def test_tf2_bad_scorer_files_are_user_errors(own_lm_files, alphabet, tmp_path):
+    kenlm = "flashlight's KenLM could not load its language model ("
+    size = os.path.getsize(own_lm_files["scorer"])
+    cut = "no DeepSpeech 0.7 scorer trailer (magic 'TRIE', version 6, an OpenFST vocabulary): the one at byte 560 " \
+          "is truncated or damaged ("
+    expected = {"random": "does not start with a KenLM binary header", "empty": "it is empty",
+                "arpa": "ARPA text language model", "lfs": "Git LFS pointer",
+                "unfinished-kenlm": "did not finish building", "old-kenlm": "format version 4",
+                "kenlm-format-line": "a KenLM binary with a damaged format line",
+                "bare-lm": "no DeepSpeech 0.7 scorer trailer (magic 'TRIE', version 6, an OpenFST vocabulary). ",
+                "truncated-lm": kenlm + "Binary file has size 280 but the headers say it should be at least 560)",
+                "truncated-header": kenlm + "End of file in",
+                "truncated-trailer": cut + "its head is cut short)",
+                "truncated-dictionary": cut + "the vocabulary FST is cut short)",
+                "truncated-end": cut + "the vocabulary FST is cut short ({} bytes needed, {} in the file))".format(
+                    size, size - 1),
+                "cut-16": cut + "the vocabulary FST is cut short ({} bytes needed, {} in the file))".format(
+                    size, size - 16),
+                "trailer-version": "its trailer is of version 7 (DeepSpeech 0.7 reads version 6)",
+                "extra-bytes": "truncated, or has bytes after its vocabulary dictionary"}
+    files = bad_scorer_files(tmp_path, own_lm_files)
+    assert sorted(files) == sorted(expected)
+    for name, path in files.items():
+        assert_user_error_naming(path, alphabet, expected[name])
+    utf8 = utf8_package(own_lm_files, tmp_path)
+    with pytest.raises(UserError, match="was built for UTF-8 byte output"):
+        decoding.load_scorer(utf8, alphabet, 1.0, 1.0)
+
+
+@tf2_only
+def test_tf2_every_cut_of_a_package_is_refused(own_lm_files, alphabet, tmp_path):
+    package, lm_bytes = open(own_lm_files["scorer"], "rb").read(), os.path.getsize(own_lm_files["binary"])
+    cuts = sorted(set(list(range(8, len(package), 120)) + [lm_bytes + 10, lm_bytes + 30]
+                      + [len(package) - n for n in (1, 2, 15, 16, 17, 100)]))
+    assert len(cuts) == 17
+    for cut in cuts:
+        path = tmp_path / "cut-{}".format(cut)
+        path.write_bytes(package[:cut])
+        assert_user_error_naming(path, alphabet, "")
+
+
+# The modern decoder alone on a file: load it in this process and decode every label equally likely.
+UNCHECKED_LOAD = """
+import sys
+import numpy as np
+from deepspeech_freeze import decoder_modern
+from deepspeech_freeze.alphabet import Alphabet
+alphabet = Alphabet(sys.argv[2])
+scorer = decoder_modern.load_scorer(sys.argv[1], alphabet, 1.0, 1.0)
+probs = np.full((1, 2 * alphabet.size, alphabet.size + 1), 1.0 / (alphabet.size + 1), np.float32)
+decoder_modern.beam_search_batch(probs, [probs.shape[1]], alphabet, 64, scorer=scorer)
+"""
+
+
+@tf2_only
+def test_tf2_without_the_check_flashlight_kills_the_process(own_lm_files, alphabet, tmp_path):
+    """What the child-process check is for on TF 2: flashlight's KenLM follows the offsets in a trie language model
+    (DeepSpeech's kind) unchecked, and one flipped byte near its end crashes the process that loads and uses it
+    (measured: the first 8 bytes of each 16 in its last 200 bytes but a few; 7 of these 13 flips). The check turns
+    each crash into the UserError."""
+    trie = str(tmp_path / "trie.binary")
+    subprocess.run([kenlm_fixtures.build_binary_path(), "-a", "255", "-q", "8", "-v", "trie", own_lm_files["arpa"],
+                    trie], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    package = open(scorer_package.write_scorer_package(trie, WORDS, alphabet, str(tmp_path / "trie.scorer"), 1.0,
+                                                       1.0), "rb").read()
+    lm_bytes = os.path.getsize(trie)
+    crashed = []
+    for offset in range(lm_bytes - 200, lm_bytes - 96, 8):
+        path = tmp_path / "flip-{}.scorer".format(offset)
+        path.write_bytes(package[:offset] + bytes([package[offset] ^ 0xFF]) + package[offset + 1:])
+        result = subprocess.run([sys.executable, "-c", UNCHECKED_LOAD, str(path), ENGLISH], cwd=ROOT,
+                                env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        if result.returncode < 0:
+            crashed.append(path)
+            assert_user_error_naming(path, alphabet, "the decoder died loading it (SIG")
+    assert len(crashed) >= 4, crashed
+
+
+@tf2_only
+def test_tf2_flipped_dictionary_indices_are_refused(own_lm_files, alphabet, tmp_path):
+    package = open(own_lm_files["scorer"], "rb").read()
+    # The last byte of each 16-byte arc is the high byte of its next state (as in test_decoding_metrics).
+    for offset in range(len(package) - 1, len(package) - 16 * 6, -16):
+        path = tmp_path / "next-state-{}".format(offset)
+        path.write_bytes(package[:offset] + bytes([package[offset] ^ 0xFF]) + package[offset + 1:])
+        assert_user_error_naming(path, alphabet, "indices outside its tables")
+
+
+@tf2_only
+def test_tf2_damaged_scorer_stops_training_with_one_error_line(own_lm_files, tmp_path, ldc_dir):
+    truncated = tmp_path / "kenlm.scorer"
+    truncated.write_bytes(open(own_lm_files["scorer"], "rb").read()[:-16])
+    result = run_module("deepspeech_freeze.train", "--train_files", str(ldc_dir / "ldc93s1.csv"), "--epochs", "1",
+                        "--checkpoint_dir", tmp_path / "ckpt", "--summary_dir", tmp_path / "summaries",
+                        "--n_hidden", "32", "--noshow_progressbar", "--alphabet_config_path", ENGLISH,
+                        "--scorer_path", truncated, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.output, result.output[-2000:]
+    errors = [line for line in result.output.splitlines() if line.startswith("ERROR: ")]
+    assert len(errors) == 1 and str(truncated) in errors[0] and "is truncated or damaged" in errors[0], errors
+    assert "STARTING Optimization" not in result.output

@@ -1,4 +1,7 @@
-"""`python -m deepspeech_freeze.lm` end to end with the real KenLM binaries, kenlm and ds_ctcdecoder (no mocks)."""
+"""`python -m deepspeech_freeze.lm` end to end with the real KenLM binaries, kenlm and the stack's decoder (no mocks).
+
+Runs on both stacks: on TF 1.15 ds_ctcdecoder writes the package's trailer and checks it, on TF 2 the Python writer
+(scorer_package.dictionary_trailer) writes it and flashlight-text checks it."""
 import gzip
 import io
 import os
@@ -14,10 +17,6 @@ from conftest import GERMAN, run_module
 from deepspeech_freeze import decoding, lm, scorer_package
 from deepspeech_freeze.alphabet import Alphabet
 from deepspeech_freeze.importers.text import normalize_text
-import stacks
-
-# Scorer packages get their vocabulary trailer from ds_ctcdecoder, which exists for Python <= 3.8 only.
-pytestmark = stacks.only_on("tf1", "writing scorer packages needs ds_ctcdecoder (docs/tf2-stack.md)")
 
 TOP_K = 34  # of 40 distinct words: the last six ("strasse", "viele", ...) fall out
 ORDER = 3
@@ -82,7 +81,7 @@ def test_output_files_and_summary(built):
     magic, version, utf8, alpha, beta = fixtures.read_trailer(package, lm_bytes)
     assert (magic, version, utf8) == (b"EIRT", 6, 0)
     assert alpha == pytest.approx(lm.DEFAULT_ALPHA) and beta == pytest.approx(lm.DEFAULT_BETA)
-    info = scorer_package.check_scorer_package(package, Alphabet(GERMAN), decoding.SCORER_PROBE)
+    info = scorer_package.check_scorer_package(package, Alphabet(GERMAN), decoding.scorer_probe())
     assert info["order"] == ORDER and not info["utf8"]
     assert info["alpha"] == pytest.approx(lm.DEFAULT_ALPHA) and info["beta"] == pytest.approx(lm.DEFAULT_BETA)
 

@@ -9,7 +9,7 @@ import stacks
 from conftest import ROOT
 
 BENCH = os.path.join(ROOT, "bench", "scorer_check.py")
-pytestmark = stacks.only_on("tf1", "the bench times ds_ctcdecoder's load, and writing the package needs it")
+pytestmark = stacks.only_on("tf1", "the bench times ds_ctcdecoder's plain load against the checked one")
 
 
 def test_tiny_scorer_bench_builds_a_package_and_reports(tmp_path):
