@@ -6,8 +6,9 @@
 #   --stack  tf1 (default): Python 3.7, TensorFlow 1.15.5, ds_ctcdecoder, in .venv;
 #            tf2: Python 3.12 (or 3.11), TensorFlow 2 in graph mode, flashlight-text, in .venv-tf2
 #            (requirements-tf2.txt). Also settable as $DSF_STACK.
-#   --test   also install the test requirements, Horovod (built from source, ~4 min) and, on tf1, the
-#            deepspeech-tflite 0.7.4 client (into .venv/tflite-runtime)
+#   --test   also install the test requirements, Horovod (built from source, ~4-6 min; on tf2 with Debian's
+#            libhighwayhash-dev and libfarmhash-dev) and, on tf1, the deepspeech-tflite 0.7.4 client
+#            (into .venv/tflite-runtime)
 #   --check  change nothing; exit 0 if everything is installed and up to
 #            date, 1 otherwise
 #
@@ -36,7 +37,7 @@ set -euo pipefail
 log() { printf '[install] %s\n' "$*"; }
 die() { printf '[install] ERROR: %s\n' "$*" >&2; exit 1; }
 
-usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
 
 WITH_TEST=0
 CHECK_ONLY=0
@@ -172,6 +173,11 @@ DEB_PACKAGES=(
     zlib1g-dev libbz2-dev liblzma-dev
     espeak-ng sox ffmpeg
 )
+# Horovod on the tf2 stack (--test): TensorFlow 2.21's headers include highwayhash and farmhash headers that its
+# wheel does not ship (xla/printer.h, tsl/platform/fingerprint.h); Debian has both as header packages.
+if [ "$STACK" = "tf2" ] && [ "$WITH_TEST" -eq 1 ]; then
+    DEB_PACKAGES+=(libhighwayhash-dev libfarmhash-dev)
+fi
 
 ensure_deb_packages() {
     if ! command -v dpkg-query >/dev/null 2>&1; then
@@ -301,9 +307,9 @@ if venv_usable && [ -f "$STAMP" ]; then
     fi
     extras_ok=1
     if [ "$WITH_TEST" -eq 1 ]; then
+        "$VENV/bin/python" -c "import horovod.tensorflow" >/dev/null 2>&1 || extras_ok=0
         if [ "$STACK" = "tf1" ]; then
-            "$VENV/bin/python" -c "import horovod.tensorflow" >/dev/null 2>&1 \
-                && [ -d "$VENV/tflite-runtime/deepspeech" ] || extras_ok=0
+            [ -d "$VENV/tflite-runtime/deepspeech" ] || extras_ok=0
         fi
     fi
     if [ "$stamp_ok" -eq 1 ] && [ "$extras_ok" -eq 1 ] && requirements_satisfied && kenlm_ok; then
@@ -410,7 +416,7 @@ else
 fi
 
 # ---------------------------------------------------------------------------
-# 5. Test extras: Horovod (built against this TensorFlow, Gloo only; ~4 min) and the
+# 5. Test extras: Horovod (built against this TensorFlow, Gloo only; ~4-6 min) and the
 #    stock TFLite client, kept apart because both clients are the `deepspeech` module.
 # ---------------------------------------------------------------------------
 
@@ -418,17 +424,34 @@ HOROVOD_VERSION=0.28.1
 horovod_ok() { "$VENV/bin/python" -c "import horovod.tensorflow" >/dev/null 2>&1; }
 tflite_ok() { [ -d "$VENV/tflite-runtime/deepspeech" ]; }
 
+# Horovod 0.28.1's xla_mpi_ops.cc includes tensorflow/compiler/xla/client/xla_builder.h. From TensorFlow 2.19 on
+# XLA's builder lives in xla/hlo/builder/ and the wheel no longer has that path (it has the new one, also under
+# tensorflow/compiler/xla/hlo/builder/). Prints a folder holding one forwarding header for that path (for
+# CPLUS_INCLUDE_PATH, during the build only), or nothing when this TensorFlow still has it.
+horovod_header_shim() {
+    local include shim="$VENV/src/horovod-include"
+    include="$("$VENV/bin/python" -c 'import importlib.util, os
+print(os.path.join(os.path.dirname(importlib.util.find_spec("tensorflow").origin), "include"))' </dev/null)" \
+        || die "cannot find TensorFlow's include folder"
+    [ ! -f "$include/tensorflow/compiler/xla/client/xla_builder.h" ] \
+        && [ -f "$include/xla/hlo/builder/xla_builder.h" ] || return 0
+    mkdir -p "$shim/tensorflow/compiler/xla/client"
+    printf '%s\n' '// Written by bin/install.sh: the path Horovod 0.28.1 includes, forwarded to where TensorFlow 2.19+ has it.' \
+        '#include "xla/hlo/builder/xla_builder.h"' >"$shim/tensorflow/compiler/xla/client/xla_builder.h"
+    printf '%s\n' "$shim"
+}
+
 if [ "$WITH_TEST" -eq 1 ]; then
-    if [ "$STACK" = "tf2" ]; then
-        # Measured: Horovod 0.28.1 (its last release) does not compile against this TensorFlow's headers
-        # (docs/tf2-stack.md); multi-process training is a TF 1.15 stack feature.
-        log "Horovod: not built for the tf2 stack (Horovod 0.28.1 does not compile against TensorFlow 2.21; it does against 2.17.1)"
-    elif horovod_ok; then
+    if horovod_ok; then
         log "Horovod: ok"
     else
+        shim=""
+        [ "$STACK" = "tf2" ] && shim="$(horovod_header_shim)"
         log "building Horovod $HOROVOD_VERSION against TensorFlow (Gloo, no MPI; takes a few minutes)"
-        HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITHOUT_PYTORCH=1 HOROVOD_WITHOUT_MXNET=1 HOROVOD_WITH_GLOO=1 \
-            HOROVOD_WITHOUT_MPI=1 pip_q install -q --no-cache-dir --no-build-isolation "horovod==$HOROVOD_VERSION" \
+        [ -z "$shim" ] || log "  with $shim on CPLUS_INCLUDE_PATH (tensorflow/compiler/xla/client/xla_builder.h)"
+        ( if [ -n "$shim" ]; then export CPLUS_INCLUDE_PATH="$shim${CPLUS_INCLUDE_PATH:+:$CPLUS_INCLUDE_PATH}"; fi
+          HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITHOUT_PYTORCH=1 HOROVOD_WITHOUT_MXNET=1 HOROVOD_WITH_GLOO=1 \
+              HOROVOD_WITHOUT_MPI=1 pip_q install -q --no-cache-dir --no-build-isolation "horovod==$HOROVOD_VERSION" ) \
             || die "Horovod build failed (needs cmake and a C++ compiler)"
         horovod_ok || die "Horovod was built but does not import"
     fi

@@ -55,7 +55,7 @@ class Horovod(Single):
         try:
             import horovod.tensorflow as hvd  # pylint: disable=import-outside-toplevel
         except ImportError:
-            raise UserError("--horovod needs Horovod: bin/install.sh --horovod builds it (about 4 minutes)")
+            raise UserError("--horovod needs Horovod: bin/install.sh --test builds it (either stack, about 4-6 minutes)")
         hvd.init()
         self.hvd = hvd
         self.rank, self.size, self.local_rank = hvd.rank(), hvd.size(), hvd.local_rank()
