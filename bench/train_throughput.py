@@ -240,7 +240,7 @@ def analyse_trace(run_metadata, graph, frames, batch):
     categories = collections.Counter()
     for name, seconds in durations.items():
         kind = types.get(name, "")
-        in_lstm = "BlockLSTM" in name or "cudnn_lstm" in name
+        in_lstm = "BlockLSTM" in name or "cudnn_lstm" in name or "projected_lstm" in name
         if "MatMul" in kind and not in_lstm:
             flops = _matmul_flops(graph, name, inputs.get(name, []), rows)
             if flops is None:
@@ -250,9 +250,9 @@ def analyse_trace(run_metadata, graph, frames, batch):
                 dense_seconds += seconds
                 dense_ops += 1
             category = "dense matmul (gradient)" if "/gradients/" in "/" + name else "dense matmul (forward)"
-        elif "BlockLSTM_grad" in name or kind == "BlockLSTMGrad":
+        elif "BlockLSTM_grad" in name or kind == "BlockLSTMGrad" or (in_lstm and "/gradients/" in "/" + name):
             category = "LSTM backward"
-        elif kind == "BlockLSTM":
+        elif kind == "BlockLSTM" or in_lstm:
             category = "LSTM forward"
         elif kind.startswith("CTC"):
             category = "CTC loss"
@@ -268,7 +268,8 @@ def analyse_trace(run_metadata, graph, frames, batch):
 
 def lstm_backward_built(graph):
     """Which LSTM gradient parts the training graph contains: 'none', or a '+'-list of dW, dx, stock."""
-    names = [op.name for op in graph.get_operations() if "BlockLSTM_grad" in op.name]
+    names = [op.name for op in graph.get_operations()
+             if "BlockLSTM_grad" in op.name or "fast_block_lstm_grad" in op.name]
     if not names:
         return "none"
     if any(op.type == "BlockLSTMGrad" for op in graph.get_operations()):

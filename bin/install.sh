@@ -441,18 +441,46 @@ print(os.path.join(os.path.dirname(importlib.util.find_spec("tensorflow").origin
     printf '%s\n' "$shim"
 }
 
+# A built Horovod wheel is kept per Horovod, TensorFlow and Python version, outside the checkout (a build takes
+# minutes; a wheel built against another TensorFlow would not load): $DSF_CACHE_DIR, else
+# ~/.cache/deepspeech-freeze. Prints that wheel's folder.
+horovod_wheel_dir() {
+    local tag
+    tag="$("$VENV/bin/python" -c 'import sys, tensorflow as tf
+print("tf{}-cp{}{}".format(tf.__version__, *sys.version_info[:2]))' 2>/dev/null </dev/null)" \
+        || die "cannot import TensorFlow in $VENV to build Horovod against it"
+    printf '%s\n' "${DSF_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/deepspeech-freeze}/horovod-$HOROVOD_VERSION-$tag"
+}
+
+build_horovod_wheel() {  # $1: the folder the wheel goes to
+    local shim="" work
+    [ "$STACK" = "tf2" ] && shim="$(horovod_header_shim)"
+    log "building Horovod $HOROVOD_VERSION against TensorFlow (Gloo, no MPI; takes a few minutes)"
+    [ -z "$shim" ] || log "  with $shim on CPLUS_INCLUDE_PATH (tensorflow/compiler/xla/client/xla_builder.h)"
+    work="$(mktemp -d "${TMPDIR:-/tmp}/dsf-horovod.XXXXXX")"
+    ( if [ -n "$shim" ]; then export CPLUS_INCLUDE_PATH="$shim${CPLUS_INCLUDE_PATH:+:$CPLUS_INCLUDE_PATH}"; fi
+      HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITHOUT_PYTORCH=1 HOROVOD_WITHOUT_MXNET=1 HOROVOD_WITH_GLOO=1 \
+          HOROVOD_WITHOUT_MPI=1 pip_q wheel -q --no-deps --no-cache-dir --no-build-isolation -w "$work" \
+          "horovod==$HOROVOD_VERSION" ) || { rm -rf "$work"; die "Horovod build failed (needs cmake and a C++ compiler)"; }
+    mkdir -p "$1" && mv "$work"/horovod-*.whl "$1"/ && rm -rf "$work" || die "could not keep the Horovod wheel in $1"
+}
+
 if [ "$WITH_TEST" -eq 1 ]; then
     if horovod_ok; then
         log "Horovod: ok"
     else
-        shim=""
-        [ "$STACK" = "tf2" ] && shim="$(horovod_header_shim)"
-        log "building Horovod $HOROVOD_VERSION against TensorFlow (Gloo, no MPI; takes a few minutes)"
-        [ -z "$shim" ] || log "  with $shim on CPLUS_INCLUDE_PATH (tensorflow/compiler/xla/client/xla_builder.h)"
-        ( if [ -n "$shim" ]; then export CPLUS_INCLUDE_PATH="$shim${CPLUS_INCLUDE_PATH:+:$CPLUS_INCLUDE_PATH}"; fi
-          HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITHOUT_PYTORCH=1 HOROVOD_WITHOUT_MXNET=1 HOROVOD_WITH_GLOO=1 \
-              HOROVOD_WITHOUT_MPI=1 pip_q install -q --no-cache-dir --no-build-isolation "horovod==$HOROVOD_VERSION" ) \
-            || die "Horovod build failed (needs cmake and a C++ compiler)"
+        wheels="$(horovod_wheel_dir)"
+        if ls "$wheels"/horovod-*.whl >/dev/null 2>&1; then
+            log "Horovod: installing the wheel built earlier against this TensorFlow ($wheels)"
+            if ! { pip_q install -q "$wheels"/horovod-*.whl && horovod_ok; }; then
+                log "  that wheel does not work here: building it again"
+                rm -rf "$wheels"
+            fi
+        fi
+        if ! horovod_ok; then
+            build_horovod_wheel "$wheels"
+            pip_q install -q "$wheels"/horovod-*.whl || die "could not install the Horovod wheel from $wheels"
+        fi
         horovod_ok || die "Horovod was built but does not import"
     fi
     if [ "$STACK" != "tf1" ]; then

@@ -4,7 +4,9 @@ Three builds of the same single-layer, unidirectional LSTM with forget bias 0 (w
 
 * :func:`fused_lstm` (training on CPU and GPU, evaluation, .pb export): TF's fused ``BlockLSTM`` op over variables
   with the canonical names ``cudnn_lstm/rnn/multi_rnn_cell/cell_0/cudnn_compatible_lstm_cell/{kernel,bias}``,
-  exactly the op and variables DeepSpeech 0.7's ``LSTMBlockFusedCell`` creates.
+  exactly the op and variables DeepSpeech 0.7's ``LSTMBlockFusedCell`` creates; or, for training on the TF 2
+  stack (:func:`forward_kind`), the same maths over the same variables with the input projection as one matmul
+  for all steps (:func:`_projected_forward`).
 * :func:`cudnn_lstm` (``--train_cudnn``, GPU only): ``tf.contrib.cudnn_rnn.CudnnLSTM`` with its opaque kernel on
   TF 1.15; on TF 2 (no ``tf.contrib``) the same variable, op and checkpoint keys built from ``CudnnRNN`` directly
   (:func:`_cudnn_lstm_without_contrib`).
@@ -46,8 +48,9 @@ FORWARD_ENV = "DSF_LSTM_FORWARD"
 FORWARD_KINDS = ("fused", "projected")
 #: Overrides :data:`FORWARD_ENV` when set to one of :data:`FORWARD_KINDS` (tests and benchmarks); None reads it.
 FORWARD = None
-#: Per stack, the faster of the two as measured by bench/compare_stacks.py (docs/performance.md).
-DEFAULT_FORWARD = "fused"
+#: Per stack: BlockLSTM on TF 1.15 (DeepSpeech's op); on TF 2 the projected forward, the faster there as measured by
+#: bench/compare_stacks.py (n_hidden 2048: 10.8 vs 12.4 s per step at 0 frozen; docs/tf2-stack.md).
+DEFAULT_FORWARD = "projected" if tfcompat.IS_TF2 else "fused"
 _FAST_GRADIENT_NAME = "DeepSpeechFreezeFastBlockLSTM"  # builds every gradient: the default, always correct
 #: Gradient-override name for each ``(weights, input)`` pair of needed gradients. An LSTM with neither needed is never
 #: reached by ``tf.gradients`` (nothing on a path to a trainable variable), so that pair gets the default.
@@ -168,17 +171,19 @@ def _projected_forward(x, c_prev, h_prev, kernel, bias, max_len, weights, inputs
 
         return (cell_states, outputs), gradient
 
-    return recurrence(x, c_prev, h_prev, tf.identity(kernel), tf.identity(bias))
+    with tf.compat.v1.name_scope("projected_lstm"):  # one name for its forward ops, and so for their gradient's
+        return recurrence(x, c_prev, h_prev, tf.identity(kernel), tf.identity(bias))
 
 
 def forward_kind():
     """``'fused'`` or ``'projected'``, the training graph's LSTM forward (:func:`fused_lstm`): :data:`FORWARD` if
-    set, else ``$DSF_LSTM_FORWARD``, else this stack's default (:data:`DEFAULT_FORWARD`)."""
+    set, else ``$DSF_LSTM_FORWARD``, else this stack's default (:data:`DEFAULT_FORWARD`). With TF's stock gradient
+    (:func:`gradient_kind`) it is ``'fused'``: that gradient belongs to the BlockLSTM op."""
     kind = FORWARD if FORWARD is not None else (os.environ.get(FORWARD_ENV) or DEFAULT_FORWARD)
     kind = kind.strip().lower()
     if kind not in FORWARD_KINDS:
         raise UserError("{}={!r}: use one of {}".format(FORWARD_ENV, kind, ", ".join(FORWARD_KINDS)))
-    return kind
+    return "fused" if gradient_kind() == "stock" else kind
 
 
 def gradient_kind():

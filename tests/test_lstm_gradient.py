@@ -174,7 +174,7 @@ def test_projected_forward_declared_gradients_only(gradient_kind, weights, input
     assert max(_relative_error(p, s) for p, s in zip(projected, stock) if p is not None) <= RTOL
 
 
-def test_forward_switch(monkeypatch):
+def test_forward_switch(gradient_kind, monkeypatch):
     saved = lstm.FORWARD
     try:
         lstm.FORWARD = None
@@ -184,6 +184,11 @@ def test_forward_switch(monkeypatch):
         assert lstm.forward_kind() == "projected"
         lstm.FORWARD = "fused"
         assert lstm.forward_kind() == "fused"
+        lstm.FORWARD = "projected"
+        gradient_kind("stock")  # TF's own gradient exists for the BlockLSTM op only
+        assert lstm.forward_kind() == "fused"
+        gradient_kind("fast")
+        assert lstm.forward_kind() == "projected"
         lstm.FORWARD = "unrolled"
         with pytest.raises(UserError, match="DSF_LSTM_FORWARD"):
             lstm.forward_kind()
