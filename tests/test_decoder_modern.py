@@ -16,7 +16,7 @@ from deepspeech_freeze import decoder_modern, decoding, scorer_package
 from deepspeech_freeze.alphabet import Alphabet
 from deepspeech_freeze.errors import UserError
 from test_decoding_metrics import (ARPA, DEFAULT_ALPHA, DEFAULT_BETA, WORDS, bad_scorer_files, frames_to_probs,
-                                   spell, utf8_package)
+                                   package_cuts, spell, utf8_package)
 
 VOCABULARY = sorted(WORDS + ["don't", "a"])
 
@@ -254,13 +254,7 @@ def test_tf2_bad_scorer_files_are_user_errors(own_lm_files, alphabet, tmp_path):
 
 @tf2_only
 def test_tf2_every_cut_of_a_package_is_refused(own_lm_files, alphabet, tmp_path):
-    package, lm_bytes = open(own_lm_files["scorer"], "rb").read(), os.path.getsize(own_lm_files["binary"])
-    cuts = sorted(set(list(range(8, len(package), 120)) + [lm_bytes + 10, lm_bytes + 30]
-                      + [len(package) - n for n in (1, 2, 15, 16, 17, 100)]))
-    assert len(cuts) == 17
-    for cut in cuts:
-        path = tmp_path / "cut-{}".format(cut)
-        path.write_bytes(package[:cut])
+    for path in package_cuts(own_lm_files, tmp_path):
         assert_user_error_naming(path, alphabet, "")
 
 

@@ -287,18 +287,26 @@ def test_bad_scorer_files_are_user_errors(alphabet, lm_files, tmp_path):
         assert "deepspeech_freeze.lm" in message and "\n" not in message and "Traceback" not in message
 
 
-def test_every_cut_of_a_package_is_refused(alphabet, lm_files, tmp_path):
-    # Cuts in the KenLM header, its data, the trailer's head, the dictionary's header, states and arcs.
-    package, lm_bytes = open(lm_files["scorer"], "rb").read(), os.path.getsize(lm_files["binary"])
+def package_cuts(files, tmp_path):
+    """Copies of package ``files["scorer"]`` cut short in the KenLM header, its data, the trailer's head, the
+    dictionary's header, states and arcs: 17 paths."""
+    package, lm_bytes = open(files["scorer"], "rb").read(), os.path.getsize(files["binary"])
     cuts = sorted(set(list(range(8, len(package), 120)) + [lm_bytes + 10, lm_bytes + 30]
                       + [len(package) - n for n in (1, 2, 15, 16, 17, 100)]))
     assert len(cuts) == 17
+    paths = []
     for cut in cuts:
         path = tmp_path / "cut-{}".format(cut)
         path.write_bytes(package[:cut])
+        paths.append(path)
+    return paths
+
+
+def test_every_cut_of_a_package_is_refused(alphabet, lm_files, tmp_path):
+    for path in package_cuts(lm_files, tmp_path):
         with pytest.raises(UserError) as caught:
             decoding.load_scorer(str(path), alphabet, 1.0, 1.0)
-        assert "is not a usable scorer package" in str(caught.value), (cut, str(caught.value))
+        assert "is not a usable scorer package" in str(caught.value), (path, str(caught.value))
 
 
 # ds_ctcdecoder alone on a file: load it, decode a few frames with it.

@@ -25,9 +25,16 @@ def command(csv, ckpt, *extra):
 
 
 def start(csv, ckpt, *extra, preexec=None):
+    """Training as a child process. Its SIGINT is reset to the default first: a shell that runs the suite as a
+    background job (as .ci/run does) starts it with SIGINT ignored, every child inherits that, and Python then
+    installs no KeyboardInterrupt handler."""
+    def child_setup():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if preexec is not None:
+            preexec()
     return subprocess.Popen(command(csv, ckpt, *extra), cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                            preexec_fn=preexec)
+                            preexec_fn=child_setup)
 
 
 def assert_loadable(path):
