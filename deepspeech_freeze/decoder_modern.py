@@ -34,65 +34,15 @@ ds_ctcdecoder on 263 of 600 utterances; this style on 421.
 """
 import math
 import os
-import struct
 
 import numpy as np
 
 from .errors import UserError
-from .scorer_package import (ARC_DTYPE, FST_ALIGNMENT, FST_ARC_TYPE, FST_FLAG_ALIGNED, FST_FLAG_SYMBOLS,
-                             FST_HEADER_TAIL, FST_MAGIC, FST_TYPE, STATE_DTYPE, TRAILER_HEAD, TRAILER_MAGIC,
-                             TRAILER_VERSION, ScorerFileError, kenlm_parameters)
+from .scorer_package import (TRAILER_HEAD, TRAILER_MAGIC, TRAILER_VERSION, ScorerFileError, VocabularyError,
+                             kenlm_parameters, parse_const_fst)
 
 #: What the child process of :func:`~deepspeech_freeze.scorer_package.check_scorer_package` runs for this backend.
 SCORER_PROBE = "deepspeech_freeze.decoder_modern:probe_scorer"
-
-
-class VocabularyError(ValueError):
-    """The file holds no readable DeepSpeech vocabulary trailer; the message says what was found."""
-
-
-def _string_at(data, position):
-    (length,) = struct.unpack_from("<i", data, position)
-    if not 0 <= length <= 64:
-        raise VocabularyError("damaged FST header")
-    start = position + 4
-    return bytes(data[start:start + length]), start + length
-
-
-def _parse_const_fst(data, offset):
-    """``(start, states, arcs, end)`` of the ConstFst starting at byte ``offset`` of ``data`` (the whole file);
-    ``end`` is the offset just after its arc table."""
-    (magic,) = struct.unpack_from("<i", data, offset)
-    if magic != FST_MAGIC:
-        raise VocabularyError("no OpenFST magic number after the trailer")
-    fst_type, position = _string_at(data, offset + 4)
-    arc_type, position = _string_at(data, position)
-    version, flags, _properties, start, n_states, n_arcs = FST_HEADER_TAIL.unpack_from(data, position)
-    position += FST_HEADER_TAIL.size
-    if fst_type != FST_TYPE or arc_type != FST_ARC_TYPE:
-        raise VocabularyError("a {}/{} FST, not DeepSpeech's const/standard one".format(
-            fst_type.decode("ascii", "replace"), arc_type.decode("ascii", "replace")))
-    if flags & FST_FLAG_SYMBOLS:  # symbol tables stored in the header: DeepSpeech never writes them
-        raise VocabularyError("an FST with symbol tables, which DeepSpeech does not write")
-    if n_states < 0 or n_arcs < 0 or not -1 <= start < max(n_states, 1):
-        raise VocabularyError("damaged FST header")
-
-    def aligned(at):
-        # OpenFST aligns the arrays to 16 bytes of the file position when its aligned flag is set.
-        return (at + FST_ALIGNMENT - 1) // FST_ALIGNMENT * FST_ALIGNMENT if flags & FST_FLAG_ALIGNED else at
-
-    states_at = aligned(position)
-    arcs_at = aligned(states_at + n_states * STATE_DTYPE.itemsize)
-    end = arcs_at + n_arcs * ARC_DTYPE.itemsize
-    if end > len(data):
-        raise VocabularyError("the vocabulary FST is cut short ({} bytes needed, {} in the file)".format(
-            end, len(data)))
-    states = np.frombuffer(data, dtype=STATE_DTYPE, count=n_states, offset=states_at)
-    arcs = np.frombuffer(data, dtype=ARC_DTYPE, count=n_arcs, offset=arcs_at)
-    if n_states and (np.any(states["first_arc"].astype(np.int64) + states["n_arcs"] > n_arcs)
-                     or np.any(arcs["next"] < 0) or np.any(arcs["next"] >= n_states)):
-        raise VocabularyError("the vocabulary FST is damaged (indices outside its tables)")
-    return int(start), states, arcs, end
 
 
 def find_trailer(data):
@@ -112,8 +62,8 @@ def find_trailer(data):
                 other_version = version
             if version == TRAILER_VERSION:
                 try:
-                    _parse_const_fst(data, position + TRAILER_HEAD.size)
-                except (VocabularyError, struct.error, ValueError) as err:
+                    parse_const_fst(data, position + TRAILER_HEAD.size)
+                except ValueError as err:  # a VocabularyError, or numpy's for a table past the end
                     damaged = damaged or (position, str(err) if isinstance(err, VocabularyError) else
                                           "the vocabulary FST is cut short")
                 else:
@@ -139,7 +89,7 @@ def read_vocabulary(path, alphabet):
     with open(path, "rb") as handle:
         data = handle.read()
     offset, utf8, alpha, beta = find_trailer(data)
-    start, states, arcs, end = _parse_const_fst(data, offset + TRAILER_HEAD.size)
+    start, states, arcs, end = parse_const_fst(data, offset + TRAILER_HEAD.size)
     words = []
     if start >= 0:
         labels = alphabet.labels

@@ -9,13 +9,13 @@ text of the best beam is the transcript. The scorer's alpha (LM weight) and beta
 the flags, overriding the defaults stored in the package.
 """
 import os
-import struct
 import tempfile
 
 import numpy as np
 
 from .errors import UserError
-from .scorer_package import FST_ALIGNMENT, TRAILER_HEAD, ScorerFileError, check_scorer_package, native_alphabet
+from .scorer_package import (FST_ALIGNMENT, TRAILER_HEAD, ScorerFileError, VocabularyError, check_scorer_package,
+                             native_alphabet, parse_const_fst)
 
 SCORER_HINT = ("A scorer package is a KenLM language model with DeepSpeech 0.7's vocabulary trailer, as written by "
                "DeepSpeech 0.7's generate_package.py (e.g. the release file deepspeech-0.7.4-models.scorer) or by "
@@ -36,8 +36,6 @@ _LOAD_ERRORS = {
 # least 65 bytes more) do not depend on where the trailer starts; the one alignment padding after them (0-15
 # bytes, up to OpenFST's 16-byte boundary) does.
 _POSITION_FREE_BYTES = 64
-_FST_ALIGNMENT = FST_ALIGNMENT
-_TRAILER_HEAD_BYTES = TRAILER_HEAD.size
 
 
 def use_ds_ctcdecoder():
@@ -90,11 +88,11 @@ def _check_trailer_ends_the_file(trailer, scorer, scorer_path):
     # 1 GB package from the start takes seconds. ``trailer``: the dictionary written back at offset 0.
     size = os.path.getsize(scorer_path)
     with open(scorer_path, "rb") as handle:
-        handle.seek(max(0, size - len(trailer) - 2 * _FST_ALIGNMENT))
+        handle.seek(max(0, size - len(trailer) - 2 * FST_ALIGNMENT))
         tail = handle.read()
     start = tail.find(trailer[:_POSITION_FREE_BYTES])
     if start >= 0:
-        offset = (size - len(tail) + start) % _FST_ALIGNMENT
+        offset = (size - len(tail) + start) % FST_ALIGNMENT
         if offset:
             trailer = _saved_trailer(scorer, offset)
         if tail[start:] == trailer:
@@ -105,26 +103,14 @@ def _check_trailer_ends_the_file(trailer, scorer, scorer_path):
 
 def _check_dictionary_indices(trailer):
     # ds_ctcdecoder follows the dictionary's state and arc indices without bounds checks: one flipped bit there
-    # crashes a decode hours later, when a beam reaches that arc. The bytes written back (at offset 0) are the
-    # trailer head, then OpenFST's ConstFst: magic, FST and arc type strings, version, flags, properties, start,
-    # state and arc counts; then, each at a 16-byte boundary, the states (final weight, first arc, arc count, input
-    # and output epsilon counts) and the arcs (input label, output label, weight, next state).
+    # crashes a decode hours later, when a beam reaches that arc. ``trailer``: the dictionary written back at offset
+    # 0 (the trailer head, then OpenFST's ConstFst), which must end where its arc table does.
     try:
-        position = _TRAILER_HEAD_BYTES + 4
-        for _ in range(2):
-            position += 4 + struct.unpack_from("<i", trailer, position)[0]
-        start, n_states, n_arcs = struct.unpack_from("<qqq", trailer, position + 16)
-    except struct.error:
+        end = parse_const_fst(trailer, TRAILER_HEAD.size)[3]
+    except VocabularyError as err:
+        raise ScorerFileError("its vocabulary dictionary: {}".format(err))
+    if end != len(trailer):
         raise ScorerFileError("its vocabulary dictionary has a damaged header")
-    states_at = -(-(position + 40) // _FST_ALIGNMENT) * _FST_ALIGNMENT
-    arcs_at = -(-(states_at + 20 * n_states) // _FST_ALIGNMENT) * _FST_ALIGNMENT
-    if min(n_states, n_arcs) < 0 or not -1 <= start < n_states or arcs_at + 16 * n_arcs != len(trailer):
-        raise ScorerFileError("its vocabulary dictionary has a damaged header")
-    states = np.frombuffer(trailer, "<u4", 5 * n_states, states_at).reshape(n_states, 5).astype(np.int64)
-    arcs = np.frombuffer(trailer, "<i4", 4 * n_arcs, arcs_at).reshape(n_arcs, 4)
-    if (np.any(states[:, 1] + states[:, 2] > n_arcs) or np.any(states[:, 3:] > states[:, 2:3])
-            or np.any(arcs[:, :2] < 0) or np.any(arcs[:, 3] < 0) or np.any(arcs[:, 3] >= n_states)):
-        raise ScorerFileError("its vocabulary dictionary is damaged (indices outside its tables)")
 
 
 def probe_scorer(scorer_path, alphabet):

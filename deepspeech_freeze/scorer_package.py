@@ -164,6 +164,62 @@ def run_probe(argv):
     sys.stdout.write("\n" + json.dumps(answer) + "\n")
 
 
+class VocabularyError(ValueError):
+    """The file holds no readable DeepSpeech vocabulary trailer; the message says what was found."""
+
+
+def _string_at(data, position):
+    (length,) = struct.unpack_from("<i", data, position)
+    if not 0 <= length <= 64:
+        raise VocabularyError("damaged FST header")
+    start = position + 4
+    return bytes(data[start:start + length]), start + length
+
+
+def parse_const_fst(data, offset):
+    """``(start, states, arcs, end)`` of the ConstFst starting at byte ``offset`` of ``data`` (the whole file, or a
+    trailer written from offset 0); ``end`` is the offset just after its arc table. Raises
+    :class:`VocabularyError` for anything but DeepSpeech's const/standard FST with every index inside its tables:
+    ds_ctcdecoder follows the indices without bounds checks, so one flipped bit there crashes a decode later."""
+    try:
+        (magic,) = struct.unpack_from("<i", data, offset)
+        if magic != FST_MAGIC:
+            raise VocabularyError("no OpenFST magic number after the trailer")
+        fst_type, position = _string_at(data, offset + 4)
+        arc_type, position = _string_at(data, position)
+        version, flags, _properties, start, n_states, n_arcs = FST_HEADER_TAIL.unpack_from(data, position)
+    except struct.error:  # the header runs past the end of the data
+        raise VocabularyError("the vocabulary FST is cut short")
+    position += FST_HEADER_TAIL.size
+    if fst_type != FST_TYPE or arc_type != FST_ARC_TYPE:
+        raise VocabularyError("a {}/{} FST, not DeepSpeech's const/standard one".format(
+            fst_type.decode("ascii", "replace"), arc_type.decode("ascii", "replace")))
+    if flags & FST_FLAG_SYMBOLS:  # symbol tables stored in the header: DeepSpeech never writes them
+        raise VocabularyError("an FST with symbol tables, which DeepSpeech does not write")
+    if n_states < 0 or n_arcs < 0 or not -1 <= start < max(n_states, 1):
+        raise VocabularyError("damaged FST header")
+
+    def aligned(at):
+        # OpenFST aligns the arrays to 16 bytes of the file position when its aligned flag is set.
+        return (at + FST_ALIGNMENT - 1) // FST_ALIGNMENT * FST_ALIGNMENT if flags & FST_FLAG_ALIGNED else at
+
+    states_at = aligned(position)
+    arcs_at = aligned(states_at + n_states * STATE_DTYPE.itemsize)
+    end = arcs_at + n_arcs * ARC_DTYPE.itemsize
+    if end > len(data):
+        raise VocabularyError("the vocabulary FST is cut short ({} bytes needed, {} in the file)".format(
+            end, len(data)))
+    states = np.frombuffer(data, dtype=STATE_DTYPE, count=n_states, offset=states_at)
+    arcs = np.frombuffer(data, dtype=ARC_DTYPE, count=n_arcs, offset=arcs_at)
+    n_state_arcs = states["n_arcs"].astype(np.int64)
+    if n_states and (np.any(states["first_arc"].astype(np.int64) + n_state_arcs > n_arcs)
+                     or np.any(states["n_iepsilons"] > n_state_arcs) or np.any(states["n_oepsilons"] > n_state_arcs)
+                     or np.any(arcs["ilabel"] < 0) or np.any(arcs["olabel"] < 0)
+                     or np.any(arcs["next"] < 0) or np.any(arcs["next"] >= n_states)):
+        raise VocabularyError("the vocabulary FST is damaged (indices outside its tables)")
+    return int(start), states, arcs, end
+
+
 def kenlm_parameters(path):
     """``(order, has_vocabulary)`` from the header of the KenLM binary ``path``, or None when it has no readable one.
 
@@ -504,7 +560,7 @@ def _ds_ctcdecoder_dictionary(path, words, alphabet, default_alpha, default_beta
 def _check_bare_kenlm_binary(path):
     # What ds_ctcdecoder's load_lm refuses, checked without it: vocabulary strings where the trailer has to go, or
     # a trailer already there. (KenLM itself loads the file in the check that follows the writing, in lm.py.)
-    from .decoder_modern import VocabularyError, find_trailer  # pylint: disable=import-outside-toplevel
+    from .decoder_modern import find_trailer  # pylint: disable=import-outside-toplevel
 
     parameters = kenlm_parameters(path)
     if parameters is None:

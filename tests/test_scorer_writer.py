@@ -95,7 +95,7 @@ def lm_binary(lm_arpa):
 def read_fst(data):
     """(trailer offset, start, states, arcs, properties word) of the package bytes ``data``, by the reader."""
     offset = decoder_modern.find_trailer(data)[0]
-    start, states, arcs, end = decoder_modern._parse_const_fst(data, offset + scorer_package.TRAILER_HEAD.size)
+    start, states, arcs, end = scorer_package.parse_const_fst(data, offset + scorer_package.TRAILER_HEAD.size)
     assert end == len(data)
     # magic, "const", "standard", version, flags: the properties word follows them.
     (properties,) = struct.unpack_from("<Q", data, offset + scorer_package.TRAILER_HEAD.size + 4 + 9 + 12 + 8)
