@@ -25,26 +25,20 @@ def write_failure(directory, err):
 def run_main(main, argv=None):
     """Run an absl ``main`` so that a :class:`UserError` (or Ctrl-C) ends with one line instead of a traceback."""
     from absl import app
-
-    def guarded(args):
-        try:
-            return main(args)
-        except UserError as err:
-            sys.stderr.write("ERROR: {}\n".format(err))
-            sys.stderr.flush()
-            sys.exit(EXIT_USER_ERROR)
-
-    app.run(guarded, argv=argv)
+    app.run(lambda args: run_cli(main, args), argv=argv)
 
 
 def run_cli(main, *args, **kwargs):
-    """Run an argparse tool's work ``main(*args, **kwargs)``: a :class:`UserError` is one ``ERROR:`` line and exit
-    status 2, Ctrl-C one line and status 130 (the work can be resumed by running the same command again)."""
+    """Run a tool's work ``main(*args, **kwargs)``: a :class:`UserError` is one ``ERROR:`` line and exit status 2,
+    Ctrl-C one line and status 130 (the work can be resumed by running the same command again)."""
     try:
         return main(*args, **kwargs)
     except UserError as err:
         sys.stderr.write("ERROR: {}\n".format(err))
+        sys.stderr.flush()
         sys.exit(EXIT_USER_ERROR)
-    except KeyboardInterrupt:
-        sys.stderr.write("ERROR: interrupted; run the same command again to resume\n")
+    except KeyboardInterrupt as err:
+        how = " ({})".format(err.args[0]) if err.args else ""
+        sys.stderr.write("ERROR: interrupted{}; run the same command again to resume\n".format(how))
+        sys.stderr.flush()
         sys.exit(130)

@@ -125,17 +125,53 @@ class Interrupted(Exception):
     """Ctrl-C or SIGTERM: the loop saves a checkpoint and exits."""
 
 
-def _raise_interrupted(signum, _frame):
-    raise Interrupted(signal.Signals(signum).name)
+class StopSignals(object):
+    """Ctrl-C (SIGINT) and SIGTERM while training: the first is noted and the loop stops at the next step boundary,
+    saves ``train-<step>`` and exits.
+
+    The handler does not raise where the signal lands: an exception thrown into TF's Saver or into a context
+    manager half-way through can leave them broken (a Ctrl-C that landed inside a checkpoint save once ended in a
+    traceback instead of a save). A second signal stops at once, without that save; every checkpoint already on
+    disk stays loadable, as saves are atomic. A SIGINT that the parent shell set to be ignored stays ignored.
+    """
+
+    def __init__(self):
+        self.received = None  # "Ctrl-C" or "SIGTERM" once a signal came
+        self._previous = {}
+
+    def __enter__(self):
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                self._previous[signum] = signal.signal(signum, self._note)
+        return self
+
+    def __exit__(self, *_exc):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        return False
+
+    def _note(self, signum, _frame):
+        if self.received is not None:
+            raise KeyboardInterrupt("{} twice".format(self.received))
+        self.received = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        sys.stderr.write("{}: stopping after the current step and saving a checkpoint (again: stop now, without "
+                         "that save)\n".format(self.received))
+        sys.stderr.flush()
+
+    def check(self):
+        """Raise :class:`Interrupted` if a signal came; called between steps."""
+        if self.received is not None:
+            raise Interrupted(self.received)
 
 
 class Loop(object):
     """What one training invocation carries between its steps and epochs: the session, the graph, the run record
     (rank 0's, or a copy of its validation state on other ranks), the savers and the summary writers."""
 
-    def __init__(self, config, dist, session, graph, record, savers, writers):
+    def __init__(self, config, dist, session, graph, record, savers, writers, stop=None):
         self.config, self.dist, self.session, self.graph = config, dist, session, graph
         self.record, self.savers, self.writers = record, savers, writers
+        self.stop = stop or StopSignals()  # not entered: check() never raises
         self.last_checkpoint_time = time.time()
 
     def save_record(self):
@@ -175,6 +211,7 @@ def run_epoch(loop, epoch, label, set_name, train, writer=None, dataset=None):
             result = loop.session.run(fetches, feed_dict=feed)
         except tf.errors.OutOfRangeError:
             break
+        loop.stop.check()
         if len(result["non_finite"]):
             files = [name.decode("utf-8") for name in result["non_finite"].ravel()]
             log.warning("The following files caused an infinite (or NaN) loss: %s", ",".join(files))
@@ -345,9 +382,10 @@ def fit(config, dist=None):
         record, first_epoch = start(session, config, dist, graph)
         inputs.fill(session)
         record.train_audio_seconds = float(sets["train"]["n_samples"].sum()) / config.data.sample_rate
+        stop = stack.enter_context(StopSignals())
         loop = Loop(config, dist, session, graph, record,
-                    checkpoints.Savers(config.save_dir, config.training.max_to_keep, enabled=dist.is_chief), writers)
-        old_handler = signal.signal(signal.SIGTERM, _raise_interrupted)
+                    checkpoints.Savers(config.save_dir, config.training.max_to_keep, enabled=dist.is_chief), writers,
+                    stop)
         log.info("STARTING Optimization")
         started = time.time()
         try:
@@ -359,13 +397,11 @@ def fit(config, dist=None):
                     loss = run_epoch(loop, epoch, "Metrics", set_name(path), False, writer="metrics", dataset=path)
                     log.info("Metrics on %s - loss: %f", path, loss)
                 log.info("-" * 80)
-        except (KeyboardInterrupt, Interrupted) as err:
+        except Interrupted as err:
             path = loop.save_train()
             loop.save_record()
             raise UserError("interrupted ({}): saved {}; run the same command again to resume".format(
-                err.args[0] if err.args else "Ctrl-C", path))
-        finally:
-            signal.signal(signal.SIGTERM, old_handler)
+                err.args[0], path))
         log.info("FINISHED optimization in %s", duration(time.time() - started))
         check_ranks_agree(session, dist)
         record.finished = True

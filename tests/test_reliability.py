@@ -129,9 +129,51 @@ def test_sigint_saves_a_checkpoint_and_exits_with_a_message(tmp_path, ldc_dir):
     wait_for(str(ckpt / "train-2.index"))
     process.send_signal(signal.SIGINT)
     output = process.communicate(timeout=120)[0]
-    assert process.returncode == 2 and "Traceback" not in output
-    assert "ERROR: interrupted (Ctrl-C): saved" in output
+    assert process.returncode == 2 and "Traceback" not in output, output[-4000:]
+    assert "ERROR: interrupted (Ctrl-C): saved" in output, output[-4000:]
     assert_loadable(find_checkpoint(str(ckpt), "last"))
+
+
+def test_a_stop_signal_is_noted_and_raised_between_steps_and_a_second_one_stops_at_once():
+    # The handler must not raise where the signal lands (inside a Saver or a context manager half-way through): it
+    # notes the signal, the loop's check() raises at the next step boundary; only a second signal raises at once.
+    from deepspeech_freeze.train import Interrupted, StopSignals
+    before = signal.getsignal(signal.SIGINT)
+    with StopSignals() as stop:
+        stop.check()  # nothing came yet
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.01)  # the Python-level handler runs at the next bytecode boundary
+        assert stop.received == "Ctrl-C"
+        with pytest.raises(Interrupted, match="Ctrl-C"):
+            stop.check()
+        with pytest.raises(KeyboardInterrupt, match="Ctrl-C twice"):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.01)
+    assert signal.getsignal(signal.SIGINT) is before and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_a_sigint_that_the_shell_ignores_stays_ignored():
+    from deepspeech_freeze.train import StopSignals
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with StopSignals() as stop:
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.01)
+            assert stop.received is None
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def test_a_second_ctrl_c_ends_with_one_line_and_status_130(capsys):
+    from deepspeech_freeze.errors import run_cli
+
+    def work():
+        raise KeyboardInterrupt("Ctrl-C twice")
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(work)
+    assert exit_info.value.code == 130
+    assert capsys.readouterr().err == "ERROR: interrupted (Ctrl-C twice); run the same command again to resume\n"
 
 
 @pytest.mark.slow
