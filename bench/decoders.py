@@ -51,11 +51,12 @@ if kind == "ds_ctcdecoder":
     for index in range(len(lengths)):  # one utterance at a time and one thread, like the others here
         texts += decoding.beam_search_batch(probs[index:index + 1], lengths[index:index + 1], alphabet, beam,
                                             scorer=scorer, num_processes=1)
-elif kind.startswith("flashlight"):  # "flashlight" or "flashlight@W": lm_weight = W * alpha
+elif kind.startswith("flashlight"):  # "flashlight", "flashlight@W" (lm_weight = W * alpha), "flashlight-bN" (beam N)
     from deepspeech_freeze import decoder_modern
     scorer = decoder_modern.load_scorer(scorer_path, alphabet, alpha, beta)
     loaded = time.time()
     per_alpha = float(kind.split("@")[1]) if "@" in kind else None
+    beam = int(kind.split("-b")[1]) if "-b" in kind else beam
     texts = decoder_modern.beam_search_batch(probs, lengths, alphabet, beam, scorer=scorer,
                                              lm_weight_per_alpha=per_alpha)
 else:
@@ -90,6 +91,8 @@ def parse_args(argv=None):
     parser.add_argument("--pyctcdecode_python", help="interpreter with pyctcdecode + kenlm (default: the tf2 one)")
     parser.add_argument("--flashlight_weights", nargs="*", type=float, default=[], metavar="W",
                         help="also run flashlight with lm_weight = W * alpha (default mapping: ln 10)")
+    parser.add_argument("--flashlight_beams", nargs="*", type=int, default=[], metavar="N",
+                        help="also run flashlight with beam N (ds_ctcdecoder keeps --beam_width)")
     parser.add_argument("--no_pyctcdecode", action="store_true", help="skip pyctcdecode (about 25x slower)")
     parser.add_argument("--probs", help="keep the model outputs in this .npz (and the references beside it); when "
                                         "both exist they are reused instead of running the model again")
@@ -141,6 +144,7 @@ def main(argv=None):
     pyctc = args.pyctcdecode_python or tf2
     plan = [("ds_ctcdecoder", tf1), ("flashlight", tf2)]
     plan += [("flashlight@{}".format(weight), tf2) for weight in args.flashlight_weights]
+    plan += [("flashlight-b{}".format(beam), tf2) for beam in args.flashlight_beams]
     plan += [("pyctcdecode", pyctc)] if not args.no_pyctcdecode else []
     results = {}
     with tempfile.TemporaryDirectory(prefix="dsf-decoders-") as folder:
@@ -175,15 +179,20 @@ def main(argv=None):
     reference = results.get("ds_ctcdecoder", {}).get("wer")
     print("{} utterances of {}, beam {}, alpha {}, beta {}, scorer {}".format(
         len(samples), args.test_files, args.beam_width, args.lm_alpha, args.lm_beta, args.scorer_path))
-    print("{:<14} {:>8} {:>8} {:>12} {:>12}".format("decoder", "WER", "CER", "WER-ds pts", "ms/utt"))
+    ds_texts = results.get("ds_ctcdecoder", {}).get("texts")
+    print("{:<16} {:>8} {:>8} {:>12} {:>12} {:>10}".format("decoder", "WER", "CER", "WER-ds pts", "ms/utt",
+                                                           "same as ds"))
     for kind, result in results.items():
         if "skipped" in result:
-            print("{:<14} skipped: {}".format(kind, result["skipped"]))
+            print("{:<16} skipped: {}".format(kind, result["skipped"]))
             continue
         delta = "" if reference is None else "{:+.2f}".format(100.0 * (result["wer"] - reference))
         result["wer_minus_ds_points"] = None if reference is None else 100.0 * (result["wer"] - reference)
-        print("{:<14} {:>8.4f} {:>8.4f} {:>12} {:>12.1f}".format(kind, result["wer"], result["cer"], delta,
-                                                                 result["ms_per_utterance"]))
+        same = None if ds_texts is None else sum(a == b for a, b in zip(result["texts"], ds_texts))
+        result["identical_to_ds"] = same
+        print("{:<16} {:>8.4f} {:>8.4f} {:>12} {:>12.1f} {:>10}".format(
+            kind, result["wer"], result["cer"], delta, result["ms_per_utterance"],
+            "" if same is None else "{}/{}".format(same, len(samples))))
     report = {"config": vars(args), "utterances": len(samples), "decoders": results}
     write_report(args.output, report)
     return report

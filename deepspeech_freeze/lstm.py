@@ -76,6 +76,19 @@ def canonical_variables(input_size, n_cell, trainable):
     return kernel, bias
 
 
+def recurrent_product(rows, matrix, matrix_t, form):
+    """``rows @ matrix`` for the recurrence's small ``[B, k]`` operand and a ``[k, n]`` kernel half, given also as
+    its transpose ``matrix_t`` ``[n, k]``, in one of the forms of :data:`tfcompat.RECURRENT_MATMUL` (``"nn"``,
+    ``"nt"``, ``"tt"``): the same product, whichever the matmul library runs fastest for these shapes."""
+    if form == "nn":
+        return tf.matmul(rows, matrix)
+    if form == "nt":
+        return tf.matmul(rows, matrix_t, transpose_b=True)
+    if form == "tt":
+        return tf.transpose(a=tf.matmul(matrix_t, rows, transpose_b=True))
+    raise ValueError("recurrent matmul form {!r}: use nn, nt or tt".format(form))
+
+
 def _last_valid(sequence, initial, seq_length):
     """Element ``seq_length - 1`` of time-major ``sequence`` per batch entry (``initial`` when the length is 0)."""
     padded = tf.concat([tf.expand_dims(initial, 0), sequence], 0)
@@ -145,11 +158,14 @@ def _projected_forward(x, c_prev, h_prev, kernel, bias, max_len, weights, inputs
         projected = tf.matmul(tf.reshape(x[:length], [-1, input_size]), kernel[:input_size]) + bias
         projected = tf.reshape(projected, tf.stack([length, batch, 4 * n_cell]))
         w_h = kernel[input_size:]
+        form = tfcompat.RECURRENT_MATMUL["forward"]
+        w_h_t = tf.transpose(a=w_h) if form != "nn" else None  # once per run, outside the loop
         arrays = [tf.TensorArray(tf.float32, size=length, element_shape=tf.TensorShape([None, n_cell]))
                   for _ in range(7)]
 
         def step(t, c, h, arrays):
-            gate_i, gate_j, gate_f, gate_o = tf.split(projected[t] + tf.matmul(h, w_h), 4, axis=1)
+            recurrent = recurrent_product(h, w_h, w_h_t, form)
+            gate_i, gate_j, gate_f, gate_o = tf.split(projected[t] + recurrent, 4, axis=1)
             i, ci, f, o = tf.sigmoid(gate_i), tf.tanh(gate_j), tf.sigmoid(gate_f), tf.sigmoid(gate_o)
             cs = ci * i + c * f
             co = tf.tanh(cs)
@@ -237,8 +253,9 @@ def _recurrence_gradient(length, x, c_prev, h_prev, kernel, gates, cs_grad, h_gr
         n_cell = tf.shape(input=h_prev)[1]
 
     with tf.compat.v1.name_scope("fast_block_lstm_grad"):
-        # Transposed once here: Eigen's matmul with transpose_b is several times slower for the loop's shapes.
-        w_h_t = tf.transpose(a=kernel[input_size:])
+        w_h = kernel[input_size:]
+        form = tfcompat.RECURRENT_MATMUL["backward"]
+        w_h_t = tf.transpose(a=w_h) if form == "nn" else None  # once per run, outside the loop
         # Factors of the recurrence known before it runs, for all steps at once.
         cs_before = tf.concat([tf.expand_dims(c_prev, 0), cs[:-1]], 0)
         dcs_per_dh = o * (1.0 - co * co)
@@ -251,7 +268,7 @@ def _recurrence_gradient(length, x, c_prev, h_prev, kernel, gates, cs_grad, h_gr
             dcs = cs_grad[t] + dcs_rec + dh * dcs_per_dh[t]
             dgates = tf.concat([dcs, dcs, dcs, dh], 1) * gate_factors[t]
             gates_array = gates_array.write(t, dgates)
-            return t - 1, tf.matmul(dgates, w_h_t), dcs * f[t], gates_array
+            return t - 1, recurrent_product(dgates, w_h_t, w_h, form), dcs * f[t], gates_array
 
         zeros = tf.zeros_like(h_prev)
         _, h_prev_grad, c_prev_grad, gates_array = tf.compat.v1.while_loop(

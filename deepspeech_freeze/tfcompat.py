@@ -30,6 +30,17 @@ HAS_CONTRIB = not IS_TF2
 tf.compat.v1.disable_v2_behavior()
 
 
+#: How the LSTM recurrence computes its per-step product ``rows @ M`` of a small ``[batch, k]`` operand by a large
+#: ``[k, n]`` kernel half (forward: ``h @ W_h``; backward: ``dgates @ W_h^T``): ``"nn"`` as written; ``"nt"``
+#: ``rows @ (M^T)^T`` from M stored transposed; ``"tt"`` ``(M^T @ rows^T)^T``. The maths is the same; the kernels the
+#: matmul libraries pick for a 24-row operand are not. ``python bench/recurrent_matmul.py --rounds 7`` at n_hidden
+#: 2048, batch 24, ms per step (nn / nt / tt), two runs each: TF 2.21 + oneDNN forward 17.8-15.1 / 13.5-11.5 /
+#: 12.1-12.7, backward 11.6-13.6 / 11.3-11.0 / 9.2-10.9; TF 1.15 (Eigen) forward 15.9-13.9 / 44-43 / 13.4-12.3,
+#: backward 11.4-10.9 / 47-47 / 13.3-11.2. TF 1.15's default forward is the fused BlockLSTM op, so there only the
+#: projected forward (``DSF_LSTM_FORWARD=projected``) uses the forward form.
+RECURRENT_MATMUL = {"forward": "tt", "backward": "tt" if IS_TF2 else "nn"}
+
+
 # The checkpoint-saving hooks a custom saveable subclasses; the module moved between the versions.
 try:
     from tensorflow.python.training.saving.saveable_object import SaveableObject, SaveSpec  # noqa: E402

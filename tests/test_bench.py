@@ -112,6 +112,18 @@ def test_input_pipeline_and_threads_benches_run(tmp_path):
     assert min(four["os_threads"]) >= max(one["os_threads"]) + 3, (one["os_threads"], four["os_threads"])
 
 
+def test_recurrent_matmul_bench_times_every_form_and_names_the_one_used(tmp_path):
+    from deepspeech_freeze import tfcompat
+    output, report = _run_bench("recurrent_matmul", "--n_hidden", "16", "--batch", "3", "--steps", "4",
+                                "--rounds", "1", tmp_path=tmp_path)
+    for direction in ("forward", "backward"):
+        result = report["results"][direction]
+        assert set(result["ms_per_step"]) == {"nn", "nt", "tt"}
+        assert result["used"] == tfcompat.RECURRENT_MATMUL[direction]
+        assert all(ms > 0 for ms in result["ms_per_step"].values())
+    assert output.count("<- this stack uses it") == 2 and report["stack"] == tfcompat.STACK
+
+
 @pytest.mark.slow
 def test_cross_stack_decoders_bench_runs(tmp_path, english_model, ldc_dir):
     """bench/decoders.py end to end: the model's outputs once, then ds_ctcdecoder (TF 1.15 stack) and flashlight
@@ -128,11 +140,13 @@ def test_cross_stack_decoders_bench_runs(tmp_path, english_model, ldc_dir):
                       os.path.dirname(os.path.abspath(__file__)))
     command = ["--checkpoint_dir", str(english_model), "--test_files", str(ldc_dir / "ldc93s1.csv"), "--scorer_path",
                package, "--alphabet_config_path", ENGLISH, "--n_hidden", "100", "--beam_width", "8",
-               "--no_pyctcdecode", "--tf1_python", stacks.require("tf1"), "--tf2_python", stacks.require("tf2")]
+               "--no_pyctcdecode", "--flashlight_beams", "16", "--tf1_python", stacks.require("tf1"),
+               "--tf2_python", stacks.require("tf2")]
     output, report = _run_bench("decoders", *command, tmp_path=tmp_path)
-    assert report["utterances"] == 1 and "WER-ds pts" in output
+    assert report["utterances"] == 1 and "WER-ds pts" in output and "same as ds" in output
     ds, flashlight = report["decoders"]["ds_ctcdecoder"], report["decoders"]["flashlight"]
     assert ds["wer_minus_ds_points"] == 0.0 and 0.0 <= flashlight["wer"] <= 1.0 and flashlight["ms_per_utterance"] > 0
+    assert ds["identical_to_ds"] == 1 and "flashlight-b16" in report["decoders"]
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import ENGLISH
-from deepspeech_freeze import lstm, train
+from deepspeech_freeze import lstm, tfcompat, train
 from deepspeech_freeze.alphabet import Alphabet
 from deepspeech_freeze.config import Config, ModelConfig, TransferSpec
 from deepspeech_freeze.errors import UserError
@@ -162,6 +162,29 @@ def test_projected_forward_matches_block_lstm(gradient_kind, lengths, previous_s
         assert a.shape == b.shape and np.allclose(a, b, rtol=1e-5, atol=1e-6)
     errors = [_relative_error(p, s) for p, s in zip(projected, stock) if np.abs(s).max() > 0]
     assert errors and max(errors) <= RTOL, errors
+
+
+@pytest.mark.parametrize("forward_form", ["nn", "nt", "tt"])
+@pytest.mark.parametrize("backward_form", ["nn", "nt", "tt"])
+def test_every_recurrent_matmul_form_gives_block_lstms_outputs_and_stock_gradients(gradient_kind, monkeypatch,
+                                                                                  forward_form, backward_form):
+    """The forms of tfcompat.RECURRENT_MATMUL (chosen per stack by speed) are the same product: with any of them
+    the projected forward and the fast gradient match BlockLSTM and TF's stock gradient."""
+    monkeypatch.setitem(tfcompat.RECURRENT_MATMUL, "forward", forward_form)
+    monkeypatch.setitem(tfcompat.RECURRENT_MATMUL, "backward", backward_form)
+    case = _random_case(8, time=9, batch=4, input_size=6, n_cell=5)
+    _, forward_stock, stock = _fused(case, [9, 4, 0, 7], "stock")
+    _, forward_projected, projected = _fused(case, [9, 4, 0, 7], "fast", forward="projected")
+    for a, b in zip(forward_stock, forward_projected):
+        assert np.allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert max(_relative_error(p, s) for p, s in zip(projected, stock) if np.abs(s).max() > 0) <= RTOL
+
+
+def test_an_unknown_recurrent_matmul_form_is_refused(gradient_kind, monkeypatch):
+    monkeypatch.setitem(tfcompat.RECURRENT_MATMUL, "backward", "tn")
+    case = _random_case(8, time=4, batch=2, input_size=3, n_cell=2)
+    with pytest.raises(ValueError, match="form 'tn'"):
+        _fused(case, [4, 2], "fast", forward="projected")
 
 
 @pytest.mark.parametrize("weights, input_gradient", [(True, False), (False, True)])
