@@ -138,18 +138,23 @@ def test_a_stop_signal_is_noted_and_raised_between_steps_and_a_second_one_stops_
     # The handler must not raise where the signal lands (inside a Saver or a context manager half-way through): it
     # notes the signal, the loop's check() raises at the next step boundary; only a second signal raises at once.
     from deepspeech_freeze.train import Interrupted, StopSignals
-    before = signal.getsignal(signal.SIGINT)
-    with StopSignals() as stop:
-        stop.check()  # nothing came yet
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.01)  # the Python-level handler runs at the next bytecode boundary
-        assert stop.received == "Ctrl-C"
-        with pytest.raises(Interrupted, match="Ctrl-C"):
-            stop.check()
-        with pytest.raises(KeyboardInterrupt, match="Ctrl-C twice"):
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(0.01)
-    assert signal.getsignal(signal.SIGINT) is before and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    # What a terminal gives: SIGINT raises KeyboardInterrupt (a suite run as a background job inherits it ignored).
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with StopSignals() as stop:
+            stop.check()  # nothing came yet
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.01)  # the Python-level handler runs at the next bytecode boundary
+            assert stop.received == "Ctrl-C"
+            with pytest.raises(Interrupted, match="Ctrl-C"):
+                stop.check()
+            with pytest.raises(KeyboardInterrupt, match="Ctrl-C twice"):
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.01)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGINT, outer)
 
 
 def test_a_sigint_that_the_shell_ignores_stays_ignored():
