@@ -27,8 +27,8 @@ Word boundaries as ds_ctcdecoder draws them (chosen by measurement, docs/tf2-sta
 when the acoustic model emits the space after it, and a partly spelled word carries no LM score. So each lexicon
 spelling here ends with the space label (as in the package's dictionary), the trie is not smeared (no LM
 look-ahead), and flashlight's silence token is an extra emission class (:func:`silence_class`). One frame in which
-only the space is possible is appended to every utterance, so that its last word is scored as ds_ctcdecoder
-scores it at the end; and no end-of-sentence probability is added (ds_ctcdecoder adds none, flashlight's KenLM
+only the space (or, after a completed word, silence) is possible is appended to every utterance, so that its last
+word is scored as ds_ctcdecoder scores it at the end; and no end-of-sentence probability is added (ds_ctcdecoder adds none, flashlight's KenLM
 would: :func:`without_sentence_end`). Flashlight's own style (words joined by an optional silence, smeared look-ahead) agreed with
 ds_ctcdecoder on 263 of 600 utterances; this style on 421.
 

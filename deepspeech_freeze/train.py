@@ -166,12 +166,12 @@ class StopSignals(object):
 
 class Loop(object):
     """What one training invocation carries between its steps and epochs: the session, the graph, the run record
-    (rank 0's, or a copy of its validation state on other ranks), the savers and the summary writers."""
+    (rank 0's, or a copy of its validation state on other ranks), the savers, the summary writers and the
+    :class:`StopSignals` the steps check."""
 
-    def __init__(self, config, dist, session, graph, record, savers, writers, stop=None):
+    def __init__(self, config, dist, session, graph, record, savers, writers, stop):
         self.config, self.dist, self.session, self.graph = config, dist, session, graph
-        self.record, self.savers, self.writers = record, savers, writers
-        self.stop = stop or StopSignals()  # not entered: check() never raises
+        self.record, self.savers, self.writers, self.stop = record, savers, writers, stop
         self.last_checkpoint_time = time.time()
 
     def save_record(self):
