@@ -32,7 +32,8 @@ import train_throughput as tt  # noqa: E402  (this script's folder is on sys.pat
 from deepspeech_freeze.tfcompat import tf  # noqa: E402
 
 from deepspeech_freeze import data, lstm, train  # noqa: E402
-from deepspeech_freeze.config import RuntimeConfig, from_flags, session_config  # noqa: E402
+from deepspeech_freeze.config import RuntimeConfig, from_flags  # noqa: E402
+from deepspeech_freeze.tfcompat import session_config  # noqa: E402
 from deepspeech_freeze.flags import FLAGS, define_flags  # noqa: E402
 
 

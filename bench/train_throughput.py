@@ -37,7 +37,8 @@ import numpy as np  # noqa: E402
 from deepspeech_freeze.tfcompat import tf  # noqa: E402
 
 from deepspeech_freeze import data, lstm, train  # noqa: E402
-from deepspeech_freeze.config import RuntimeConfig, from_flags, session_config  # noqa: E402
+from deepspeech_freeze.config import RuntimeConfig, from_flags  # noqa: E402
+from deepspeech_freeze.tfcompat import session_config  # noqa: E402
 from deepspeech_freeze.flags import FLAGS, define_flags  # noqa: E402
 from deepspeech_freeze.naming import LAYERS, format_layers, parse_layer_set  # noqa: E402
 from report import write_report  # noqa: E402  (the bench folder is on sys.path; others call tt.write_report)

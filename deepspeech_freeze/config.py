@@ -11,14 +11,22 @@ validates itself when constructed, so a hand-built Config is checked the same wa
 """
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Tuple
 
 from .alphabet import Alphabet
 from .errors import UserError
 from .flags import DEFAULT_DATA_HOME, FLAGS
-from .model import N_CONTEXT, N_INPUT, RELU_CLIP
+from .geometry import N_CONTEXT, N_INPUT, RELU_CLIP
 from .naming import DROPOUT_FLAGS, LAYERS, format_layers, parse_layer_set, top_layers
+
+
+#: The environment variables that choose the training graph's LSTM forward and its BlockLSTM gradient (no flag
+#: does; :mod:`~deepspeech_freeze.lstm` explains the kinds), and the kinds each accepts.
+LSTM_FORWARD_ENV = "DSF_LSTM_FORWARD"
+LSTM_FORWARD_KINDS = ("fused", "projected")
+LSTM_GRADIENT_ENV = "DSF_LSTM_GRADIENT"
+LSTM_GRADIENT_KINDS = ("fast", "stock")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -60,6 +68,31 @@ def split_files(value):
     return tuple(_absolute(item.strip()) for item in (value or "").split(",") if item.strip())
 
 
+#: How a flag's value becomes a field's value, by the ``convert`` named in the field's metadata.
+_CONVERTERS = {"path": _absolute, "files": split_files}
+
+
+def _flag(default, name=None, convert=None):
+    """A section field read from the flag ``name`` (default: the field's own name), its value passed through
+    ``convert`` (``'path'``: made absolute; ``'files'``: a comma-separated list of absolute paths). Fields declared
+    without it are derived from several flags and given to :func:`_section` by hand."""
+    return field(default=default, metadata={"flag": name, "convert": convert})
+
+
+def _section(cls, flags, **derived):
+    """Build the section ``cls`` from the parsed ``flags`` by field name (see :func:`_flag`), plus the ``derived``
+    values of the fields no single flag gives."""
+    values = {}
+    for item in fields(cls):
+        if item.name in derived or "flag" not in item.metadata:
+            continue
+        value = getattr(flags, item.metadata["flag"] or item.name)
+        convert = _CONVERTERS.get(item.metadata["convert"])
+        values[item.name] = convert(value) if convert else value
+    values.update(derived)
+    return cls(**values)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Sections
 
@@ -67,19 +100,19 @@ def split_files(value):
 @dataclass(frozen=True)
 class DataConfig:
     """Sample sets, feature geometry and batching."""
-    train_files: Tuple[str, ...] = ()
-    dev_files: Tuple[str, ...] = ()
-    test_files: Tuple[str, ...] = ()
-    metrics_files: Tuple[str, ...] = ()
-    sample_rate: int = 16000
-    feature_win_len: int = 32  # ms
-    feature_win_step: int = 20  # ms
-    train_batch_size: int = 1
-    dev_batch_size: int = 1
-    test_batch_size: int = 1
-    feature_cache: str = ""
-    cache_for_epochs: int = 0
-    reject_short_audio: bool = False
+    train_files: Tuple[str, ...] = _flag((), convert="files")
+    dev_files: Tuple[str, ...] = _flag((), convert="files")
+    test_files: Tuple[str, ...] = _flag((), convert="files")
+    metrics_files: Tuple[str, ...] = _flag((), convert="files")
+    sample_rate: int = _flag(16000, "audio_sample_rate")
+    feature_win_len: int = _flag(32)  # ms
+    feature_win_step: int = _flag(20)  # ms
+    train_batch_size: int = _flag(1)
+    dev_batch_size: int = _flag(1)
+    test_batch_size: int = _flag(1)
+    feature_cache: str = _flag("", convert="path")
+    cache_for_epochs: int = _flag(0)
+    reject_short_audio: bool = _flag(False)
 
     def __post_init__(self):
         for flag, value in (("audio_sample_rate", self.sample_rate), ("feature_win_len", self.feature_win_len),
@@ -111,8 +144,8 @@ class ModelConfig:
     ``dropout_rates`` are the values fed to ``dropout_0..5`` (see :data:`~deepspeech_freeze.naming.DROPOUT_FLAGS`
     for which layer uses which)."""
     alphabet: Alphabet
-    n_hidden: int = 2048
-    relu_clip: float = RELU_CLIP
+    n_hidden: int = _flag(2048)
+    relu_clip: float = _flag(RELU_CLIP)
     dropout_rates: Tuple[float, ...] = (0.05, 0.05, 0.05, 0.0, 0.0, 0.05)
     n_input: int = N_INPUT
     n_context: int = N_CONTEXT
@@ -174,28 +207,34 @@ class TransferSpec:
 @dataclass(frozen=True)
 class TrainingConfig:
     """The optimiser, the epoch loop's decisions, checkpointing, and the training-speed options."""
-    epochs: int = 75
-    learning_rate: float = 0.001
-    beta1: float = 0.9
-    beta2: float = 0.999
-    epsilon: float = 1e-8
-    random_seed: int = 4568
-    early_stop: bool = False
-    es_epochs: int = 25
-    es_min_delta: float = 0.05
-    reduce_lr_on_plateau: bool = False
-    plateau_epochs: int = 10
-    plateau_reduction: float = 0.1
-    checkpoint_secs: int = 600
-    max_to_keep: int = 5
-    load_train: str = "auto"
-    force_initialize_learning_rate: bool = False
-    stop_on_nonfinite_loss: bool = False
-    automatic_mixed_precision: bool = False
-    train_cudnn: bool = False
-    frozen_prefix_cache: str = ""
-    frozen_prefix_cache_fp16: bool = False
-    show_progressbar: bool = True
+    epochs: int = _flag(75)
+    learning_rate: float = _flag(0.001)
+    beta1: float = _flag(0.9)
+    beta2: float = _flag(0.999)
+    epsilon: float = _flag(1e-8)
+    random_seed: int = _flag(4568)
+    early_stop: bool = _flag(False)
+    es_epochs: int = _flag(25)
+    es_min_delta: float = _flag(0.05)
+    reduce_lr_on_plateau: bool = _flag(False)
+    plateau_epochs: int = _flag(10)
+    plateau_reduction: float = _flag(0.1)
+    checkpoint_secs: int = _flag(600)
+    max_to_keep: int = _flag(5)
+    load_train: str = _flag("auto")
+    force_initialize_learning_rate: bool = _flag(False)
+    stop_on_nonfinite_loss: bool = _flag(False)
+    automatic_mixed_precision: bool = _flag(False)
+    train_cudnn: bool = _flag(False)
+    frozen_prefix_cache: str = _flag("", convert="path")
+    frozen_prefix_cache_fp16: bool = _flag(False)
+    show_progressbar: bool = _flag(True)
+    #: The training graph's LSTM forward, ``'fused'`` (BlockLSTM) or ``'projected'``, and its BlockLSTM gradient,
+    #: ``'fast'`` or ``'stock'`` (see :mod:`~deepspeech_freeze.lstm`). No flag sets them: ``from_flags`` takes
+    #: ``$DSF_LSTM_FORWARD`` / ``$DSF_LSTM_GRADIENT``; empty means this stack's default, which ``fit`` resolves
+    #: (and so records in ``run.json``).
+    lstm_forward: str = ""
+    lstm_gradient: str = ""
 
     def __post_init__(self):
         _at_least("epochs", self.epochs, 0)
@@ -213,18 +252,22 @@ class TrainingConfig:
         _at_least("checkpoint_secs", self.checkpoint_secs, 0)
         _at_least("max_to_keep", self.max_to_keep, 1)
         _one_of("load_train", self.load_train, ("auto", "best", "last", "init"))
+        for variable, value, kinds in ((LSTM_FORWARD_ENV, self.lstm_forward, LSTM_FORWARD_KINDS),
+                                       (LSTM_GRADIENT_ENV, self.lstm_gradient, LSTM_GRADIENT_KINDS)):
+            if value and value not in kinds:
+                raise UserError("{}={!r}: use one of {}".format(variable, value, ", ".join(kinds)))
 
 
 @dataclass(frozen=True)
 class RuntimeConfig:
     """Where and how TF runs: threads, devices, Horovod, logging."""
-    inter_op_threads: int = 0
-    intra_op_threads: int = 0
-    cpu_towers: int = 0
-    horovod: bool = False
-    allow_growth: bool = False
-    log_placement: bool = False
-    log_level: int = 1
+    inter_op_threads: int = _flag(0, "inter_op_parallelism_threads")
+    intra_op_threads: int = _flag(0, "intra_op_parallelism_threads")
+    cpu_towers: int = _flag(0)
+    horovod: bool = _flag(False)
+    allow_growth: bool = _flag(False, "use_allow_growth")
+    log_placement: bool = _flag(False)
+    log_level: int = _flag(1)
 
     def __post_init__(self):
         _at_least("inter_op_parallelism_threads", self.inter_op_threads, 0)
@@ -236,14 +279,14 @@ class RuntimeConfig:
 @dataclass(frozen=True)
 class DecodingConfig:
     """Beam search, language model and the test report."""
-    scorer_path: str = ""
-    beam_width: int = 1024
-    lm_alpha: float = 0.931289039105002
-    lm_beta: float = 1.1834137581510284
-    cutoff_prob: float = 1.0
-    cutoff_top_n: int = 300
-    report_count: int = 5
-    test_output_file: str = ""
+    scorer_path: str = _flag("", convert="path")
+    beam_width: int = _flag(1024)
+    lm_alpha: float = _flag(0.931289039105002)
+    lm_beta: float = _flag(1.1834137581510284)
+    cutoff_prob: float = _flag(1.0)
+    cutoff_top_n: int = _flag(300)
+    report_count: int = _flag(5)
+    test_output_file: str = _flag("", convert="path")
 
     def __post_init__(self):
         _at_least("beam_width", self.beam_width, 1)
@@ -257,23 +300,23 @@ class DecodingConfig:
 @dataclass(frozen=True)
 class ExportConfig:
     """The exported graph (for the deepspeech 0.7.4 client) and its model card."""
-    export_dir: str = ""
-    remove_export: bool = False
-    tflite: bool = False
-    zip: bool = False
-    batch_size: int = 1
-    n_steps: int = 16
-    file_name: str = "output_graph"
-    beam_width: int = 500
-    author_id: str = "author"
-    model_name: str = "model"
-    model_version: str = "0.0.1"
-    contact_info: str = ""
-    license: str = ""
-    language: str = ""
-    min_ds_version: str = ""
-    max_ds_version: str = ""
-    description: str = ""
+    export_dir: str = _flag("", convert="path")
+    remove_export: bool = _flag(False)
+    tflite: bool = _flag(False, "export_tflite")
+    zip: bool = _flag(False, "export_zip")
+    batch_size: int = _flag(1, "export_batch_size")
+    n_steps: int = _flag(16)
+    file_name: str = _flag("output_graph", "export_file_name")
+    beam_width: int = _flag(500, "export_beam_width")
+    author_id: str = _flag("author", "export_author_id")
+    model_name: str = _flag("model", "export_model_name")
+    model_version: str = _flag("0.0.1", "export_model_version")
+    contact_info: str = _flag("", "export_contact_info")
+    license: str = _flag("", "export_license")
+    language: str = _flag("", "export_language")
+    min_ds_version: str = _flag("", "export_min_ds_version")
+    max_ds_version: str = _flag("", "export_max_ds_version")
+    description: str = _flag("", "export_description")
 
     def __post_init__(self):
         _at_least("export_beam_width", self.beam_width, 1)
@@ -298,9 +341,9 @@ class Config:
     load_dir: str = ""
     save_dir: str = ""
     summary_dir: str = ""
-    load_evaluate: str = "auto"
-    load_cudnn: bool = False
-    one_shot_infer: str = ""
+    load_evaluate: str = _flag("auto")
+    load_cudnn: bool = _flag(False)
+    one_shot_infer: str = _flag("", convert="path")
     #: The flags as given (written to ``flags.txt`` in the save directory); empty for a hand-built Config.
     flags_text: str = ""
 
@@ -321,6 +364,23 @@ class Config:
         """The checkpoint directory a test, export or inference after this command uses: the model this run
         produced (its save directory) when it trains, never the transfer source; otherwise the load directory."""
         return self.save_dir if self.is_training else self.load_dir
+
+    def as_record(self):
+        """The settings as JSON data for the run record: each section a dict, layer sets sorted lists, the alphabet
+        its file's absolute path (the flags' text is in ``flags.txt`` and left out)."""
+        return _plain(self)
+
+
+def _plain(value):
+    if isinstance(value, Alphabet):
+        return os.path.abspath(value.path)
+    if hasattr(value, "__dataclass_fields__"):
+        return {item.name: _plain(getattr(value, item.name)) for item in fields(value) if item.name != "flags_text"}
+    if isinstance(value, (frozenset, set)):
+        return sorted(value)
+    if isinstance(value, (tuple, list)):
+        return [_plain(item) for item in value]
+    return value
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -387,64 +447,18 @@ def from_flags(flags=FLAGS):
     checkpoint_dir = _absolute(flags.checkpoint_dir) or os.path.join(DEFAULT_DATA_HOME, "checkpoints")
     load_dir = _absolute(flags.load_checkpoint_dir) or checkpoint_dir
     reinit, frozen = _transfer_layers(flags)
-    data = DataConfig(
-        train_files=split_files(flags.train_files), dev_files=split_files(flags.dev_files),
-        test_files=split_files(flags.test_files), metrics_files=split_files(flags.metrics_files),
-        sample_rate=flags.audio_sample_rate, feature_win_len=flags.feature_win_len,
-        feature_win_step=flags.feature_win_step, train_batch_size=flags.train_batch_size,
-        dev_batch_size=flags.dev_batch_size, test_batch_size=flags.test_batch_size,
-        feature_cache=_absolute(flags.feature_cache), cache_for_epochs=flags.cache_for_epochs,
-        reject_short_audio=flags.reject_short_audio)
+    data = _section(DataConfig, flags)
     # Only training re-initialises layers; a test, export or inference loads the model as it is.
     transfer = TransferSpec(source_dir=load_dir, reinit_layers=reinit if data.train_files else frozenset(),
                             frozen_layers=frozen)
-    return Config(
-        data=data,
-        model=ModelConfig(alphabet=alphabet, n_hidden=flags.n_hidden, relu_clip=flags.relu_clip,
-                          dropout_rates=_dropout_rates(flags)),
-        transfer=transfer,
-        training=TrainingConfig(
-            epochs=flags.epochs, learning_rate=flags.learning_rate, beta1=flags.beta1, beta2=flags.beta2,
-            epsilon=flags.epsilon, random_seed=flags.random_seed, early_stop=flags.early_stop,
-            es_epochs=flags.es_epochs, es_min_delta=flags.es_min_delta,
-            reduce_lr_on_plateau=flags.reduce_lr_on_plateau, plateau_epochs=flags.plateau_epochs,
-            plateau_reduction=flags.plateau_reduction, checkpoint_secs=flags.checkpoint_secs,
-            max_to_keep=flags.max_to_keep, load_train=flags.load_train,
-            force_initialize_learning_rate=flags.force_initialize_learning_rate,
-            stop_on_nonfinite_loss=flags.stop_on_nonfinite_loss,
-            automatic_mixed_precision=flags.automatic_mixed_precision, train_cudnn=flags.train_cudnn,
-            frozen_prefix_cache=_absolute(flags.frozen_prefix_cache),
-            frozen_prefix_cache_fp16=flags.frozen_prefix_cache_fp16, show_progressbar=flags.show_progressbar),
-        runtime=RuntimeConfig(
-            inter_op_threads=flags.inter_op_parallelism_threads, intra_op_threads=flags.intra_op_parallelism_threads,
-            cpu_towers=flags.cpu_towers, horovod=flags.horovod, allow_growth=flags.use_allow_growth,
-            log_placement=flags.log_placement, log_level=flags.log_level),
-        decoding=DecodingConfig(
-            scorer_path=_absolute(flags.scorer_path), beam_width=flags.beam_width, lm_alpha=flags.lm_alpha,
-            lm_beta=flags.lm_beta, cutoff_prob=flags.cutoff_prob, cutoff_top_n=flags.cutoff_top_n,
-            report_count=flags.report_count, test_output_file=_absolute(flags.test_output_file)),
-        export=ExportConfig(
-            export_dir=_absolute(flags.export_dir), remove_export=flags.remove_export, tflite=flags.export_tflite,
-            zip=flags.export_zip, batch_size=flags.export_batch_size, n_steps=flags.n_steps,
-            file_name=flags.export_file_name, beam_width=flags.export_beam_width,
-            author_id=flags.export_author_id, model_name=flags.export_model_name,
-            model_version=flags.export_model_version, contact_info=flags.export_contact_info,
-            license=flags.export_license, language=flags.export_language,
-            min_ds_version=flags.export_min_ds_version, max_ds_version=flags.export_max_ds_version,
-            description=flags.export_description),
-        load_dir=load_dir,
+    lstm_kinds = {name: os.environ.get(variable, "").strip().lower()
+                  for name, variable in (("lstm_forward", LSTM_FORWARD_ENV), ("lstm_gradient", LSTM_GRADIENT_ENV))}
+    return _section(
+        Config, flags, data=data,
+        model=_section(ModelConfig, flags, alphabet=alphabet, dropout_rates=_dropout_rates(flags)),
+        transfer=transfer, training=_section(TrainingConfig, flags, **lstm_kinds),
+        runtime=_section(RuntimeConfig, flags), decoding=_section(DecodingConfig, flags),
+        export=_section(ExportConfig, flags), load_dir=load_dir,
         save_dir=_absolute(flags.save_checkpoint_dir) or checkpoint_dir,
         summary_dir=_absolute(flags.summary_dir) or os.path.join(DEFAULT_DATA_HOME, "summaries"),
-        load_evaluate=flags.load_evaluate, load_cudnn=flags.load_cudnn,
-        one_shot_infer=_absolute(flags.one_shot_infer), flags_text=flags.flags_into_string())
-
-
-def session_config(runtime):
-    """TF session options for a :class:`RuntimeConfig` (every command's session is made with these)."""
-    from .tfcompat import tf  # pylint: disable=import-outside-toplevel
-    options = tf.compat.v1.ConfigProto(allow_soft_placement=True, log_device_placement=runtime.log_placement,
-                                       inter_op_parallelism_threads=runtime.inter_op_threads,
-                                       intra_op_parallelism_threads=runtime.intra_op_threads,
-                                       device_count={"CPU": max(1, runtime.cpu_towers)})
-    options.gpu_options.allow_growth = runtime.allow_growth
-    return options
+        flags_text=flags.flags_into_string())

@@ -6,10 +6,10 @@ This module does not import the trainer.
 """
 import logging
 
-from .tfcompat import tf
+from .tfcompat import session_config, tf
 
 from . import checkpoints, data, decoding, metrics, tfcompat
-from .config import from_flags, session_config
+from .config import from_flags
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
 from .logs import setup_logging

@@ -32,10 +32,10 @@ import os
 import shutil
 import sys
 
-from .tfcompat import tf
+from .tfcompat import session_config, tf
 
 from . import audio, checkpoints, tfcompat
-from .config import from_flags, session_config
+from .config import from_flags
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
 from .logs import setup_logging

@@ -19,7 +19,7 @@ Gradient of :func:`fused_lstm`. TF's registered ``BlockLSTM`` gradient adds one 
 ``[input + n, 4n]`` weight gradient, which is memory-bound and dominates CPU training time. By default the op gets
 :func:`_fast_block_lstm_grad` instead (a gradient override: the forward op, its inputs and its outputs are
 unchanged): only the cell recurrence runs step by step, and the weight, bias and input gradients are each one large
-matmul or reduction over all time steps. ``DSF_LSTM_GRADIENT=stock`` (or setting :data:`GRADIENT`) selects TF's own
+matmul or reduction over all time steps. ``DSF_LSTM_GRADIENT=stock`` (``TrainingConfig.lstm_gradient``) selects TF's own
 gradient, for comparison; the choice is read when the graph is built.
 
 Which gradients the fast gradient builds is declared when the layer is built (:func:`fused_lstm`'s ``trainable`` and
@@ -35,18 +35,17 @@ from .tfcompat import tf
 from tensorflow.python.ops import rnn_grad
 
 from . import tfcompat
+from .config import (LSTM_FORWARD_ENV as FORWARD_ENV, LSTM_FORWARD_KINDS as FORWARD_KINDS,
+                     LSTM_GRADIENT_ENV as GRADIENT_ENV, LSTM_GRADIENT_KINDS as GRADIENT_KINDS)
 from .errors import UserError
 from .naming import LSTM_CANONICAL_SCOPE
 
-#: Environment variable choosing the BlockLSTM gradient: ``fast`` (default) or ``stock`` (TF's registered one).
-GRADIENT_ENV = "DSF_LSTM_GRADIENT"
-GRADIENT_KINDS = ("fast", "stock")
-#: Overrides :data:`GRADIENT_ENV` when set to one of :data:`GRADIENT_KINDS` (tests and benchmarks); None reads it.
+# The BlockLSTM gradient (``fast``, the default, or ``stock``: TF's registered one) and the training graph's LSTM
+# forward (``fused`` BlockLSTM or ``projected``) are settings: ``TrainingConfig.lstm_gradient`` / ``lstm_forward``,
+# which ``from_flags`` takes from ``$DSF_LSTM_GRADIENT`` / ``$DSF_LSTM_FORWARD``.
+#: Overrides the Config and the environment when set to one of :data:`GRADIENT_KINDS` (tests and benchmarks).
 GRADIENT = None
-#: Environment variable choosing the training graph's LSTM forward: ``fused`` (BlockLSTM) or ``projected``.
-FORWARD_ENV = "DSF_LSTM_FORWARD"
-FORWARD_KINDS = ("fused", "projected")
-#: Overrides :data:`FORWARD_ENV` when set to one of :data:`FORWARD_KINDS` (tests and benchmarks); None reads it.
+#: Overrides the Config and the environment when set to one of :data:`FORWARD_KINDS` (tests and benchmarks).
 FORWARD = None
 #: Per stack: BlockLSTM on TF 1.15 (DeepSpeech's op); on TF 2 the projected forward, the faster there as measured by
 #: bench/compare_stacks.py (n_hidden 2048: 10.8 vs 12.4 s per step at 0 frozen; docs/tf2-stack.md).
@@ -97,7 +96,8 @@ def _last_valid(sequence, initial, seq_length):
     return tf.gather_nd(padded, indices)
 
 
-def fused_lstm(x, seq_length, n_cell, trainable=True, previous_state=None, input_gradient=True, forward="fused"):
+def fused_lstm(x, seq_length, n_cell, trainable=True, previous_state=None, input_gradient=True, forward="fused",
+               gradient=""):
     """Run the LSTM over time-major ``x`` ``[T, B, input]``; returns outputs ``[T, B, n]`` and ``(c, h)``.
 
     ``forward``: ``'fused'``, TF's fused ``BlockLSTM`` op (as DeepSpeech), or ``'projected'``
@@ -110,7 +110,8 @@ def fused_lstm(x, seq_length, n_cell, trainable=True, previous_state=None, input
     With the fast gradient, ``trainable=False`` builds no weight gradient and ``input_gradient=False`` no gradient
     for ``x``: ``tf.gradients`` then returns None for those, so pass False only when nothing will ask for them (the
     model: layer 4 frozen; no trainable layer below it). The gradients of ``previous_state`` are always built; they
-    come out of the recurrence, which runs whenever any gradient is needed.
+    come out of the recurrence, which runs whenever any gradient is needed. ``gradient``: the configured BlockLSTM
+    gradient (:func:`gradient_kind`).
     """
     input_size = x.shape[-1].value
     kernel, bias = canonical_variables(input_size, n_cell, trainable)
@@ -126,7 +127,7 @@ def fused_lstm(x, seq_length, n_cell, trainable=True, previous_state=None, input
                                                   input_gradient)
     else:
         fast_name = _FAST_GRADIENT_NAMES.get((bool(trainable), bool(input_gradient)), _FAST_GRADIENT_NAME)
-        override = {"BlockLSTM": fast_name} if gradient_kind() == "fast" else {}
+        override = {"BlockLSTM": fast_name} if gradient_kind(gradient) == "fast" else {}
         with tf.compat.v1.get_default_graph().gradient_override_map(override):
             _, cell_states, _, _, _, _, outputs = tf.raw_ops.BlockLSTM(
                 seq_len_max=max_len, x=x, cs_prev=c_prev, h_prev=h_prev, w=kernel, wci=no_peephole,
@@ -191,20 +192,22 @@ def _projected_forward(x, c_prev, h_prev, kernel, bias, max_len, weights, inputs
         return recurrence(x, c_prev, h_prev, tf.identity(kernel), tf.identity(bias))
 
 
-def forward_kind():
+def forward_kind(configured="", gradient=""):
     """``'fused'`` or ``'projected'``, the training graph's LSTM forward (:func:`fused_lstm`): :data:`FORWARD` if
-    set, else ``$DSF_LSTM_FORWARD``, else this stack's default (:data:`DEFAULT_FORWARD`). With TF's stock gradient
-    (:func:`gradient_kind`) it is ``'fused'``: that gradient belongs to the BlockLSTM op."""
-    kind = FORWARD if FORWARD is not None else (os.environ.get(FORWARD_ENV) or DEFAULT_FORWARD)
+    set, else the ``configured`` one (``TrainingConfig.lstm_forward``), else ``$DSF_LSTM_FORWARD``, else this stack's
+    default (:data:`DEFAULT_FORWARD`). With TF's stock gradient (:func:`gradient_kind` of the configured
+    ``gradient``) it is ``'fused'``: that gradient belongs to the BlockLSTM op."""
+    kind = FORWARD if FORWARD is not None else (configured or os.environ.get(FORWARD_ENV) or DEFAULT_FORWARD)
     kind = kind.strip().lower()
     if kind not in FORWARD_KINDS:
         raise UserError("{}={!r}: use one of {}".format(FORWARD_ENV, kind, ", ".join(FORWARD_KINDS)))
-    return "fused" if gradient_kind() == "stock" else kind
+    return "fused" if gradient_kind(gradient) == "stock" else kind
 
 
-def gradient_kind():
-    """``'fast'`` or ``'stock'``: :data:`GRADIENT` if set, else ``$DSF_LSTM_GRADIENT``, else ``'fast'``."""
-    kind = GRADIENT if GRADIENT is not None else (os.environ.get(GRADIENT_ENV) or "fast")
+def gradient_kind(configured=""):
+    """``'fast'`` or ``'stock'``: :data:`GRADIENT` if set, else the ``configured`` one
+    (``TrainingConfig.lstm_gradient``), else ``$DSF_LSTM_GRADIENT``, else ``'fast'``."""
+    kind = GRADIENT if GRADIENT is not None else (configured or os.environ.get(GRADIENT_ENV) or "fast")
     kind = kind.strip().lower()
     if kind not in GRADIENT_KINDS:
         raise UserError("{}={!r}: use one of {}".format(GRADIENT_ENV, kind, ", ".join(GRADIENT_KINDS)))

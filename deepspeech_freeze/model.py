@@ -10,13 +10,8 @@ import numpy as np
 from .tfcompat import tf
 
 from . import lstm
+from .geometry import N_CONTEXT, N_INPUT, RELU_CLIP  # noqa: F401  (N_INPUT is also read from here by callers)
 from .naming import SCOPE_OF_LAYER, dropout_of_layer
-
-#: Geometry fixed by DeepSpeech 0.7.
-N_INPUT = 26
-N_CONTEXT = 9
-#: DeepSpeech 0.7's default ReLU clip (``--relu_clip``).
-RELU_CLIP = 20.0
 
 ModelOutput = collections.namedtuple("ModelOutput", "logits layers state")
 
@@ -67,7 +62,7 @@ def dense_variables(name, input_size, units, trainable):
 
 def create_model(features, seq_length, n_hidden, n_classes, dropout=None, frozen_layers=frozenset(),
                  overlap=True, previous_state=None, lstm_impl="fused", start_after=0, stop_after=6,
-                 relu_clip=RELU_CLIP):
+                 relu_clip=RELU_CLIP, lstm_gradient=""):
     """Build the six layers and return :class:`ModelOutput` with time-major ``raw_logits`` ``[T, B, n_classes]``.
 
     Args:
@@ -86,6 +81,7 @@ def create_model(features, seq_length, n_hidden, n_classes, dropout=None, frozen
         batch-major ``[B, T, n_hidden]``; layers 1..k are created (checkpoints keep them) but not computed.
       stop_after: build up to this layer only (the cache's forward pass); ``logits`` is then None.
       relu_clip: the dense layers' ReLU ceiling (``--relu_clip``).
+      lstm_gradient: the BlockLSTM gradient (``TrainingConfig.lstm_gradient``; see :func:`lstm.gradient_kind`).
     """
     layers, state = {}, None
     rates = dropout if dropout is not None else [None] * 6
@@ -123,7 +119,7 @@ def create_model(features, seq_length, n_hidden, n_classes, dropout=None, frozen
             below_trains = any(number > start_after and number not in frozen_layers for number in (1, 2, 3))
             x, state = lstm.fused_lstm(x, seq_length, n_hidden, trainable=lstm_trainable,
                                        previous_state=previous_state, input_gradient=below_trains,
-                                       forward=lstm_impl)
+                                       forward=lstm_impl, gradient=lstm_gradient)
         elif lstm_impl == "cudnn":
             x = lstm.cudnn_lstm(x, n_hidden, trainable=lstm_trainable)
         elif lstm_impl == "static":

@@ -19,7 +19,7 @@ import json
 import math
 import os
 from dataclasses import asdict, dataclass, field, fields
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from .errors import UserError, write_failure
 
@@ -53,6 +53,8 @@ class RunRecord:
     best_dev_step: Optional[int] = None
     epochs_without_improvement: int = 0
     train_audio_seconds: Optional[float] = None
+    #: The latest invocation's resolved settings (:meth:`~deepspeech_freeze.config.Config.as_record`) and stack.
+    config: Dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------------------------------------------------
     # Files

@@ -101,3 +101,14 @@ def export_supported():
             "train here without --export_dir, then export with the TF 1.15 stack: `make install && "
             ".venv/bin/python -m deepspeech_freeze.train --checkpoint_dir DIR --export_dir OUT` with the same "
             "--n_hidden and --alphabet_config_path".format(tf.__version__))
+
+
+def session_config(runtime):
+    """TF session options for a :class:`~deepspeech_freeze.config.RuntimeConfig` (every command's session is made
+    with these)."""
+    options = tf.compat.v1.ConfigProto(allow_soft_placement=True, log_device_placement=runtime.log_placement,
+                                       inter_op_parallelism_threads=runtime.inter_op_threads,
+                                       intra_op_parallelism_threads=runtime.intra_op_threads,
+                                       device_count={"CPU": max(1, runtime.cpu_towers)})
+    options.gpu_options.allow_growth = runtime.allow_growth
+    return options

@@ -12,6 +12,7 @@ Flags have DeepSpeech 0.7.4's names and defaults (plus --freeze_layers, --reinit
 # test and export). Only main() looks at the flags; everything else receives the Config.
 import collections
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
@@ -19,10 +20,10 @@ import signal
 import sys
 import time
 
-from .tfcompat import tf
+from .tfcompat import session_config, tf
 
 from . import checkpoints, data, distributed, lstm, prefix_cache, tfcompat
-from .config import from_flags, session_config
+from .config import from_flags
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
 from .logs import EpochProgress, setup_logging
@@ -41,11 +42,12 @@ def batch_loss(batch, config, dropout, start_after=0):
     """CTC loss of one batch: ``(mean loss, per-sample losses, files whose loss is not finite)``.
     ``start_after=k``: the batch holds layer k's cached outputs instead of MFCCs (frozen-prefix cache)."""
     filenames, features, n_frames, labels, label_lengths = batch
-    model = config.model
+    model, training = config.model, config.training
+    forward = lstm.forward_kind(training.lstm_forward, training.lstm_gradient)
     output = create_model(features, n_frames, model.n_hidden, model.n_classes, dropout=dropout,
                           frozen_layers=config.transfer.frozen_layers,
-                          lstm_impl="cudnn" if config.training.train_cudnn else lstm.forward_kind(),
-                          start_after=start_after, relu_clip=model.relu_clip)
+                          lstm_impl="cudnn" if training.train_cudnn else forward, start_after=start_after,
+                          relu_clip=model.relu_clip, lstm_gradient=training.lstm_gradient)
     per_sample = tf.compat.v1.nn.ctc_loss(labels=data.dense_to_sparse(labels, label_lengths),
                                           inputs=output.logits, sequence_length=n_frames)
     non_finite = tf.gather(filenames, tf.compat.v1.where(~tf.math.is_finite(per_sample)))
@@ -364,6 +366,7 @@ def fit(config, dist=None):
     in-process with a hand-built :class:`~deepspeech_freeze.config.Config`.
     """
     dist = dist or distributed.Single()
+    config = resolve_lstm(config)
     devices = available_devices(config.runtime)
     sets, dev_sets, metrics_sets = load_sample_sets(config, dist, devices)
     inputs = training_inputs(config, dist)
@@ -380,6 +383,7 @@ def fit(config, dist=None):
         writers = open_outputs(config, dist, stack)
         session = stack.enter_context(tf.compat.v1.Session(config=dist.configure(session_config(config.runtime))))
         record, first_epoch = start(session, config, dist, graph)
+        record.config = dict(config.as_record(), stack=tfcompat.STACK)
         inputs.fill(session)
         record.train_audio_seconds = float(sets["train"]["n_samples"].sum()) / config.data.sample_rate
         stop = stack.enter_context(StopSignals())
@@ -411,6 +415,15 @@ def fit(config, dist=None):
         if proof:
             log.info("%s", proof)
     return record
+
+
+def resolve_lstm(config):
+    """``config`` with the LSTM forward and gradient this stack builds for it (the run record keeps them)."""
+    training = config.training
+    gradient = lstm.gradient_kind(training.lstm_gradient)
+    training = dataclasses.replace(training, lstm_gradient=gradient,
+                                   lstm_forward=lstm.forward_kind(training.lstm_forward, gradient))
+    return dataclasses.replace(config, training=training)
 
 
 def check_ranks_agree(session, dist):

@@ -15,10 +15,10 @@ import json
 import logging
 import os
 
-from .tfcompat import tf
+from .tfcompat import session_config, tf
 
 from . import audio, checkpoints, decoding
-from .config import from_flags, session_config
+from .config import from_flags
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
 from .logs import setup_logging
