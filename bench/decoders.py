@@ -61,8 +61,8 @@ elif kind.startswith("flashlight"):  # "flashlight", "flashlight@W" (lm_weight =
                                              lm_weight_per_alpha=per_alpha)
 else:
     from pyctcdecode import build_ctcdecoder
-    from deepspeech_freeze import decoder_modern
-    words, _ = decoder_modern.read_vocabulary(scorer_path, alphabet)
+    from deepspeech_freeze import scorer_package
+    words, _ = scorer_package.read_vocabulary(scorer_path, alphabet)
     decoder = build_ctcdecoder(list(alphabet.labels) + [""], kenlm_model_path=scorer_path, unigrams=words,
                                alpha=alpha, beta=beta)
     loaded = time.time()

@@ -8,7 +8,8 @@ language model:
 * the KenLM binary at its start is loaded by flashlight's KenLM directly (KenLM reads its own header and ignores
   the bytes after its search data, as ds_ctcdecoder's KenLM does);
 * the vocabulary comes from the package's trailer (int32 ``'TRIE'`` magic, int32 version 6, a utf8 byte, float64
-  alpha and beta, then an OpenFST ``ConstFst`` over alphabet labels), read here by :func:`read_vocabulary`: every
+  alpha and beta, then an OpenFST ``ConstFst`` over alphabet labels), read by
+  :func:`~deepspeech_freeze.scorer_package.read_vocabulary`: every
   path from the start state to a final state spells one word. That list becomes flashlight's lexicon trie, which
   restricts the beams to vocabulary words as ds_ctcdecoder's dictionary does. (The format's constants are
   :mod:`deepspeech_freeze.scorer_package`'s, whose Python writer makes such trailers where ds_ctcdecoder is missing.)
@@ -48,83 +49,10 @@ import os
 import numpy as np
 
 from .errors import UserError
-from .scorer_package import (TRAILER_HEAD, TRAILER_MAGIC, TRAILER_VERSION, ScorerFileError, VocabularyError,
-                             kenlm_parameters, parse_const_fst)
+from .scorer_package import ScorerFileError, VocabularyError, kenlm_parameters, read_vocabulary
 
 #: What the child process of :func:`~deepspeech_freeze.scorer_package.check_scorer_package` runs for this backend.
 SCORER_PROBE = "deepspeech_freeze.decoder_modern:probe_scorer"
-
-
-def find_trailer(data):
-    """``(offset, utf8, alpha, beta)`` of the package trailer in ``data`` (the file's bytes).
-
-    The trailer starts where KenLM's search data ends. Rather than recomputing KenLM's layout, every occurrence of
-    the magic and version is tried and the one followed by a well-formed ConstFst is taken."""
-    position = data.find(TRAILER_MAGIC)
-    damaged = None  # the first trailer (head or dictionary) that did not read: where, and why
-    other_version = None  # the last magic followed by another small version number
-    while position >= 0:
-        if position + TRAILER_HEAD.size > len(data):
-            damaged = damaged or (position, "its head is cut short")
-        else:
-            _, version, utf8, alpha, beta = TRAILER_HEAD.unpack_from(data, position)
-            if version != TRAILER_VERSION and 0 < version < 100:
-                other_version = version
-            if version == TRAILER_VERSION:
-                try:
-                    parse_const_fst(data, position + TRAILER_HEAD.size)
-                except ValueError as err:  # a VocabularyError, or numpy's for a table past the end
-                    damaged = damaged or (position, str(err) if isinstance(err, VocabularyError) else
-                                          "the vocabulary FST is cut short")
-                else:
-                    return position, bool(utf8), alpha, beta
-        position = data.find(TRAILER_MAGIC, position + 1)
-    missing = "no DeepSpeech 0.7 scorer trailer (magic 'TRIE', version 6, an OpenFST vocabulary)"
-    if damaged:
-        # Truncated and damaged packages end here: say what was found, not only what was not.
-        raise VocabularyError("{}: the one at byte {} is truncated or damaged ({})".format(missing, *damaged))
-    if other_version is not None:
-        raise VocabularyError("{}: its trailer is of version {} (DeepSpeech 0.7 reads version {}): rebuild it".format(
-            missing, other_version, TRAILER_VERSION))
-    raise VocabularyError(missing)
-
-
-def read_vocabulary(path, alphabet):
-    """The words of scorer package ``path`` (sorted), spelled with ``alphabet``'s labels, and its defaults.
-
-    Returns ``(words, info)`` with ``info`` a dict of ``utf8``, ``alpha``, ``beta``, ``lm_bytes`` (where the
-    trailer starts) and ``fst_end`` (where its dictionary ends; the file's size for a complete package). Arc labels
-    are alphabet label indices + 1 (0 is OpenFST's epsilon); each word is stored with the space label that ends it,
-    which is not part of the returned word."""
-    with open(path, "rb") as handle:
-        data = handle.read()
-    offset, utf8, alpha, beta = find_trailer(data)
-    start, states, arcs, end = parse_const_fst(data, offset + TRAILER_HEAD.size)
-    words = []
-    if start >= 0:
-        labels = alphabet.labels
-        # Depth-first over the (acyclic) dictionary; the stack holds (state, spelling so far).
-        stack = [(start, [])]
-        while stack:
-            state, spelling = stack.pop()
-            if len(spelling) > 1000:
-                raise VocabularyError("the vocabulary FST has a cycle")
-            record = states[state]
-            if np.isfinite(record["final"]) and spelling:
-                if utf8:
-                    words.append(bytes(spelling).decode("utf-8", "replace"))
-                else:
-                    # ds_ctcdecoder stores each word with the space that ends it; the word is the rest.
-                    words.append("".join(labels[label] for label in spelling).rstrip(" "))
-            first = int(record["first_arc"])
-            for arc in arcs[first:first + int(record["n_arcs"])]:
-                label = int(arc["ilabel"]) - 1
-                if not utf8 and not 0 <= label < alphabet.size:
-                    raise VocabularyError("an arc label {} outside alphabet {} ({} labels)".format(
-                        label + 1, getattr(alphabet, "path", ""), alphabet.size))
-                stack.append((int(arc["next"]), spelling + [label]))
-    return sorted(set(word for word in words if word)), {"utf8": utf8, "alpha": alpha, "beta": beta, "lm_bytes": offset,
-                                                         "fst_end": end}
 
 
 #: flashlight's ``lm_weight`` per unit of DeepSpeech's alpha (flashlight adds ``lm_weight * log10 P``). ln 10 makes
@@ -377,11 +305,11 @@ def _tokens_to_text(tokens, alphabet, blank):
     return " ".join("".join(text).split())
 
 
-def available():
-    """None when flashlight-text imports, else the reason (for messages and tests)."""
+def unavailable_reason():
+    """Why flashlight-text cannot be used here (its import error), or '' when it imports."""
     try:
         import flashlight.lib.text.decoder  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
     except ImportError as err:
         return str(err)
-    return None
+    return ""
 

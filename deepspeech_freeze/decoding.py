@@ -1,7 +1,10 @@
 """CTC beam search with ds_ctcdecoder 0.7.4 and an optional external scorer, as DeepSpeech 0.7 decodes.
 
-Where ds_ctcdecoder is not installed (the TF 2 stack: it has no wheels past Python 3.8) both functions hand over
-to :mod:`deepspeech_freeze.decoder_modern` (flashlight-text with the same ``.scorer`` packages).
+The search library is a :class:`Backend`, chosen once per process by :func:`backend`: ds_ctcdecoder where it is
+installed, else (the TF 2 stack: it has no wheels past Python 3.8) flashlight-text through
+:mod:`deepspeech_freeze.decoder_modern`, with the same ``.scorer`` packages. Everything else decodes through this
+module the same way: :class:`Decoder` (the decoding settings with their scorer loaded) for a model's outputs,
+:func:`load_scorer` and :func:`beam_search_batch` for the parts.
 
 The acoustic model's logits are softmaxed and made batch-major; ds_ctcdecoder's batch decoder searches each entry
 with ``beam_width`` beams, optionally rescored by a scorer package (KenLM language model + vocabulary), and the
@@ -13,6 +16,7 @@ import tempfile
 
 import numpy as np
 
+from . import decoder_modern
 from .errors import UserError
 from .scorer_package import (FST_ALIGNMENT, TRAILER_HEAD, ScorerFileError, VocabularyError, check_scorer_package,
                              native_alphabet, parse_const_fst)
@@ -47,14 +51,82 @@ def use_ds_ctcdecoder():
     return True
 
 
+class Backend(object):
+    """A CTC beam-search library, by the few operations the package needs of it.
+
+    ``name``: ``'ds_ctcdecoder'`` or ``'flashlight'``; ``probe``: the ``"module:function"`` that
+    :func:`~deepspeech_freeze.scorer_package.check_scorer_package` runs in a child process to try a package."""
+    name = probe = ""
+
+    def unavailable(self):
+        """Why this backend cannot decode in this process, or '' when it can."""
+        raise NotImplementedError
+
+    def load_scorer(self, scorer_path, alphabet, alpha, beta):
+        """The backend's scorer for a package already checked by the probe."""
+        raise NotImplementedError
+
+    def beam_search(self, probs, lengths, alphabet, beam_width, scorer, cutoff_prob, cutoff_top_n, num_processes):
+        """The best beam's text per entry of checked batch-major ``probs``."""
+        raise NotImplementedError
+
+
+class DsCtcdecoder(Backend):
+    """ds_ctcdecoder 0.7.4, DeepSpeech's own decoder (the TF 1.15 stack)."""
+    name, probe = "ds_ctcdecoder", SCORER_PROBE
+
+    def unavailable(self):
+        return "" if use_ds_ctcdecoder() else "ds_ctcdecoder is not installed"
+
+    def load_scorer(self, scorer_path, alphabet, alpha, beta):
+        import ds_ctcdecoder  # pylint: disable=import-outside-toplevel
+
+        try:
+            return ds_ctcdecoder.Scorer(float(alpha), float(beta), scorer_path, alphabet)
+        except ValueError as err:  # the file changed since the check
+            code = str(err).rsplit(" ", 1)[-1]
+            name = _error_name(int(code)) if code.isdigit() else str(err)
+            raise UserError("--scorer_path {}: ds_ctcdecoder could not load the scorer package ({}). {}".format(
+                scorer_path, name, SCORER_HINT))
+
+    def beam_search(self, probs, lengths, alphabet, beam_width, scorer, cutoff_prob, cutoff_top_n, num_processes):
+        import ds_ctcdecoder  # pylint: disable=import-outside-toplevel
+
+        decoded = ds_ctcdecoder.ctc_beam_search_decoder_batch(
+            probs, lengths.astype(np.int32), alphabet, int(beam_width), int(num_processes or os.cpu_count() or 1),
+            cutoff_prob=float(cutoff_prob), cutoff_top_n=int(cutoff_top_n), scorer=scorer)
+        return [beams[0][1] if beams else "" for beams in decoded]
+
+
+class Flashlight(Backend):
+    """flashlight-text's decoders over the same packages (:mod:`deepspeech_freeze.decoder_modern`)."""
+    name, probe = "flashlight", decoder_modern.SCORER_PROBE
+
+    def unavailable(self):
+        return decoder_modern.unavailable_reason()
+
+    def load_scorer(self, scorer_path, alphabet, alpha, beta):
+        return decoder_modern.load_scorer(scorer_path, alphabet, alpha, beta)
+
+    def beam_search(self, probs, lengths, alphabet, beam_width, scorer, cutoff_prob, cutoff_top_n, num_processes):
+        return decoder_modern.beam_search_batch(probs, lengths, alphabet, beam_width, scorer=scorer,
+                                                cutoff_prob=cutoff_prob, cutoff_top_n=cutoff_top_n)
+
+
+_BACKEND = []
+
+
+def backend():
+    """The process's :class:`Backend`, chosen on first use: ds_ctcdecoder where it is importable, else flashlight."""
+    if not _BACKEND:
+        _BACKEND.append(DsCtcdecoder() if use_ds_ctcdecoder() else Flashlight())
+    return _BACKEND[0]
+
+
 def scorer_probe():
-    """The probe (``"module:function"``) of the decoder in use, for
-    :func:`~deepspeech_freeze.scorer_package.check_scorer_package`: ds_ctcdecoder's where it is installed, else the
-    modern decoder's."""
-    if use_ds_ctcdecoder():
-        return SCORER_PROBE
-    from . import decoder_modern  # pylint: disable=import-outside-toplevel
-    return decoder_modern.SCORER_PROBE
+    """The probe (``"module:function"``) of the backend in use, for
+    :func:`~deepspeech_freeze.scorer_package.check_scorer_package`."""
+    return backend().probe
 
 
 def _error_name(code):
@@ -143,7 +215,8 @@ def probe_scorer(scorer_path, alphabet):
 
 def load_scorer(scorer_path, alphabet, alpha, beta):
     """The scorer for package ``scorer_path`` with ``alpha``/``beta`` set, or None for '': ds_ctcdecoder's
-    ``Scorer``, or without ds_ctcdecoder :class:`deepspeech_freeze.decoder_modern.FlashlightScorer`.
+    ``Scorer``, or without ds_ctcdecoder :class:`deepspeech_freeze.decoder_modern.FlashlightScorer` (the
+    :func:`backend`'s).
 
     The package is first loaded and used in a child process (:data:`SCORER_PROBE`), because ds_ctcdecoder aborts or
     crashes the process on truncated or foreign files and on a package in UTF-8 mode; every problem is a
@@ -160,15 +233,13 @@ def load_scorer(scorer_path, alphabet, alpha, beta):
         raise UserError("{}: this is not a file. {}".format(where, SCORER_HINT))
     if not os.access(scorer_path, os.R_OK):
         raise UserError("{}: the file is not readable (check its permissions)".format(where))
-    modern = not use_ds_ctcdecoder()
-    if modern:
-        from . import decoder_modern  # pylint: disable=import-outside-toplevel
-        missing = decoder_modern.available()
-        if missing:  # not the file's fault: say so before the check blames it
-            raise UserError("{}: decoding without ds_ctcdecoder needs flashlight-text ({}); install the stack's "
-                            "requirements (bin/install.sh --stack tf2)".format(where, missing))
+    chosen = backend()
+    missing = chosen.unavailable()
+    if missing:  # not the file's fault: say so before the check blames it (only flashlight can be missing)
+        raise UserError("{}: decoding without ds_ctcdecoder needs flashlight-text ({}); install the stack's "
+                        "requirements (bin/install.sh --stack tf2)".format(where, missing))
     try:
-        info = check_scorer_package(scorer_path, alphabet, scorer_probe())
+        info = check_scorer_package(scorer_path, alphabet, chosen.probe)
     except ScorerFileError as err:
         raise UserError("{} is not a usable scorer package: {}. {}".format(where, err, SCORER_HINT))
     except (IOError, OSError) as err:
@@ -177,17 +248,7 @@ def load_scorer(scorer_path, alphabet, alpha, beta):
         raise UserError("{} was built for UTF-8 byte output (--utf8) but the model outputs the labels of alphabet "
                         "{}: use a package built for this alphabet (`python -m deepspeech_freeze.lm` makes one)"
                         .format(where, alphabet.path))
-    if modern:
-        return decoder_modern.load_scorer(scorer_path, alphabet, alpha, beta)
-    import ds_ctcdecoder
-
-    try:
-        return ds_ctcdecoder.Scorer(float(alpha), float(beta), scorer_path, alphabet)
-    except ValueError as err:  # the file changed since the check
-        code = str(err).rsplit(" ", 1)[-1]
-        name = _error_name(int(code)) if code.isdigit() else str(err)
-        raise UserError("{}: ds_ctcdecoder could not load the scorer package ({}). {}".format(where, name,
-                                                                                           SCORER_HINT))
+    return chosen.load_scorer(scorer_path, alphabet, alpha, beta)
 
 
 def softmax_batch_major(time_major_logits):
@@ -229,13 +290,25 @@ def beam_search_batch(probs, seq_lengths, alphabet, beam_width, scorer=None, cut
         raise UserError("--beam_width {} must be at least 1".format(beam_width))
     if probs.shape[0] == 0:
         return []
-    if not use_ds_ctcdecoder():
-        from . import decoder_modern  # pylint: disable=import-outside-toplevel
-        return decoder_modern.beam_search_batch(probs, lengths, alphabet, beam_width, scorer=scorer,
-                                                cutoff_prob=cutoff_prob, cutoff_top_n=cutoff_top_n)
-    import ds_ctcdecoder
+    return backend().beam_search(probs, lengths, alphabet, beam_width, scorer, cutoff_prob, cutoff_top_n,
+                                 num_processes)
 
-    decoded = ds_ctcdecoder.ctc_beam_search_decoder_batch(
-        probs, lengths.astype(np.int32), alphabet, int(beam_width), int(num_processes or os.cpu_count() or 1),
-        cutoff_prob=float(cutoff_prob), cutoff_top_n=int(cutoff_top_n), scorer=scorer)
-    return [beams[0][1] if beams else "" for beams in decoded]
+
+class Decoder(object):
+    """A model's outputs to transcripts as a :class:`~deepspeech_freeze.config.DecodingConfig` says: its beam width
+    and cut-offs, and its scorer (:meth:`load` loads ``--scorer_path``, so a bad one fails before any work)."""
+
+    def __init__(self, settings, alphabet, scorer=None):
+        self.settings, self.alphabet, self.scorer = settings, alphabet, scorer
+
+    @classmethod
+    def load(cls, settings, alphabet):
+        """The decoder with ``settings.scorer_path`` loaded (none for '') with ``--lm_alpha``/``--lm_beta``."""
+        return cls(settings, alphabet, load_scorer(settings.scorer_path, alphabet, settings.lm_alpha,
+                                                   settings.lm_beta))
+
+    def decode(self, probs, n_frames):
+        """Transcripts of batch-major softmax ``probs`` ``[B, T, n_classes]`` with ``n_frames`` valid frames each."""
+        settings = self.settings
+        return beam_search_batch(probs, n_frames, self.alphabet, settings.beam_width, scorer=self.scorer,
+                                 cutoff_prob=settings.cutoff_prob, cutoff_top_n=settings.cutoff_top_n)

@@ -18,10 +18,10 @@ from .model import create_model
 log = logging.getLogger("deepspeech_freeze")
 
 
-def check_scorer(config):
-    """Load the scorer once at start-up so that a bad ``--scorer_path`` fails before any work."""
-    decoder = config.decoding
-    return decoding.load_scorer(decoder.scorer_path, config.model.alphabet, decoder.lm_alpha, decoder.lm_beta)
+def load_decoder(config):
+    """The :class:`~deepspeech_freeze.decoding.Decoder`, its scorer loaded once at start-up so that a bad
+    ``--scorer_path`` fails before any work."""
+    return decoding.Decoder.load(config.decoding, config.model.alphabet)
 
 
 def build_eval_graph(config, output_types, output_shapes):
@@ -37,9 +37,10 @@ def build_eval_graph(config, output_types, output_shapes):
     return iterator, {"filenames": filenames, "probs": probs, "n_frames": n_frames, "losses": losses}
 
 
-def evaluate_sets(config, directory, csv_paths, scorer, decode=True):
+def evaluate_sets(config, directory, csv_paths, decoder, decode=True):
     """Run every test CSV through the model loaded from ``directory``; returns ``[(csv, samples)]`` where each
-    sample is a dict with wav_filename, src, res (empty when ``decode`` is False: losses only) and loss."""
+    sample is a dict with wav_filename, src, res (empty when ``decode`` is False: losses only) and loss.
+    ``decoder``: a :class:`~deepspeech_freeze.decoding.Decoder` (None: the decoding settings without a scorer)."""
     sets = [(path, data.load_samples([path], config)) for path in csv_paths]
     tf.compat.v1.reset_default_graph()
     datasets = {path: data.create_dataset(frame, config, config.data.test_batch_size, train_phase=False)
@@ -49,7 +50,7 @@ def evaluate_sets(config, directory, csv_paths, scorer, decode=True):
                                          tfcompat.iterator_shapes(first))
     inits = {path: iterator.make_initializer(dataset) for path, dataset in datasets.items()}
     results = []
-    decoder = config.decoding
+    decoder = decoder or decoding.Decoder(config.decoding, config.model.alphabet)
     with tf.compat.v1.Session(config=session_config(config.runtime)) as session:
         checkpoints.restore_for_evaluation(session, directory, config.load_evaluate)
         for path, frame in sets:
@@ -62,9 +63,7 @@ def evaluate_sets(config, directory, csv_paths, scorer, decode=True):
                     batch = session.run(fetches)
                 except tf.errors.OutOfRangeError:
                     break
-                hypotheses = decoding.beam_search_batch(
-                    batch["probs"], batch["n_frames"], config.model.alphabet, decoder.beam_width, scorer=scorer,
-                    cutoff_prob=decoder.cutoff_prob, cutoff_top_n=decoder.cutoff_top_n) if decode \
+                hypotheses = decoder.decode(batch["probs"], batch["n_frames"]) if decode \
                     else [""] * len(batch["losses"])
                 for name, hypothesis, loss in zip(batch["filenames"], hypotheses, batch["losses"]):
                     name = name.decode("utf-8")
@@ -74,13 +73,12 @@ def evaluate_sets(config, directory, csv_paths, scorer, decode=True):
     return results
 
 
-def test(config, directory, scorer=None):
+def test(config, directory, decoder=None):
     """Test on ``--test_files``, print DeepSpeech's report per CSV, write ``--test_output_file``; returns
-    ``{csv: (wer, cer, loss)}``. ``scorer``: one already loaded (else ``--scorer_path`` is loaded here)."""
-    if scorer is None:
-        scorer = check_scorer(config)
+    ``{csv: (wer, cer, loss)}``. ``decoder``: one already loaded (:func:`load_decoder`; else it is loaded here)."""
+    decoder = decoder or load_decoder(config)
     summary, everything = {}, []
-    for path, samples in evaluate_sets(config, directory, config.data.test_files, scorer):
+    for path, samples in evaluate_sets(config, directory, config.data.test_files, decoder):
         scored, wer, cer, loss = metrics.score_samples(samples)
         print(metrics.format_report(path, scored, wer, cer, loss, report_count=config.decoding.report_count))
         summary[path] = (wer, cer, loss)

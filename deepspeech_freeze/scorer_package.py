@@ -1,12 +1,13 @@
-"""Scorer packages (``.scorer`` files): writing one, and checking one in a child process before a decoder loads it.
+"""Scorer packages (``.scorer`` files): their format, read and written here only, and checking one in a child
+process before a decoder loads it.
 
 A package is a KenLM binary language model (``build_binary -v``: no vocabulary strings) followed by DeepSpeech 0.7's
 trailer: the magic ``'TRIE'``, version 6, a UTF-8-mode byte, the default alpha and beta, then an OpenFST dictionary
 of the vocabulary spelled in alphabet labels. Where ds_ctcdecoder is installed (the TF 1.15 stack) it writes the
 trailer itself (``fill_dictionary`` + ``save_dictionary``), as DeepSpeech's ``generate_package.py`` does; elsewhere
 (the TF 2 stack: ds_ctcdecoder has no wheels past Python 3.8) :func:`dictionary_trailer` writes the same bytes in
-Python. The trailer's format constants live here, for that writer and for the reader in
-:mod:`deepspeech_freeze.decoder_modern`.
+Python. The format lives here only: its constants, that writer, and the reader (:func:`find_trailer`,
+:func:`read_vocabulary`) that the decoder backends use.
 
 ds_ctcdecoder ends the whole process on many files that are not complete packages: KenLM's exceptions abort it, a
 damaged dictionary crashes it. So before a training, evaluation or transcription process loads a package,
@@ -39,7 +40,7 @@ _KENLM_PARAMETERS = struct.Struct("<B3xfIB3xI")  # order, probing multiplier, mo
 
 # ---------------------------------------------------------------------------------------------------------------
 # The trailer's format: DeepSpeech 0.7's head, then an OpenFST ConstFst<StdArc> as OpenFST writes it. Written by
-# dictionary_trailer() below, read by decoder_modern.read_vocabulary; both take these from here.
+# dictionary_trailer() below, read by read_vocabulary(); the decoders only use these two.
 
 TRAILER_MAGIC = b"EIRT"  # the int32 multi-char constant 'TRIE' as it lies on disk (little-endian)
 TRAILER_VERSION = 6
@@ -218,6 +219,78 @@ def parse_const_fst(data, offset):
                      or np.any(arcs["next"] < 0) or np.any(arcs["next"] >= n_states)):
         raise VocabularyError("the vocabulary FST is damaged (indices outside its tables)")
     return int(start), states, arcs, end
+
+
+def find_trailer(data):
+    """``(offset, utf8, alpha, beta)`` of the package trailer in ``data`` (the file's bytes).
+
+    The trailer starts where KenLM's search data ends. Rather than recomputing KenLM's layout, every occurrence of
+    the magic and version is tried and the one followed by a well-formed ConstFst is taken."""
+    position = data.find(TRAILER_MAGIC)
+    damaged = None  # the first trailer (head or dictionary) that did not read: where, and why
+    other_version = None  # the last magic followed by another small version number
+    while position >= 0:
+        if position + TRAILER_HEAD.size > len(data):
+            damaged = damaged or (position, "its head is cut short")
+        else:
+            _, version, utf8, alpha, beta = TRAILER_HEAD.unpack_from(data, position)
+            if version != TRAILER_VERSION and 0 < version < 100:
+                other_version = version
+            if version == TRAILER_VERSION:
+                try:
+                    parse_const_fst(data, position + TRAILER_HEAD.size)
+                except ValueError as err:  # a VocabularyError, or numpy's for a table past the end
+                    damaged = damaged or (position, str(err) if isinstance(err, VocabularyError) else
+                                          "the vocabulary FST is cut short")
+                else:
+                    return position, bool(utf8), alpha, beta
+        position = data.find(TRAILER_MAGIC, position + 1)
+    missing = "no DeepSpeech 0.7 scorer trailer (magic 'TRIE', version 6, an OpenFST vocabulary)"
+    if damaged:
+        # Truncated and damaged packages end here: say what was found, not only what was not.
+        raise VocabularyError("{}: the one at byte {} is truncated or damaged ({})".format(missing, *damaged))
+    if other_version is not None:
+        raise VocabularyError("{}: its trailer is of version {} (DeepSpeech 0.7 reads version {}): rebuild it".format(
+            missing, other_version, TRAILER_VERSION))
+    raise VocabularyError(missing)
+
+
+def read_vocabulary(path, alphabet):
+    """The words of scorer package ``path`` (sorted), spelled with ``alphabet``'s labels, and its defaults.
+
+    Returns ``(words, info)`` with ``info`` a dict of ``utf8``, ``alpha``, ``beta``, ``lm_bytes`` (where the
+    trailer starts) and ``fst_end`` (where its dictionary ends; the file's size for a complete package). Arc labels
+    are alphabet label indices + 1 (0 is OpenFST's epsilon); each word is stored with the space label that ends it,
+    which is not part of the returned word."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    offset, utf8, alpha, beta = find_trailer(data)
+    start, states, arcs, end = parse_const_fst(data, offset + TRAILER_HEAD.size)
+    words = []
+    if start >= 0:
+        labels = alphabet.labels
+        # Depth-first over the (acyclic) dictionary; the stack holds (state, spelling so far).
+        stack = [(start, [])]
+        while stack:
+            state, spelling = stack.pop()
+            if len(spelling) > 1000:
+                raise VocabularyError("the vocabulary FST has a cycle")
+            record = states[state]
+            if np.isfinite(record["final"]) and spelling:
+                if utf8:
+                    words.append(bytes(spelling).decode("utf-8", "replace"))
+                else:
+                    # ds_ctcdecoder stores each word with the space that ends it; the word is the rest.
+                    words.append("".join(labels[label] for label in spelling).rstrip(" "))
+            first = int(record["first_arc"])
+            for arc in arcs[first:first + int(record["n_arcs"])]:
+                label = int(arc["ilabel"]) - 1
+                if not utf8 and not 0 <= label < alphabet.size:
+                    raise VocabularyError("an arc label {} outside alphabet {} ({} labels)".format(
+                        label + 1, getattr(alphabet, "path", ""), alphabet.size))
+                stack.append((int(arc["next"]), spelling + [label]))
+    return sorted(set(word for word in words if word)), {"utf8": utf8, "alpha": alpha, "beta": beta, "lm_bytes": offset,
+                                                         "fst_end": end}
 
 
 def kenlm_parameters(path):
@@ -560,8 +633,6 @@ def _ds_ctcdecoder_dictionary(path, words, alphabet, default_alpha, default_beta
 def _check_bare_kenlm_binary(path):
     # What ds_ctcdecoder's load_lm refuses, checked without it: vocabulary strings where the trailer has to go, or
     # a trailer already there. (KenLM itself loads the file in the check that follows the writing, in lm.py.)
-    from .decoder_modern import find_trailer  # pylint: disable=import-outside-toplevel
-
     parameters = kenlm_parameters(path)
     if parameters is None:
         raise UserError("language model {} has a damaged KenLM header: build it again with build_binary -v"

@@ -483,10 +483,10 @@ def main(_argv):
     """Train, then test and export, as DeepSpeech.py's main does."""
     setup_logging(FLAGS.log_level)
     config = from_flags()
-    scorer = None
+    decoder = None
     if config.decoding.scorer_path:
         from . import evaluate  # pylint: disable=import-outside-toplevel
-        scorer = evaluate.check_scorer(config)  # fail early on a bad scorer, before hours of training
+        decoder = evaluate.load_decoder(config)  # fail early on a bad scorer, before hours of training
     if config.export.export_dir and tfcompat.export_supported():
         raise UserError(tfcompat.export_supported())  # before training, not after it
     dist = distributed.create(config.runtime.horovod)
@@ -501,7 +501,7 @@ def main(_argv):
         return  # testing, export and inference are rank 0's
     if config.data.test_files:
         from . import evaluate  # pylint: disable=import-outside-toplevel
-        evaluate.test(config, config.trained_dir, scorer)
+        evaluate.test(config, config.trained_dir, decoder)
     if config.export.export_dir:
         from . import export  # pylint: disable=import-outside-toplevel
         export.export(config, config.trained_dir)

@@ -54,8 +54,7 @@ def transcribe_files(config, directory, paths):
     """Transcribe WAV files with the model in checkpoint ``directory``; returns a list (in order) of dicts
     ``{"wav_filename", "transcript"}``. Every file is checked before the model is loaded."""
     lengths = [check_audio(path, config) for path in paths]
-    decoder = config.decoding
-    scorer = decoding.load_scorer(decoder.scorer_path, config.model.alphabet, decoder.lm_alpha, decoder.lm_beta)
+    decoder = decoding.Decoder.load(config.decoding, config.model.alphabet)
     tf.compat.v1.reset_default_graph()
     path_input, probs, n_frames = build_graph(config)
     results = []
@@ -72,9 +71,7 @@ def transcribe_files(config, directory, paths):
                 except tf.errors.OpError as err:
                     raise UserError("audio file {} cannot be decoded ({}): convert it with: sox IN.wav -r {} -b 16 "
                                     "-c 1 OUT.wav".format(path, err.message.split("\n")[0], config.data.sample_rate))
-                transcript = decoding.beam_search_batch(
-                    batch_probs, batch_frames, config.model.alphabet, decoder.beam_width, scorer=scorer,
-                    cutoff_prob=decoder.cutoff_prob, cutoff_top_n=decoder.cutoff_top_n)[0]
+                transcript = decoder.decode(batch_probs, batch_frames)[0]
             results.append({"wav_filename": path, "transcript": transcript})
     return results
 

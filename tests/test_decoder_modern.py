@@ -51,7 +51,7 @@ def package(tmp_path_factory):
 
 
 def test_cross_stack_vocabulary_reader_reads_back_ds_ctcdecoder_words(package, alphabet):
-    words, info = decoder_modern.read_vocabulary(package, alphabet)
+    words, info = scorer_package.read_vocabulary(package, alphabet)
     assert words == VOCABULARY
     assert info["utf8"] is False and info["alpha"] == pytest.approx(0.75) and info["beta"] == pytest.approx(1.85)
     assert 0 < info["lm_bytes"] < os.path.getsize(package)
@@ -63,18 +63,18 @@ def test_cross_stack_vocabulary_reader_refuses_damaged_packages(package, alphabe
     cut = tmp_path / "cut.scorer"
     cut.write_bytes(data[:-20])  # the arc table is short
     with pytest.raises(decoder_modern.VocabularyError, match="no DeepSpeech 0.7 scorer trailer"):
-        decoder_modern.read_vocabulary(str(cut), alphabet)
+        scorer_package.read_vocabulary(str(cut), alphabet)
     lm_only = tmp_path / "lm.binary"
-    lm_only.write_bytes(data[:decoder_modern.read_vocabulary(package, alphabet)[1]["lm_bytes"]])
+    lm_only.write_bytes(data[:scorer_package.read_vocabulary(package, alphabet)[1]["lm_bytes"]])
     with pytest.raises(decoder_modern.VocabularyError):
-        decoder_modern.read_vocabulary(str(lm_only), alphabet)
+        scorer_package.read_vocabulary(str(lm_only), alphabet)
     with pytest.raises(UserError, match="not a usable scorer package"):
         decoder_modern.load_scorer(str(lm_only), alphabet, 1.0, 1.0)
 
 
 def flashlight_or_skip():
-    reason = decoder_modern.available()
-    if reason is not None:
+    reason = decoder_modern.unavailable_reason()
+    if reason:
         pytest.skip("tf2-only: flashlight-text is the TF 2 stack's decoder ({})".format(reason))
 
 

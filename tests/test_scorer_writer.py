@@ -18,7 +18,7 @@ import pytest
 import kenlm_fixtures as fixtures
 import stacks
 from conftest import ENGLISH, GERMAN
-from deepspeech_freeze import decoder_modern, decoding, scorer_package
+from deepspeech_freeze import decoding, scorer_package
 from deepspeech_freeze.alphabet import Alphabet
 from deepspeech_freeze.errors import UserError
 from test_decoding_metrics import ARPA, WORDS, frames_to_probs, spell
@@ -94,7 +94,7 @@ def lm_binary(lm_arpa):
 
 def read_fst(data):
     """(trailer offset, start, states, arcs, properties word) of the package bytes ``data``, by the reader."""
-    offset = decoder_modern.find_trailer(data)[0]
+    offset = scorer_package.find_trailer(data)[0]
     start, states, arcs, end = scorer_package.parse_const_fst(data, offset + scorer_package.TRAILER_HEAD.size)
     assert end == len(data)
     # magic, "const", "standard", version, flags: the properties word follows them.
@@ -123,8 +123,8 @@ def dictionary_problems(path, alphabet, expected_words):
     as the vocabulary's distinct sets of endings, and the property bits that must hold for such an acceptor."""
     problems = []
     try:
-        words, _ = decoder_modern.read_vocabulary(path, alphabet)
-    except decoder_modern.VocabularyError as err:
+        words, _ = scorer_package.read_vocabulary(path, alphabet)
+    except scorer_package.VocabularyError as err:
         return ["unreadable: {}".format(err)]
     if words != expected_words:
         problems.append("spells {} words, {} of them not in the vocabulary".format(
@@ -426,7 +426,7 @@ def test_cross_stack_python_written_package_decodes_in_ds_ctcdecoder_like_its_ow
         assert wrote == {"ds_ctcdecoder": stack == "tf1"}  # TF 2 has no ds_ctcdecoder: the Python writer wrote it
     expected = spellable(vocabulary, alphabet)
     for stack in ("tf1", "tf2"):
-        assert decoder_modern.read_vocabulary(packages[stack], alphabet)[0] == expected, stack
+        assert scorer_package.read_vocabulary(packages[stack], alphabet)[0] == expected, stack
     broken = {}
     for bug in BUGS[:2]:
         broken[bug] = str(tmp_path / "{}.scorer".format(bug.replace(" ", "-")))
