@@ -27,8 +27,8 @@ from collections import OrderedDict
 from .. import metrics
 from ..errors import UserError, run_cli
 from ..naming import LAYERS
-from . import results as single
 from . import stats
+from . import tables
 
 SAMPLES_FILE = "test_samples.json"
 MEASURES = (("wer", "WER", "word_distance", "word_length"), ("cer", "CER", "char_distance", "char_length"))
@@ -117,8 +117,8 @@ def comparisons(groups, refs, resamples=stats.RESAMPLES):
 def spread(summary):
     """``.437 ± .012`` (just the mean for one seed)."""
     if summary["sd"] is None:
-        return single.rate(summary["mean"])
-    return "{} ± {}".format(single.rate(summary["mean"]), single.rate(summary["sd"]))
+        return tables.rate(summary["mean"])
+    return "{} ± {}".format(tables.rate(summary["mean"]), tables.rate(summary["sd"]))
 
 
 def interval(summary):
@@ -153,7 +153,7 @@ def seeds_table(rows):
         lines.append("| {} | {} | {} | {} | {} | {} | {} | {} |".format(
             row["label"], len(row["seeds"]), spread(row["wer"]), interval(row["wer"]), spread(row["cer"]),
             interval(row["cer"]), "-" if row["best_dev_loss"] is None else "{:.2f}".format(row["best_dev_loss"]),
-            single.duration(row["train_seconds"])))
+            tables.duration(row["train_seconds"])))
     return "\n".join(lines)
 
 
@@ -198,10 +198,10 @@ def statistics_notes(rows, tests):
 def write_csvs(results, rows, tests, out):
     with io.open(os.path.join(out, "results.csv"), "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(("seed",) + single.CSV_COLUMNS)
+        writer.writerow(("seed",) + tables.CSV_COLUMNS)
         for result in results:
-            changes = single.layer_changes(result)
-            writer.writerow([result.get("seed")] + [result.get(column) for column in single.CSV_COLUMNS[:13]] +
+            changes = tables.layer_changes(result)
+            writer.writerow([result.get("seed")] + [result.get(column) for column in tables.CSV_COLUMNS[:13]] +
                             ["" if changes[layer] is None else changes[layer] for layer in LAYERS])
     columns = ["scheme", "label", "seeds"]
     for measure, _, _, _ in MEASURES:
@@ -251,7 +251,7 @@ def plot_bands(groups, path, title):
         best = means.index(min(means))
         axis.plot([epochs[best]], [means[best]], "o", color=colour, markersize=7, markeredgecolor="black",
                   markeredgewidth=0.6)
-    single.finish_loss_axis(axis, title, [lowest, highest] if lowest is not None else [],
+    tables.finish_loss_axis(axis, title, [lowest, highest] if lowest is not None else [],
                             "line: mean over seeds\nband: lowest to highest seed\ndot: best mean epoch")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
@@ -265,7 +265,7 @@ def write_all(results, out, title, notes, pending, resamples=stats.RESAMPLES):
     refs = references(groups)
     tests = comparisons(groups, refs, resamples)
     one_seed = all(len(runs) == 1 for runs in groups.values())
-    parts = ["# {}".format(title), "", single.markdown_table(results) if one_seed else seeds_table(rows), ""]
+    parts = ["# {}".format(title), "", tables.markdown_table(results) if one_seed else seeds_table(rows), ""]
     compared = comparison_table(rows, tests, refs)
     if compared:
         parts += ["Paired differences over the test utterances (row minus reference; negative: fewer errors):", "",
@@ -289,7 +289,7 @@ def write_all(results, out, title, notes, pending, resamples=stats.RESAMPLES):
 
 def source_note(runs, label):
     """One line on the source models of a seeded runs folder: their test WER and CER over the seeds."""
-    found, _ = single.load_results(runs)
+    found, _ = tables.load_results(runs)
     wer = stats.summarize([result["wer"] for result in found])
     cer = stats.summarize([result["cer"] for result in found])
     return "{}: {} seed{}, test WER {} (95 % CI {}), CER {} (95 % CI {}).".format(
