@@ -9,37 +9,28 @@ path can end in a raw shape error. Entry points:
 * :func:`restore_best` — the LR-plateau reload: this run's best_dev checkpoint, nothing re-initialised.
 * :func:`restore_for_evaluation` — test, export, inference: a trained model as is.
 
-The save directory holds the run's :class:`~deepspeech_freeze.run_record.RunRecord` (``run.json``). It makes a
-restarted command resume instead of re-transferring, and lets :func:`verify_frozen` prove at the end that frozen
-layers are bit-identical to the source. State files name checkpoints relative to their directory, so a save
+This module only loads and saves. A save directory with a run record (``run.json``, owned by
+:mod:`~deepspeech_freeze.save_dir`) makes a restarted command resume instead of re-transferring; the frozen-weights
+proof is :mod:`~deepspeech_freeze.frozen_proof`. State files name checkpoints relative to their directory, so a save
 directory can be moved or copied elsewhere (a GPU box to a laptop) and still loads, evaluates and resumes.
 """
-import errno
-import fcntl
 import glob
-import hashlib
 import logging
 import os
 import re
-import shutil
 
 import numpy as np
 from .tfcompat import tf
 
 from . import cudnn_format, tfcompat
 from .errors import UserError, write_failure
-from .naming import KIND_OF_LAYER, format_layers, is_adam_slot, layer_of_variable
-from .run_record import RunRecord
+from .naming import format_layers, is_adam_slot, layer_of_variable
+from .save_dir import remove_quietly
 
 log = logging.getLogger(__name__)
 
-LOCK_FILE = ".lock"
 BEST_STATE_FILE = "best_dev_checkpoint"
 LAST_STATE_FILE = "checkpoint"
-
-
-class FrozenLayersChanged(Exception):
-    """A frozen variable differs from its source: the run's central promise was broken. Never silenced."""
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -228,131 +219,36 @@ def restore(session, path, reinit_layers=frozenset(), purpose="train", force_lr=
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# The save directory
-
-
-def _remove_quietly(path):
-    try:
-        if os.path.isdir(path):
-            shutil.rmtree(path)
-        elif os.path.exists(path):
-            os.remove(path)
-    except OSError:
-        pass
-
-
-def check_writable(directory, flag):
-    """Create ``directory`` and prove a file can be written there, before any training starts."""
-    probe = os.path.join(directory, ".write-test")
-    try:
-        os.makedirs(directory, exist_ok=True)
-        with open(probe, "wb") as handle:
-            handle.write(b"x" * 4096)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except OSError as err:
-        raise UserError("{} {}: cannot write there ({}): choose a writable directory with free space".format(
-            flag, directory, err.strerror or err))
-    finally:
-        _remove_quietly(probe)
-
-
-class SaveDirLock(object):
-    """Holds ``<save_dir>/.lock`` (an advisory ``flock``) while a training run writes to the directory, so a second
-    run started into the same directory refuses instead of interleaving checkpoints. The kernel drops the lock when
-    the holding process ends, however it ends (kill -9 included), so a lock file left behind never blocks."""
-
-    def __init__(self, directory):
-        self.directory = directory
-        self.path = os.path.join(directory, LOCK_FILE)
-        self._handle = None
-
-    def __enter__(self):
-        handle = open(self.path, "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as err:
-            if err.errno not in (errno.EAGAIN, errno.EACCES):
-                handle.close()
-                raise UserError("--save_checkpoint_dir {}: cannot lock it ({})".format(self.directory, err))
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            handle.close()
-            raise UserError("--save_checkpoint_dir {} is in use by another training run (pid {}): wait for it to "
-                            "finish or stop it, or choose another --save_checkpoint_dir".format(self.directory,
-                                                                                               holder))
-        handle.seek(0)
-        handle.truncate()
-        handle.write("{}\n".format(os.getpid()))
-        handle.flush()
-        self._handle = handle
-        return self
-
-    def __exit__(self, *_exc):
-        fcntl.flock(self._handle, fcntl.LOCK_UN)
-        self._handle.close()
-        self._handle = None
-
-
-def fingerprint(value):
-    """sha256 of an array's dtype, shape and bytes: equal fingerprints mean bit-identical values."""
-    value = np.ascontiguousarray(value)
-    digest = hashlib.sha256()
-    digest.update("{}{}".format(value.dtype.str, value.shape).encode())
-    digest.update(value.tobytes())
-    return digest.hexdigest()
-
-
-def frozen_variables(frozen_layers, graph_vars=None):
-    """The graph variables of the frozen layers (weights and biases; frozen layers have no Adam slots)."""
-    graph_vars = tf.compat.v1.global_variables() if graph_vars is None else graph_vars
-    return [v for v in graph_vars if layer_of_variable(v.op.name) in frozen_layers and not is_adam_slot(v.op.name)]
-
-
-# ----------------------------------------------------------------------------------------------------------------
 # Entry points
 
 
-def restore_for_training(session, config):
-    """Initialise the training graph's variables; returns the :class:`RunRecord` to keep updating.
+#: DeepSpeech's ``--load_train`` order over the source directory.
+LOAD_ORDER = {"auto": ["best", "last", "init"], "best": ["best"], "last": ["last"], "init": ["init"]}
 
-    * ``save_dir`` has a run record and a checkpoint: resume from it, nothing re-initialised: ``auto`` takes the
-      newest (best_dev or train, whichever has the higher step; on a tie best_dev), ``best``/``last`` that one.
-      Epochs already done by an interrupted run are not repeated.
-    * otherwise: DeepSpeech's ``--load_train`` order over the source directory (auto = best, last, init), with the
-      spec's layers re-initialised when a checkpoint is loaded.
+
+def restore_for_training(session, config, record):
+    """Initialise the training graph's variables by the first load method that applies, in order; returns
+    ``(path, resumed)``: the checkpoint loaded (None when everything was initialised) and whether it is the save
+    directory's own. ``record``: the save directory's run record, None when it has none.
+
+    1. ``resume`` (when ``record`` exists and ``--load_train`` is not ``init``): the save directory's own
+       checkpoints, nothing re-initialised: ``auto`` takes the newest (best_dev or train, whichever has the higher
+       step; on a tie best_dev), ``best``/``last`` that one. Epochs already done by an interrupted run are not
+       repeated.
+    2. DeepSpeech's ``--load_train`` order over the source directory (:data:`LOAD_ORDER`: auto = best, last,
+       init), with the spec's layers re-initialised when a checkpoint is loaded.
     """
     spec, load_train = config.transfer, config.training.load_train
     force_lr = config.training.force_initialize_learning_rate
-    record = RunRecord.load(config.save_dir)
-    if record is not None and load_train != "init":
-        best, last = find_checkpoint(config.save_dir, "best"), find_checkpoint(config.save_dir, "last")
-        candidates = [path for path in (best, last) if path]
-        if candidates:
-            if format_layers(spec.frozen_layers) != record.frozen_layers:
-                raise UserError("{} holds a run started with --freeze_layers {} but this command freezes {}: use "
-                                "the same flags to resume, or a new --save_checkpoint_dir".format(
-                                    config.save_dir, record.frozen_layers, format_layers(spec.frozen_layers)))
-            if load_train == "auto":
-                path = max(candidates, key=lambda p: (global_step_of(p), p == best))
-            else:
-                path = best if load_train == "best" else last
-                if path is None:
-                    raise UserError("--load_train {}: {} has no {} checkpoint".format(
-                        load_train, config.save_dir, "best_dev" if load_train == "best" else "train"))
-            log.info("Resuming the run in %s (its own checkpoints come before --load_checkpoint_dir; layers are "
-                     "re-initialised only when a run starts from its source)", config.save_dir)
-            log.info("%s %s", "Loading best validating checkpoint from" if path == best
-                     else "Loading most recent checkpoint from", path)
-            restore(session, path, purpose="train", force_lr=force_lr)
-            if record.best_dev_loss is not None:
-                log.info("Best dev loss so far: %f (epoch %s, step %s); best_dev only moves to a better model",
-                         record.best_dev_loss, record.best_dev_epoch, record.best_dev_step)
-            return record
-
-    methods = {"auto": ["best", "last", "init"], "best": ["best"], "last": ["last"], "init": ["init"]}
+    methods = (["resume"] if record is not None and load_train != "init" else []) + LOAD_ORDER[load_train]
     tried = []
-    for method in methods[load_train]:
+    for method in methods:
+        if method == "resume":
+            path = _own_checkpoint(config, record)
+            if path is None:
+                continue
+            restore(session, path, purpose="train", force_lr=force_lr)
+            return path, True
         if method == "init":
             if spec.frozen_layers:
                 raise UserError("--freeze_layers {} but no checkpoint was found in {} to take those layers from "
@@ -360,7 +256,7 @@ def restore_for_training(session, config):
                                     format_layers(spec.frozen_layers), spec.source_dir))
             log.info("Initializing all variables.")
             session.run(tf.compat.v1.global_variables_initializer())
-            return _new_record(session, config, source=None)
+            return None, False
         path = find_checkpoint(spec.source_dir, method)
         tried.append(method)
         if path is None:
@@ -370,21 +266,31 @@ def restore_for_training(session, config):
                  else "Loading most recent checkpoint from", path)
         log.info("Transfer: %s", spec.describe())
         restore(session, path, reinit_layers=spec.reinit_layers, purpose="train", force_lr=force_lr)
-        return _new_record(session, config, source=path)
+        return path, False
     raise UserError("All initialization methods failed ({}): no checkpoint in {}; use --load_train init to start "
                     "from scratch or point --load_checkpoint_dir at a checkpoint".format(tried, spec.source_dir))
 
 
-def _new_record(session, config, source):
-    spec = config.transfer
-    record = RunRecord(
-        source_checkpoint=os.path.abspath(source) if source else None,
-        reinit_layers=format_layers(spec.reinit_layers), frozen_layers=format_layers(spec.frozen_layers),
-        alphabet=list(config.model.alphabet.labels), n_hidden=config.model.n_hidden,
-        frozen_fingerprints={v.op.name: fingerprint(session.run(v)) for v in frozen_variables(spec.frozen_layers)})
-    os.makedirs(config.save_dir, exist_ok=True)
-    record.save(config.save_dir)
-    return record
+def _own_checkpoint(config, record):
+    """The save directory's checkpoint to resume from per ``--load_train``, or None when it has none."""
+    load_train = config.training.load_train
+    best, last = find_checkpoint(config.save_dir, "best"), find_checkpoint(config.save_dir, "last")
+    candidates = [path for path in (best, last) if path]
+    if not candidates:
+        return None
+    record.check_resumable(config.save_dir, config.transfer.frozen_layers)
+    if load_train == "auto":
+        path = max(candidates, key=lambda p: (global_step_of(p), p == best))
+    else:
+        path = best if load_train == "best" else last
+        if path is None:
+            raise UserError("--load_train {}: {} has no {} checkpoint".format(
+                load_train, config.save_dir, "best_dev" if load_train == "best" else "train"))
+    log.info("Resuming the run in %s (its own checkpoints come before --load_checkpoint_dir; layers are "
+             "re-initialised only when a run starts from its source)", config.save_dir)
+    log.info("%s %s", "Loading best validating checkpoint from" if path == best
+             else "Loading most recent checkpoint from", path)
+    return path
 
 
 def restore_best(session, config):
@@ -441,7 +347,7 @@ class Savers(object):
                               latest_filename=state_file)
         except (tf.errors.OpError, OSError) as err:
             for leftover in glob.glob(os.path.join(glob.escape(self.save_dir), name + "-*_temp*")):
-                _remove_quietly(leftover)
+                remove_quietly(leftover)
             raise UserError(write_failure(self.save_dir, err))
 
 
@@ -457,38 +363,3 @@ def _saveables_by_checkpoint_name():
     return saveables
 
 
-def verify_frozen(record, save_dir):
-    """Prove that every frozen variable in this run's newest checkpoints is bit-identical to the source.
-
-    Compares the fingerprints recorded when the source was loaded with the variables stored in the newest
-    ``train-`` and ``best_dev-`` checkpoints, and with the source checkpoint itself when it still exists.
-    Returns the log line; raises :class:`FrozenLayersChanged` on any difference.
-    """
-    fingerprints = record.frozen_fingerprints
-    if not fingerprints:
-        return None
-    checked = [p for p in (find_checkpoint(save_dir, "last"), find_checkpoint(save_dir, "best")) if p]
-    source = record.source_checkpoint
-    if source and os.path.isfile(source + ".index"):
-        source_view = CheckpointView(source)
-        changed = [_describe_variable(name) for name, digest in sorted(fingerprints.items())
-                   if fingerprint(source_view.get_tensor(name)) != digest]
-        if changed:
-            raise FrozenLayersChanged("source checkpoint {} changed on disk since the run started: {}".format(
-                source, ", ".join(changed)))
-    changed = []
-    for path in checked:
-        reader = tf.compat.v1.train.NewCheckpointReader(path)
-        changed += ["{} in {}".format(_describe_variable(name), os.path.basename(path))
-                    for name, digest in sorted(fingerprints.items()) if fingerprint(reader.get_tensor(name)) != digest]
-    if changed:
-        raise FrozenLayersChanged("frozen layers {} CHANGED during training: {}".format(
-            record.frozen_layers, ", ".join(changed)))
-    return "frozen layers {} unchanged (bit-identical): {} variables in {} match {}".format(
-        record.frozen_layers, len(fingerprints), ", ".join(os.path.basename(p) for p in checked),
-        source or "the loaded values")
-
-
-def _describe_variable(name):
-    layer = layer_of_variable(name)
-    return "{} (layer {}, {})".format(name, layer, KIND_OF_LAYER[layer]) if layer else name

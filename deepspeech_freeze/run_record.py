@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, List, Optional
 
 from .errors import UserError, write_failure
+from .naming import format_layers
 
 RUN_FILE = "run.json"
 
@@ -55,6 +56,23 @@ class RunRecord:
     train_audio_seconds: Optional[float] = None
     #: The latest invocation's resolved settings (:meth:`~deepspeech_freeze.config.Config.as_record`) and stack.
     config: Dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def new(cls, config, source, frozen_fingerprints):
+        """The record of a run that starts now from checkpoint ``source`` (None: initialised) with the frozen
+        variables' fingerprints as loaded (:func:`~deepspeech_freeze.frozen_proof.fingerprints`)."""
+        spec = config.transfer
+        return cls(source_checkpoint=os.path.abspath(source) if source else None,
+                   reinit_layers=format_layers(spec.reinit_layers), frozen_layers=format_layers(spec.frozen_layers),
+                   alphabet=list(config.model.alphabet.labels), n_hidden=config.model.n_hidden,
+                   frozen_fingerprints=dict(frozen_fingerprints))
+
+    def check_resumable(self, save_dir, frozen_layers):
+        """Refuse to resume this run with other frozen layers than it started with."""
+        if format_layers(frozen_layers) != self.frozen_layers:
+            raise UserError("{} holds a run started with --freeze_layers {} but this command freezes {}: use the same "
+                            "flags to resume, or a new --save_checkpoint_dir".format(
+                                save_dir, self.frozen_layers, format_layers(frozen_layers)))
 
     # ------------------------------------------------------------------------------------------------------------
     # Files

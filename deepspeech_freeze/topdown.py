@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 
-from . import checkpoints, evaluate, train
+from . import checkpoints, evaluate, frozen_proof, train
 from .config import TransferSpec, from_flags
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
@@ -116,7 +116,7 @@ def main(_argv):
         raise UserError("--topdown_rounds {}: use 1 to 5".format(FLAGS.topdown_rounds))
     try:
         topdown(config, FLAGS.topdown_rounds)
-    except checkpoints.FrozenLayersChanged as err:
+    except frozen_proof.FrozenLayersChanged as err:
         log.error("%s", err)
         sys.exit(3)
 

@@ -22,7 +22,7 @@ import time
 
 from .tfcompat import session_config, tf
 
-from . import checkpoints, data, distributed, lstm, prefix_cache, tfcompat
+from . import checkpoints, data, distributed, frozen_proof, lstm, prefix_cache, tfcompat
 from .config import from_flags
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
@@ -30,6 +30,7 @@ from .logs import EpochProgress, setup_logging
 from .model import create_model
 from .naming import KIND_OF_LAYER, LAYERS, layer_of_variable
 from .run_record import RunRecord
+from .save_dir import SaveDir
 
 log = logging.getLogger("deepspeech_freeze")
 
@@ -168,18 +169,17 @@ class StopSignals(object):
 
 class Loop(object):
     """What one training invocation carries between its steps and epochs: the session, the graph, the run record
-    (rank 0's, or a copy of its validation state on other ranks), the savers, the summary writers and the
-    :class:`StopSignals` the steps check."""
+    (rank 0's, or a copy of its validation state on other ranks) and its save directory, the savers, the summary
+    writers and the :class:`StopSignals` the steps check."""
 
-    def __init__(self, config, dist, session, graph, record, savers, writers, stop):
+    def __init__(self, config, dist, session, graph, record, save_dir, savers, writers, stop):
         self.config, self.dist, self.session, self.graph = config, dist, session, graph
-        self.record, self.savers, self.writers, self.stop = record, savers, writers, stop
+        self.record, self.save_dir, self.savers, self.writers, self.stop = record, save_dir, savers, writers, stop
         self.last_checkpoint_time = time.time()
 
     def save_record(self):
         """Write run.json (rank 0 only)."""
-        if self.dist.is_chief:
-            self.record.save(self.config.save_dir)
+        self.save_dir.save_record(self.record)
 
     def save_train(self):
         """Save ``train-<step>`` and restart the ``--checkpoint_secs`` clock."""
@@ -323,16 +323,12 @@ def training_inputs(config, dist):
     return prefix_cache.PrefixCache(training.frozen_prefix_cache, config, depth, training.frozen_prefix_cache_fp16)
 
 
-def open_outputs(config, dist, stack):
-    """Rank 0: check the save and summary directories, lock the save directory against a second run, write
-    ``flags.txt`` and open the TensorBoard writers (closed, and the lock released, when ``stack`` exits)."""
-    if not dist.is_chief:
+def open_outputs(config, save_dir, stack):
+    """Rank 0: open the save directory (checked, locked against a second run, ``flags.txt``) and the TensorBoard
+    writers (closed, and the lock released, when ``stack`` exits)."""
+    if not save_dir.enabled:
         return {}
-    checkpoints.check_writable(config.save_dir, "--save_checkpoint_dir")
-    checkpoints.check_writable(config.summary_dir, "--summary_dir")
-    stack.enter_context(checkpoints.SaveDirLock(config.save_dir))  # before anything in it is written
-    with open(os.path.join(config.save_dir, "flags.txt"), "w") as handle:
-        handle.write(config.flags_text)
+    save_dir.open(stack)
     writers = {name: tf.compat.v1.summary.FileWriter(os.path.join(config.summary_dir, name), max_queue=120)
                for name in ("train", "dev", "metrics")}
     for writer in writers.values():
@@ -340,11 +336,22 @@ def open_outputs(config, dist, stack):
     return writers
 
 
-def start(session, config, dist, graph):
+def start(session, config, dist, graph, save_dir):
     """Rank 0 restores through the transfer spec (the other ranks receive its variables and its validation state);
     returns the run record and the epoch this invocation starts at."""
-    record = checkpoints.restore_for_training(session, config) if dist.is_chief else RunRecord()
-    if not dist.is_chief:
+    if dist.is_chief:
+        record = RunRecord.load(config.save_dir)
+        path, resumed = checkpoints.restore_for_training(session, config, record)
+        if not resumed:
+            record = RunRecord.new(config, path, frozen_proof.fingerprints(session, config.transfer.frozen_layers))
+        elif record.best_dev_loss is not None:
+            log.info("Best dev loss so far: %f (epoch %s, step %s); best_dev only moves to a better model",
+                     record.best_dev_loss, record.best_dev_epoch, record.best_dev_step)
+        record.config = dict(config.as_record(), stack=tfcompat.STACK)
+        if not resumed:
+            save_dir.save_record(record)
+    else:
+        record = RunRecord()
         session.run(tf.compat.v1.global_variables_initializer())
     dist.broadcast(session)
     first_epoch = int(dist.from_chief(session, record.start_invocation(session.run(graph.global_step))))
@@ -379,15 +386,15 @@ def fit(config, dist=None):
     graph = build_training_graph(config, datasets, devices, dist.wrap_optimizer, inputs.start_after)
     inputs.build_graph(list(sets.items()))
     dist.build()
+    save_dir = SaveDir(config, enabled=dist.is_chief)
     with contextlib.ExitStack() as stack:
-        writers = open_outputs(config, dist, stack)
+        writers = open_outputs(config, save_dir, stack)
         session = stack.enter_context(tf.compat.v1.Session(config=dist.configure(session_config(config.runtime))))
-        record, first_epoch = start(session, config, dist, graph)
-        record.config = dict(config.as_record(), stack=tfcompat.STACK)
+        record, first_epoch = start(session, config, dist, graph, save_dir)
         inputs.fill(session)
         record.train_audio_seconds = float(sets["train"]["n_samples"].sum()) / config.data.sample_rate
         stop = stack.enter_context(StopSignals())
-        loop = Loop(config, dist, session, graph, record,
+        loop = Loop(config, dist, session, graph, record, save_dir,
                     checkpoints.Savers(config.save_dir, config.training.max_to_keep, enabled=dist.is_chief), writers,
                     stop)
         log.info("STARTING Optimization")
@@ -411,7 +418,7 @@ def fit(config, dist=None):
         record.finished = True
         loop.save_record()
     if dist.is_chief:
-        proof = checkpoints.verify_frozen(record, config.save_dir)
+        proof = frozen_proof.verify_frozen(record, config.save_dir)
         if proof:
             log.info("%s", proof)
     return record
@@ -494,7 +501,7 @@ def main(_argv):
     if config.is_training:
         try:
             fit(config, dist)
-        except checkpoints.FrozenLayersChanged as err:
+        except frozen_proof.FrozenLayersChanged as err:
             log.error("%s", err)
             sys.exit(3)
     if not dist.is_chief:

@@ -223,7 +223,7 @@ def weight_change(source_checkpoint, tested_checkpoint):
 
 def build_result(row, scheme, folder, command):
     """The ``result.json`` record of a finished and tested row."""
-    from .. import checkpoints  # pylint: disable=import-outside-toplevel
+    from .. import checkpoints, frozen_proof  # pylint: disable=import-outside-toplevel
     record = RunRecord.load(folder)
     if record is None or not record.finished:
         raise UserError("{} has no finished run.json: the training did not complete".format(folder))
@@ -234,8 +234,8 @@ def build_result(row, scheme, folder, command):
     audio_seconds = record.train_audio_seconds
     tested = checkpoints.find_checkpoint(folder, "best")
     try:
-        proof = checkpoints.verify_frozen(record, folder)
-    except checkpoints.FrozenLayersChanged as err:
+        proof = frozen_proof.verify_frozen(record, folder)
+    except frozen_proof.FrozenLayersChanged as err:
         raise UserError("{}: {}; no result is written".format(row.name, err))
     source = record.source_checkpoint
     return OrderedDict([
