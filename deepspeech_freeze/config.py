@@ -462,3 +462,8 @@ def from_flags(flags=FLAGS):
         save_dir=_absolute(flags.save_checkpoint_dir) or checkpoint_dir,
         summary_dir=_absolute(flags.summary_dir) or os.path.join(DEFAULT_DATA_HOME, "summaries"),
         flags_text=flags.flags_into_string())
+
+
+def missing_flags(*names, flags=FLAGS):
+    """The shared flags among ``names`` left empty (for a tool that needs them given, not defaulted)."""
+    return [name for name in names if not getattr(flags, name)]

@@ -13,14 +13,28 @@ This layout was checked by round trips and against TF's converter source, not ag
 was available when it was written. Loading the release checkpoint on CPU never needs it (the canonical copies
 are there); it serves checkpoints that hold only the opaque buffer.
 """
+import collections
 import os
 
 import numpy as np
 
 from .naming import LSTM_CANONICAL as CANONICAL, LSTM_OPAQUE as OPAQUE, is_adam_slot
 
+#: cuDNN's order of the gate matrices in the opaque buffer, and the canonical kernel's column blocks (i, j =
+#: candidate, f, o). The only copy: the in-graph conversion of ``--train_cudnn`` on TF 2 (lstm.py) runs the functions
+#: below with TensorFlow's ops.
 CUDNN_GATES = ("i", "f", "c", "o")
 TF_GATES = ("i", "c", "f", "o")
+
+
+class ArrayOps(collections.namedtuple("ArrayOps", "split reshape concat transpose")):
+    """The four array operations the conversion needs: ``split(x, sizes_or_count, axis)``, ``reshape(x, shape)``,
+    ``concat(list, axis)``, ``transpose(x)`` (2-D). :data:`NUMPY` here; lstm.py passes TensorFlow's."""
+
+
+NUMPY = ArrayOps(split=lambda x, sizes, axis=0: np.split(x, sizes if isinstance(sizes, int) else
+                                                          np.cumsum(sizes)[:-1], axis=axis),
+                 reshape=np.reshape, concat=np.concatenate, transpose=np.transpose)
 
 
 def opaque_size(input_size, n):
@@ -34,33 +48,31 @@ def units_of_opaque(size):
     return n if opaque_size(n, n) == size else None
 
 
-def canonical_to_opaque(kernel, bias):
-    """Canonical ``kernel [in+n, 4n]`` and ``bias [4n]`` -> the 1-D opaque buffer."""
-    n = bias.shape[0] // 4
-    input_size = kernel.shape[0] - n
-    blocks = dict(zip(TF_GATES, np.split(kernel.T, 4, axis=0)))  # each [n, in+n]
-    biases = dict(zip(TF_GATES, np.split(bias, 4)))
+def canonical_to_opaque(kernel, bias, input_size=None, ops=NUMPY):
+    """Canonical ``kernel [in+n, 4n]`` and ``bias [4n]`` -> the 1-D opaque buffer; each half of a gate's bias gets
+    half of it (as TF's converter does). ``input_size``: read from the shapes when not given (numpy)."""
+    if input_size is None:
+        input_size = kernel.shape[0] - bias.shape[0] // 4
+    blocks = dict(zip(TF_GATES, ops.split(ops.transpose(kernel), 4, 0)))  # each [n, in+n]
+    halves = dict(zip(TF_GATES, ops.split(0.5 * bias, 4, 0)))
     weights = [blocks[g][:, :input_size] for g in CUDNN_GATES] + [blocks[g][:, input_size:] for g in CUDNN_GATES]
-    halves = [0.5 * biases[g] for g in CUDNN_GATES] * 2
-    return np.concatenate([w.ravel() for w in weights] + halves).astype(kernel.dtype)
+    buffer = ops.concat([ops.reshape(w, [-1]) for w in weights] + [halves[g] for g in CUDNN_GATES] * 2, 0)
+    return buffer.astype(kernel.dtype) if ops is NUMPY else buffer
 
 
-def opaque_to_canonical(buffer, input_size, n):
-    """The opaque buffer -> canonical ``(kernel [in+n, 4n], bias [4n])``."""
-    if buffer.size != opaque_size(input_size, n):
+def opaque_to_canonical(buffer, input_size, n, ops=NUMPY):
+    """The opaque buffer -> canonical ``(kernel [in+n, 4n], bias [4n])``; the bias is ``bW + bR`` per gate."""
+    if ops is NUMPY and buffer.size != opaque_size(input_size, n):
         raise ValueError("opaque buffer has {} floats, expected {} for input {} and {} units".format(
             buffer.size, opaque_size(input_size, n), input_size, n))
-    offset, weights = 0, []
-    for rows, cols in [(n, input_size)] * 4 + [(n, n)] * 4:
-        weights.append(buffer[offset:offset + rows * cols].reshape(rows, cols))
-        offset += rows * cols
-    biases = buffer[offset:].reshape(8, n)
-    w = dict(zip(CUDNN_GATES, weights[:4]))
-    r = dict(zip(CUDNN_GATES, weights[4:]))
-    b = {g: biases[k] + biases[k + 4] for k, g in enumerate(CUDNN_GATES)}
-    kernel = np.concatenate([np.concatenate([w[g], r[g]], axis=1) for g in TF_GATES], axis=0).T
-    bias = np.concatenate([b[g] for g in TF_GATES])
-    return np.ascontiguousarray(kernel), bias
+    parts = ops.split(buffer, [n * input_size] * 4 + [n * n] * 4 + [n] * 8, 0)
+    inputs = dict(zip(CUDNN_GATES, [ops.reshape(part, [n, input_size]) for part in parts[:4]]))
+    recurrent = dict(zip(CUDNN_GATES, [ops.reshape(part, [n, n]) for part in parts[4:8]]))
+    biases = {gate: parts[8 + k] + parts[12 + k] for k, gate in enumerate(CUDNN_GATES)}
+    kernel = ops.transpose(ops.concat([ops.concat([inputs[g], recurrent[g]], 1) for g in TF_GATES], 0))
+    if ops is NUMPY:
+        kernel = np.ascontiguousarray(kernel)
+    return kernel, ops.concat([biases[g] for g in TF_GATES], 0)
 
 
 def write_release_layout(source_path, target_dir, drop_learning_rate=True):

@@ -11,7 +11,7 @@ from .tfcompat import session_config, tf
 from . import checkpoints, data, decoding, metrics, tfcompat
 from .config import from_flags
 from .errors import UserError, run_main
-from .flags import FLAGS, define_flags
+from .flags import define_flags
 from .logs import setup_logging
 from .model import create_model
 
@@ -28,9 +28,7 @@ def build_eval_graph(config, output_types, output_shapes):
     """Iterator, batch-major softmax probabilities, frame counts, per-sample losses and file names (no dropout)."""
     iterator = tf.compat.v1.data.Iterator.from_structure(output_types, output_shapes)
     filenames, features, n_frames, labels, label_lengths = iterator.get_next()
-    model = config.model
-    output = create_model(features, n_frames, model.n_hidden, model.n_classes, dropout=None,
-                          relu_clip=model.relu_clip)
+    output = create_model(features, n_frames, config.model, dropout=None)
     losses = tf.compat.v1.nn.ctc_loss(labels=data.dense_to_sparse(labels, label_lengths), inputs=output.logits,
                                       sequence_length=n_frames)
     probs = tf.transpose(a=tf.nn.softmax(output.logits), perm=[1, 0, 2])
@@ -89,8 +87,8 @@ def test(config, directory, decoder=None):
 
 
 def main(_argv):
-    setup_logging(FLAGS.log_level)
     config = from_flags()
+    setup_logging(config.runtime.log_level)
     if not config.data.test_files:
         raise UserError("--test_files is empty: give the CSV file(s) to evaluate")
     test(config, config.load_dir)

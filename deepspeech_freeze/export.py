@@ -37,7 +37,7 @@ from .tfcompat import session_config, tf
 from . import audio, checkpoints, tfcompat
 from .config import from_flags
 from .errors import UserError, run_main
-from .flags import FLAGS, define_flags
+from .flags import define_flags
 from .logs import setup_logging
 from .model import create_model
 
@@ -92,9 +92,8 @@ def create_inference_graph(config, batch_size=1, n_steps=16, tflite=False):
         previous_state_h = tf.compat.v1.placeholder(tf.float32, [batch, config.model.n_hidden], name="previous_state_h")
         previous_state = (previous_state_c, previous_state_h)
 
-    output = create_model(input_node, input_lengths, config.model.n_hidden, config.model.n_classes, dropout=None,
-                          overlap=False, previous_state=previous_state, lstm_impl="static" if tflite else "fused",
-                          relu_clip=config.model.relu_clip)
+    output = create_model(input_node, input_lengths, config.model, dropout=None, overlap=False,
+                          previous_state=previous_state, lstm_impl="static" if tflite else "fused")
     logits = output.logits
     if tflite:
         # The TFLite runtime accepts tensors of rank 1, 2 or 4: drop the batch axis (always 1 here).
@@ -257,8 +256,8 @@ def export(config, checkpoint_dir):
     export_dir = settings.export_dir
     if not export_dir:
         raise UserError("--export_dir is empty: give the directory to export the model to")
-    if tfcompat.export_supported():
-        raise UserError(tfcompat.export_supported())
+    if tfcompat.export_unsupported_reason():
+        raise UserError(tfcompat.export_unsupported_reason())
     zip_it = settings.zip
     tflite = settings.tflite or zip_it
     if not settings.remove_export:
@@ -303,8 +302,8 @@ def export(config, checkpoint_dir):
 
 def main(_argv):
     """``python -m deepspeech_freeze.export --checkpoint_dir DIR --export_dir OUT [--export_tflite]``."""
-    setup_logging(FLAGS.log_level)
     config = from_flags()
+    setup_logging(config.runtime.log_level)
     print(export(config, config.load_dir))
 
 

@@ -2,7 +2,7 @@
 
 Three builds of the same single-layer, unidirectional LSTM with forget bias 0 (which makes it cuDNN-compatible):
 
-* :func:`fused_lstm` (training on CPU and GPU, evaluation, .pb export): TF's fused ``BlockLSTM`` op over variables
+* :func:`canonical_lstm` (training on CPU and GPU, evaluation, .pb export): TF's fused ``BlockLSTM`` op over variables
   with the canonical names ``cudnn_lstm/rnn/multi_rnn_cell/cell_0/cudnn_compatible_lstm_cell/{kernel,bias}``,
   exactly the op and variables DeepSpeech 0.7's ``LSTMBlockFusedCell`` creates; or, for training on the TF 2
   stack (:func:`forward_kind`), the same maths over the same variables with the input projection as one matmul
@@ -15,14 +15,14 @@ Three builds of the same single-layer, unidirectional LSTM with forget bias 0 (w
 Kernel layout: rows ``[0, input_size)`` multiply the input, the next ``n`` rows the previous output; gate columns are
 i, j (candidate), f, o.
 
-Gradient of :func:`fused_lstm`. TF's registered ``BlockLSTM`` gradient adds one rank-B update per time step to the
+Gradient of :func:`canonical_lstm`. TF's registered ``BlockLSTM`` gradient adds one rank-B update per time step to the
 ``[input + n, 4n]`` weight gradient, which is memory-bound and dominates CPU training time. By default the op gets
 :func:`_fast_block_lstm_grad` instead (a gradient override: the forward op, its inputs and its outputs are
 unchanged): only the cell recurrence runs step by step, and the weight, bias and input gradients are each one large
 matmul or reduction over all time steps. ``DSF_LSTM_GRADIENT=stock`` (``TrainingConfig.lstm_gradient``) selects TF's own
 gradient, for comparison; the choice is read when the graph is built.
 
-Which gradients the fast gradient builds is declared when the layer is built (:func:`fused_lstm`'s ``trainable`` and
+Which gradients the fast gradient builds is declared when the layer is built (:func:`canonical_lstm`'s ``trainable`` and
 ``input_gradient``), because a gradient function cannot see what ``tf.gradients`` differentiates for, and the
 optimizer's default ``gate_gradients=GATE_OP`` groups every gradient a function returns so that all of them run when
 one is used. The model derives both from the frozen layers: the weight gradient only when layer 4 trains, the input
@@ -34,7 +34,7 @@ import os
 from .tfcompat import tf
 from tensorflow.python.ops import rnn_grad
 
-from . import tfcompat
+from . import cudnn_format, tfcompat
 from .config import (LSTM_FORWARD_ENV as FORWARD_ENV, LSTM_FORWARD_KINDS as FORWARD_KINDS,
                      LSTM_GRADIENT_ENV as GRADIENT_ENV, LSTM_GRADIENT_KINDS as GRADIENT_KINDS)
 from .errors import UserError
@@ -96,7 +96,7 @@ def _last_valid(sequence, initial, seq_length):
     return tf.gather_nd(padded, indices)
 
 
-def fused_lstm(x, seq_length, n_cell, trainable=True, previous_state=None, input_gradient=True, forward="fused",
+def canonical_lstm(x, seq_length, n_cell, trainable=True, previous_state=None, input_gradient=True, forward="fused",
                gradient=""):
     """Run the LSTM over time-major ``x`` ``[T, B, input]``; returns outputs ``[T, B, n]`` and ``(c, h)``.
 
@@ -193,7 +193,7 @@ def _projected_forward(x, c_prev, h_prev, kernel, bias, max_len, weights, inputs
 
 
 def forward_kind(configured="", gradient=""):
-    """``'fused'`` or ``'projected'``, the training graph's LSTM forward (:func:`fused_lstm`): :data:`FORWARD` if
+    """``'fused'`` or ``'projected'``, the training graph's LSTM forward (:func:`canonical_lstm`): :data:`FORWARD` if
     set, else the ``configured`` one (``TrainingConfig.lstm_forward``), else ``$DSF_LSTM_FORWARD``, else this stack's
     default (:data:`DEFAULT_FORWARD`). With TF's stock gradient (:func:`gradient_kind` of the configured
     ``gradient``) it is ``'fused'``: that gradient belongs to the BlockLSTM op."""
@@ -344,30 +344,22 @@ def cudnn_lstm(x, n_cell, trainable=True):
 # ----------------------------------------------------------------------------------------------------------------
 # --train_cudnn without tf.contrib (TF 2)
 
-_CUDNN_GATES = ("i", "f", "c", "o")  # cuDNN's order of the gate matrices in the opaque buffer
-_TF_GATES = ("i", "c", "f", "o")  # the canonical kernel's column blocks (i, j = candidate, f, o)
+#: cudnn_format's conversion, run with TensorFlow's ops (one copy of the layout and its gate orders).
+_TF_OPS = cudnn_format.ArrayOps(split=lambda x, sizes, axis=0: tf.split(x, sizes, axis), reshape=tf.reshape,
+                                concat=lambda parts, axis: tf.concat(parts, axis),
+                                transpose=lambda x: tf.transpose(a=x))
 
 
 def opaque_to_canonical(buffer, input_size, n_cell):
-    """In-graph: cuDNN's opaque buffer -> canonical ``(kernel [input + n, 4n], bias [4n])``.
-
-    The layout of :mod:`deepspeech_freeze.cudnn_format` (eight weight matrices ``W_i, W_f, W_c, W_o``
-    ``[n, input]`` and ``R_*`` ``[n, n]`` row-major, then eight biases); the bias is ``bW + bR`` per gate."""
-    parts = tf.split(buffer, [n_cell * input_size] * 4 + [n_cell * n_cell] * 4 + [n_cell] * 8)
-    inputs = dict(zip(_CUDNN_GATES, [tf.reshape(part, [n_cell, input_size]) for part in parts[:4]]))
-    recurrent = dict(zip(_CUDNN_GATES, [tf.reshape(part, [n_cell, n_cell]) for part in parts[4:8]]))
-    biases = {gate: parts[8 + k] + parts[12 + k] for k, gate in enumerate(_CUDNN_GATES)}
-    kernel = tf.transpose(a=tf.concat([tf.concat([inputs[g], recurrent[g]], 1) for g in _TF_GATES], 0))
-    return kernel, tf.concat([biases[g] for g in _TF_GATES], 0)
+    """In-graph: cuDNN's opaque buffer -> canonical ``(kernel [input + n, 4n], bias [4n])``
+    (:func:`deepspeech_freeze.cudnn_format.opaque_to_canonical` on tensors)."""
+    return cudnn_format.opaque_to_canonical(buffer, input_size, n_cell, ops=_TF_OPS)
 
 
 def canonical_to_opaque(kernel, bias, input_size):
-    """In-graph inverse of :func:`opaque_to_canonical`; each half of a gate's bias gets half of it (as TF's
-    converter does)."""
-    blocks = dict(zip(_TF_GATES, tf.split(tf.transpose(a=kernel), 4, axis=0)))
-    halves = dict(zip(_TF_GATES, tf.split(0.5 * bias, 4)))
-    weights = [blocks[g][:, :input_size] for g in _CUDNN_GATES] + [blocks[g][:, input_size:] for g in _CUDNN_GATES]
-    return tf.concat([tf.reshape(w, [-1]) for w in weights] + [halves[g] for g in _CUDNN_GATES] * 2, 0)
+    """In-graph inverse of :func:`opaque_to_canonical` (:func:`deepspeech_freeze.cudnn_format.canonical_to_opaque`
+    on tensors)."""
+    return cudnn_format.canonical_to_opaque(kernel, bias, input_size, ops=_TF_OPS)
 
 
 class _CanonicalCudnnSaveable(tfcompat.SaveableObject):

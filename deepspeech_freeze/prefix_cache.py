@@ -100,9 +100,8 @@ class PrefixCache(object):
         self._inits = {name: self._iterator.make_initializer(dataset) for name, dataset in raw.items()}
         filenames, features, n_frames, labels, label_lengths = self._iterator.get_next()
         with tf.compat.v1.variable_scope(tf.compat.v1.get_variable_scope(), reuse=True):
-            output = create_model(features, n_frames, self.config.model.n_hidden, self.config.model.n_classes,
-                                  dropout=None, frozen_layers=frozenset(range(1, 7)), stop_after=self.depth,
-                                  relu_clip=self.config.model.relu_clip)
+            output = create_model(features, n_frames, self.config.model, dropout=None,
+                                  frozen_layers=frozenset(range(1, 7)), stop_after=self.depth)
         layer = output.layers[self.depth]
         time_major = tf.reshape(layer, [-1, tf.shape(input=features)[0], self.config.model.n_hidden])
         self._output = {"filenames": filenames, "activations": tf.transpose(a=time_major, perm=[1, 0, 2]),

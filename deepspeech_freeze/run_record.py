@@ -48,7 +48,8 @@ class RunRecord:
     frozen_fingerprints: Dict[str, str] = field(default_factory=dict)
     epoch_end_steps: List[int] = field(default_factory=list)
     history: List[EpochEntry] = field(default_factory=list)
-    finished: bool = True
+    #: True once a training invocation of the run completed its epochs; a record that never trained is not finished.
+    finished: bool = False
     best_dev_loss: Optional[float] = None
     best_dev_epoch: Optional[int] = None
     best_dev_step: Optional[int] = None
@@ -158,6 +159,15 @@ class RunRecord:
             self.best_dev_loss, self.best_dev_epoch, self.best_dev_step = dev_loss, epoch, int(step)
             return True
         return False
+
+    def early_stop_due(self, es_epochs):
+        """True when ``--early_stop`` stops now: the dev loss has not improved for ``es_epochs`` epochs."""
+        return self.epochs_without_improvement == es_epochs
+
+    def plateau_due(self, plateau_epochs):
+        """True when ``--reduce_lr_on_plateau`` reduces now: each further ``plateau_epochs`` without improvement."""
+        waited = self.epochs_without_improvement
+        return waited > 0 and waited % plateau_epochs == 0
 
     def _recover_best_dev(self):
         scored = [entry for entry in self.history if entry.dev_loss is not None]

@@ -87,15 +87,15 @@ def mixed_precision_rewrite(optimizer):
     return tf.compat.v1.train.experimental.enable_mixed_precision_graph_rewrite(optimizer)
 
 
-def export_supported():
-    """None when ``.pb``/``.tflite`` export is supported on this stack, else the message saying what to do.
+def export_unsupported_reason():
+    """Why ``.pb``/``.tflite`` export cannot run on this stack (the message saying what to do), or '' when it can.
 
     Export targets the stock ``deepspeech==0.7.4`` clients, whose runtime is TensorFlow 1.15's; the project proves
     its exports with those clients (tests/test_export.py), which install on Python 3.7 only, so export is kept to
     the TF 1.15 stack. The checkpoints are the same on both stacks.
     """
     if not IS_TF2:
-        return None
+        return ""
     return ("--export_dir: export runs on the TF 1.15 stack only (it writes graphs for the stock deepspeech 0.7.4 "
             "clients, which run TensorFlow 1.15; this is TensorFlow {}). Checkpoints are shared by the stacks: "
             "train here without --export_dir, then export with the TF 1.15 stack: `make install && "

@@ -17,7 +17,7 @@ import os
 import sys
 
 from . import checkpoints, evaluate, frozen_proof, train
-from .config import TransferSpec, from_flags
+from .config import TransferSpec, from_flags, missing_flags
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
 from .logs import setup_logging
@@ -106,10 +106,10 @@ def save_table(out, rows):
 
 def main(_argv):
     """``python -m deepspeech_freeze.topdown``: the search over rounds with the user's training flags."""
-    setup_logging(FLAGS.log_level)
-    if not FLAGS.load_checkpoint_dir or not FLAGS.save_checkpoint_dir:
+    if missing_flags("load_checkpoint_dir", "save_checkpoint_dir"):
         raise UserError("give --load_checkpoint_dir (the trained model) and --save_checkpoint_dir (the rounds)")
     config = from_flags()
+    setup_logging(config.runtime.log_level)
     if not config.data.train_files or not config.data.dev_files:
         raise UserError("top-down training needs --train_files and --dev_files")
     if not 1 <= FLAGS.topdown_rounds <= 5:

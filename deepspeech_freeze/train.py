@@ -16,21 +16,21 @@ import dataclasses
 import hashlib
 import logging
 import os
-import signal
 import sys
 import time
 
 from .tfcompat import session_config, tf
 
-from . import checkpoints, data, distributed, frozen_proof, lstm, prefix_cache, tfcompat
+from . import checkpoints, data, distributed, frozen_proof, lstm, prefix_cache, tfcompat, towers
 from .config import from_flags
 from .errors import UserError, run_main
-from .flags import FLAGS, define_flags
+from .flags import define_flags
 from .logs import EpochProgress, setup_logging
 from .model import create_model
 from .naming import KIND_OF_LAYER, LAYERS, layer_of_variable
 from .run_record import RunRecord
 from .save_dir import SaveDir
+from .stop_signals import Interrupted, StopSignals
 
 log = logging.getLogger("deepspeech_freeze")
 
@@ -43,25 +43,16 @@ def batch_loss(batch, config, dropout, start_after=0):
     """CTC loss of one batch: ``(mean loss, per-sample losses, files whose loss is not finite)``.
     ``start_after=k``: the batch holds layer k's cached outputs instead of MFCCs (frozen-prefix cache)."""
     filenames, features, n_frames, labels, label_lengths = batch
-    model, training = config.model, config.training
+    training = config.training
     forward = lstm.forward_kind(training.lstm_forward, training.lstm_gradient)
-    output = create_model(features, n_frames, model.n_hidden, model.n_classes, dropout=dropout,
+    output = create_model(features, n_frames, config.model, dropout=dropout,
                           frozen_layers=config.transfer.frozen_layers,
                           lstm_impl="cudnn" if training.train_cudnn else forward, start_after=start_after,
-                          relu_clip=model.relu_clip, lstm_gradient=training.lstm_gradient)
+                          lstm_gradient=training.lstm_gradient)
     per_sample = tf.compat.v1.nn.ctc_loss(labels=data.dense_to_sparse(labels, label_lengths),
                                           inputs=output.logits, sequence_length=n_frames)
     non_finite = tf.gather(filenames, tf.compat.v1.where(~tf.math.is_finite(per_sample)))
     return tf.reduce_mean(input_tensor=per_sample), per_sample, non_finite
-
-
-def available_devices(runtime):
-    """One tower per visible GPU, or the CPU (``--cpu_towers N``: N virtual CPU devices)."""
-    if runtime.cpu_towers > 1:
-        return ["/cpu:{}".format(index) for index in range(runtime.cpu_towers)]
-    from tensorflow.python.client import device_lib  # pylint: disable=import-outside-toplevel
-    gpus = [d.name for d in device_lib.list_local_devices() if d.device_type == "GPU"]
-    return gpus or ["/cpu:0"]
 
 
 TrainingGraph = collections.namedtuple(
@@ -91,16 +82,8 @@ def build_training_graph(config, datasets, devices, wrap_optimizer=lambda optimi
         optimizer = tfcompat.mixed_precision_rewrite(optimizer)
     optimizer = wrap_optimizer(optimizer)  # Horovod: allreduce of the (trainable variables') gradients
 
-    tower_grads, tower_losses, tower_non_finite = [], [], []
-    with tf.compat.v1.variable_scope(tf.compat.v1.get_variable_scope()):
-        for index, device in enumerate(devices):
-            with tf.device(device), tf.compat.v1.name_scope("tower_{}".format(index)):
-                loss, _, non_finite = batch_loss(iterator.get_next(), config, dropout, start_after)
-                tf.compat.v1.get_variable_scope().reuse_variables()
-                tower_grads.append(optimizer.compute_gradients(loss, var_list=tf.compat.v1.trainable_variables()))
-                tower_losses.append(loss)
-                tower_non_finite.append(non_finite)
-    grads = tower_grads[0] if len(tower_grads) == 1 else average_gradients(tower_grads)
+    grads, tower_losses, tower_non_finite = towers.tower_gradients(
+        devices, optimizer, lambda: batch_loss(iterator.get_next(), config, dropout, start_after))
     train_op = optimizer.apply_gradients(grads, global_step=global_step)
     loss = tf.reduce_mean(input_tensor=tf.stack(tower_losses))
     step_summary = tf.compat.v1.summary.scalar("step_loss", loss, collections=["step_summaries"])
@@ -109,62 +92,8 @@ def build_training_graph(config, datasets, devices, wrap_optimizer=lambda optimi
                          learning_rate, reduce_learning_rate, step_summary)
 
 
-def average_gradients(tower_grads):
-    """Mean of each variable's gradient over the towers, computed on the CPU."""
-    averaged = []
-    with tf.device("/cpu:0"):
-        for grads_and_vars in zip(*tower_grads):
-            grads = [grad for grad, _ in grads_and_vars if grad is not None]
-            mean = tf.reduce_mean(input_tensor=tf.stack(grads, 0), axis=0) if grads else None
-            averaged.append((mean, grads_and_vars[0][1]))
-    return averaged
-
-
 # ----------------------------------------------------------------------------------------------------------------
 # The loop
-
-
-class Interrupted(Exception):
-    """Ctrl-C or SIGTERM: the loop saves a checkpoint and exits."""
-
-
-class StopSignals(object):
-    """Ctrl-C (SIGINT) and SIGTERM while training: the first is noted and the loop stops at the next step boundary,
-    saves ``train-<step>`` and exits.
-
-    The handler does not raise where the signal lands: an exception thrown into TF's Saver or into a context
-    manager half-way through can leave them broken (a Ctrl-C that landed inside a checkpoint save once ended in a
-    traceback instead of a save). A second signal stops at once, without that save; every checkpoint already on
-    disk stays loadable, as saves are atomic. A SIGINT that the parent shell set to be ignored stays ignored.
-    """
-
-    def __init__(self):
-        self.received = None  # "Ctrl-C" or "SIGTERM" once a signal came
-        self._previous = {}
-
-    def __enter__(self):
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            if signal.getsignal(signum) is not signal.SIG_IGN:
-                self._previous[signum] = signal.signal(signum, self._note)
-        return self
-
-    def __exit__(self, *_exc):
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-        return False
-
-    def _note(self, signum, _frame):
-        if self.received is not None:
-            raise KeyboardInterrupt("{} twice".format(self.received))
-        self.received = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-        sys.stderr.write("{}: stopping after the current step and saving a checkpoint (again: stop now, without "
-                         "that save)\n".format(self.received))
-        sys.stderr.flush()
-
-    def check(self):
-        """Raise :class:`Interrupted` if a signal came; called between steps."""
-        if self.received is not None:
-            raise Interrupted(self.received)
 
 
 class Loop(object):
@@ -196,11 +125,11 @@ class Loop(object):
             writer.flush()
 
 
-def run_epoch(loop, epoch, label, set_name, train, writer=None, dataset=None):
+def run_epoch(loop, epoch, label, set_id, train, writer=None, dataset=None):
     """One pass over a sample set; returns the mean loss per batch. Training also steps the optimizer and saves
     ``train-<step>`` every ``--checkpoint_secs``."""
     graph, training = loop.graph, loop.config.training
-    loop.session.run(graph.initializers[set_name])
+    loop.session.run(graph.initializers[set_id])
     feed = dict(zip(graph.dropout, loop.config.model.dropout_rates)) if train else {}
     fetches = {"loss": graph.loss, "non_finite": graph.non_finite, "step": graph.global_step,
                "summary": graph.step_summary}
@@ -238,7 +167,7 @@ def validate(loop, epoch, dev_sets):
     training = config.training
     losses = []
     for path, frame in dev_sets:
-        loss = run_epoch(loop, epoch, "Validation", set_name(path), train=False, writer="dev", dataset=path)
+        loss = run_epoch(loop, epoch, "Validation", sample_set_id(path), train=False, writer="dev", dataset=path)
         losses.append((loss, len(frame)))
         log.info("Finished validating epoch %d on %s - loss: %f", epoch, path, loss)
     # Weighted by each set's number of batches, as DeepSpeech weights by steps.
@@ -251,11 +180,10 @@ def validate(loop, epoch, dev_sets):
         log.info("Saved new best validating model with loss %f to: %s", dev_loss, path)
     loop.save_record()
 
-    waited = record.epochs_without_improvement
-    if training.early_stop and waited == training.es_epochs:
+    if training.early_stop and record.early_stop_due(training.es_epochs):
         log.info("Early stop triggered as the loss did not improve the last %d epochs", training.es_epochs)
         return False
-    if training.reduce_lr_on_plateau and waited > 0 and waited % training.plateau_epochs == 0:
+    if training.reduce_lr_on_plateau and record.plateau_due(training.plateau_epochs):
         if loop.dist.is_chief:
             checkpoints.restore_best(session, config)
         loop.dist.broadcast(session)
@@ -283,7 +211,7 @@ def train_one_epoch(loop, epoch, inputs):
 # The run
 
 
-def set_name(path):
+def sample_set_id(path):
     """The name a dev or metrics CSV's sample set has in the graph and in the frozen-prefix cache."""
     return "set-" + hashlib.sha1(os.path.abspath(path).encode("utf-8")).hexdigest()[:12]
 
@@ -302,7 +230,7 @@ def load_sample_sets(config, dist, devices):
                         "--train_batch_size".format(len(train_set), per_step, batch, len(devices), dist.size))
     train_set = train_set.iloc[:dist.usable_samples(len(train_set), batch * len(devices))]
     named = {"train": train_set}
-    named.update((set_name(path), frame) for path, frame in dev_sets + metrics_sets)
+    named.update((sample_set_id(path), frame) for path, frame in dev_sets + metrics_sets)
     return named, dev_sets, metrics_sets
 
 
@@ -374,7 +302,7 @@ def fit(config, dist=None):
     """
     dist = dist or distributed.Single()
     config = resolve_lstm(config)
-    devices = available_devices(config.runtime)
+    devices = towers.available_devices(config.runtime)
     sets, dev_sets, metrics_sets = load_sample_sets(config, dist, devices)
     inputs = training_inputs(config, dist)
     tf.compat.v1.reset_default_graph()
@@ -405,7 +333,8 @@ def fit(config, dist=None):
                 if dev_sets and not validate(loop, epoch, dev_sets):
                     break
                 for path, _ in metrics_sets:
-                    loss = run_epoch(loop, epoch, "Metrics", set_name(path), False, writer="metrics", dataset=path)
+                    loss = run_epoch(loop, epoch, "Metrics", sample_set_id(path), False, writer="metrics",
+                                     dataset=path)
                     log.info("Metrics on %s - loss: %f", path, loss)
                 log.info("-" * 80)
         except Interrupted as err:
@@ -474,7 +403,7 @@ def duration(seconds):
 
 def check_devices(config):
     """Refuse ``--train_cudnn`` without a GPU; warn that ``--automatic_mixed_precision`` does little on CPU."""
-    if not config.is_training or available_devices(config.runtime) != ["/cpu:0"]:
+    if not config.is_training or towers.available_devices(config.runtime) != ["/cpu:0"]:
         return
     if config.training.train_cudnn:
         raise UserError("--train_cudnn needs a GPU with cuDNN and none is visible here: train without it (the "
@@ -488,14 +417,14 @@ def check_devices(config):
 
 def main(_argv):
     """Train, then test and export, as DeepSpeech.py's main does."""
-    setup_logging(FLAGS.log_level)
     config = from_flags()
+    setup_logging(config.runtime.log_level)
     decoder = None
     if config.decoding.scorer_path:
         from . import evaluate  # pylint: disable=import-outside-toplevel
         decoder = evaluate.load_decoder(config)  # fail early on a bad scorer, before hours of training
-    if config.export.export_dir and tfcompat.export_supported():
-        raise UserError(tfcompat.export_supported())  # before training, not after it
+    if config.export.export_dir and tfcompat.export_unsupported_reason():
+        raise UserError(tfcompat.export_unsupported_reason())  # before training, not after it
     dist = distributed.create(config.runtime.horovod)
     check_devices(config)
     if config.is_training:

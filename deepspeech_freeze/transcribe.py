@@ -44,8 +44,7 @@ def build_graph(config):
                                                  config.model.n_input, config.data.sample_rate / 2)
     features = tf.expand_dims(features, 0)
     n_frames = tf.expand_dims(n_frames, 0)
-    output = create_model(features, n_frames, config.model.n_hidden, config.model.n_classes, dropout=None,
-                          overlap=True, relu_clip=config.model.relu_clip)
+    output = create_model(features, n_frames, config.model, dropout=None, overlap=True)
     probs = tf.transpose(a=tf.nn.softmax(output.logits), perm=[1, 0, 2])
     return path, probs, n_frames
 
@@ -99,8 +98,8 @@ def write_jsonl(path, results):
 
 
 def main(_argv):
-    setup_logging(FLAGS.log_level)
     config = from_flags()
+    setup_logging(config.runtime.log_level)
     paths = audio_paths(FLAGS.audio)
     results = transcribe_files(config, config.load_dir, paths)
     single = len(paths) == 1 and not os.path.isdir(FLAGS.audio)

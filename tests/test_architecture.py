@@ -126,3 +126,60 @@ def test_the_settings_load_without_tensorflow():
 def test_the_tensorflow_check_can_fail():
     """The same probe sees TensorFlow once a graph module is imported."""
     assert "tensorflow" in _modules_after_import("import deepspeech_freeze.model")
+
+
+def _text(node):
+    """The string of a literal node (``ast.Str`` on Python 3.7, ``ast.Constant`` later), else None."""
+    node = getattr(node, "value", node) if isinstance(node, getattr(ast, "Index", ())) else node
+    value = node.value if isinstance(node, ast.Constant) else getattr(node, "s", None)
+    return value if isinstance(value, str) else None
+
+
+def _is_flags_object(node):
+    """``FLAGS`` or ``something.FLAGS``."""
+    return getattr(node, "id", None) == "FLAGS" or getattr(node, "attr", None) == "FLAGS"
+
+
+def _defined_flags(tree):
+    """Names of the flags a module defines (``DEFINE_*("name", ...)``)."""
+    return {_text(node.args[0]) for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr.startswith("DEFINE_") and node.args and _text(node.args[0])}
+
+
+def shared_flag_readers(package_dir=PACKAGE_DIR):
+    """``{module path: [shared flags it reads]}``: ``FLAGS.name`` or ``FLAGS["name"]`` of a flag defined in
+    flags.py, in a module other than config.py and flags.py that does not define a flag of that name itself."""
+    with open(os.path.join(package_dir, "flags.py"), encoding="utf-8") as handle:
+        shared = _defined_flags(ast.parse(handle.read()))
+    readers = {}
+    for folder, _, files in os.walk(package_dir):
+        for file_name in files:
+            path = os.path.join(folder, file_name)
+            if not file_name.endswith(".py") or os.path.relpath(path, package_dir) in ("config.py", "flags.py"):
+                continue
+            with open(path, encoding="utf-8") as handle:
+                tree = ast.parse(handle.read())
+            own = _defined_flags(tree)
+            read = set()
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Attribute) and _is_flags_object(node.value):
+                    read.add(node.attr)
+                elif isinstance(node, ast.Subscript) and _is_flags_object(node.value) and _text(node.slice):
+                    read.add(_text(node.slice))
+            read = sorted((read & shared) - own)
+            if read:
+                readers[os.path.relpath(path, package_dir)] = read
+    return readers
+
+
+def test_only_config_reads_the_shared_flags():
+    assert shared_flag_readers() == {}
+
+
+def test_the_flag_reader_check_can_fail(tmp_path):
+    (tmp_path / "flags.py").write_text('flags.DEFINE_integer("epochs", 75, "")\n')
+    (tmp_path / "config.py").write_text("x = FLAGS.epochs\n")
+    (tmp_path / "tool.py").write_text('a = FLAGS.epochs\nb = flags.FLAGS["epochs"]\nc = FLAGS.own\n')
+    (tmp_path / "own.py").write_text('flags.DEFINE_integer("epochs", 1, "")\nx = flags.FLAGS.epochs\n')
+    assert shared_flag_readers(str(tmp_path)) == {"tool.py": ["epochs"]}

@@ -95,7 +95,7 @@ def test_raw_op_gradient_matches_stock(seq_len_max):
 
 
 def _fused(case, lengths, kind, previous_state=True, weights=True, input_gradient=True, forward="fused"):
-    """:func:`lstm.fused_lstm` with gradient ``kind`` and ``forward``; loss on the masked outputs and on the final
+    """:func:`lstm.canonical_lstm` with gradient ``kind`` and ``forward``; loss on the masked outputs and on the final
     state.
 
     ``weights`` and ``input_gradient`` are the layer's declarations (``trainable``, ``input_gradient``); gradients
@@ -107,7 +107,7 @@ def _fused(case, lengths, kind, previous_state=True, weights=True, input_gradien
     with graph.as_default():
         x = tf.constant(case["x"])
         state = (tf.constant(case["c_prev"]), tf.constant(case["h_prev"])) if previous_state else None
-        outputs, (final_c, final_h) = lstm.fused_lstm(x, tf.constant(lengths, tf.int32), n_cell, trainable=weights,
+        outputs, (final_c, final_h) = lstm.canonical_lstm(x, tf.constant(lengths, tf.int32), n_cell, trainable=weights,
                                                       previous_state=state, input_gradient=input_gradient,
                                                       forward=forward)
         kernel, bias = tf.compat.v1.global_variables()
@@ -316,7 +316,7 @@ def _training_graph(frozen):
     with graph.as_default():
         features = tf.compat.v1.placeholder(tf.float32, [None, None, N_INPUT])
         n_frames = tf.compat.v1.placeholder(tf.int32, [None])
-        output = create_model(features, n_frames, N_HIDDEN, N_CLASSES, frozen_layers=frozenset(frozen))
+        output = create_model(features, n_frames, _config(()).model, frozen_layers=frozenset(frozen))
         loss = tf.reduce_mean(input_tensor=output.logits)
         optimizer = tf.compat.v1.train.AdamOptimizer()
         trainable = tf.compat.v1.trainable_variables()

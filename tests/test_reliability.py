@@ -137,7 +137,7 @@ def test_sigint_saves_a_checkpoint_and_exits_with_a_message(tmp_path, ldc_dir):
 def test_a_stop_signal_is_noted_and_raised_between_steps_and_a_second_one_stops_at_once():
     # The handler must not raise where the signal lands (inside a Saver or a context manager half-way through): it
     # notes the signal, the loop's check() raises at the next step boundary; only a second signal raises at once.
-    from deepspeech_freeze.train import Interrupted, StopSignals
+    from deepspeech_freeze.stop_signals import Interrupted, StopSignals
     # What a terminal gives: SIGINT raises KeyboardInterrupt (a suite run as a background job inherits it ignored).
     outer = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
@@ -158,7 +158,7 @@ def test_a_stop_signal_is_noted_and_raised_between_steps_and_a_second_one_stops_
 
 
 def test_a_sigint_that_the_shell_ignores_stays_ignored():
-    from deepspeech_freeze.train import StopSignals
+    from deepspeech_freeze.stop_signals import StopSignals
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         with StopSignals() as stop:
