@@ -46,13 +46,33 @@ DROP_REASONS = collections.OrderedDict([
     ("missing", ("audio missing", "the audio file does not exist")),
     ("failed", ("conversion failed", "the audio could not be converted")),
     ("too_long", ("too long", "the clip is longer than --max_seconds")),
-    ("too_short", ("too short", "the clip has fewer 20 ms steps than transcript characters")),
+    ("too_short", ("too short", "the clip is too short for its transcript (or for the corpus's minimum length)")),
+    ("metadata", ("damaged metadata", "its metadata entry is damaged or incomplete")),
+    ("no_transcript", ("no transcript", "no transcript belongs to the audio")),
+    ("no_timestamps", ("no timestamps", "the aligned text has no timed words")),
+    ("rejected", ("rejected by corpus rule", "a rule of the corpus's importer rejects the transcript")),
+    ("excluded", ("excluded", "a flag excludes it")),
 ])
 
 
-class Clip(collections.namedtuple("Clip", "split source wav text where")):
+class Clip(collections.namedtuple("Clip", "split source wav text where start end")):
     """One corpus entry: ``split`` name, ``source`` audio path (absolute), ``wav`` path relative to the target
-    folder, the raw ``text`` and ``where`` it came from (e.g. "train.tsv line 7") for messages."""
+    folder, the raw ``text`` and ``where`` it came from (e.g. "train.tsv line 7") for messages; ``start`` and
+    ``end`` (seconds, optional) cut a segment out of a longer source (Spoken Wikipedia's sentence chunks)."""
+
+    def __new__(cls, split, source, wav, text, where, start=None, end=None):
+        return super(Clip, cls).__new__(cls, split, source, wav, text, where, start, end)
+
+
+class Skip(collections.namedtuple("Skip", "split reason where detail")):
+    """An entry an importer skipped before it became a :class:`Clip` (a damaged metadata file, audio without a
+    transcript ...): ``split`` (or ``None`` when the entry was skipped before the split), a ``reason`` key of
+    :data:`DROP_REASONS`, ``where`` it is and a one-line ``detail``. :func:`import_clips` counts and reports it."""
+
+
+class Reject(str):
+    """What a ``normalize`` function returns for a transcript a corpus rule rejects (the string is the rule);
+    :func:`import_clips` drops the clip with reason "rejected"."""
 
 
 def repo_path(*parts):
@@ -129,16 +149,26 @@ def wav_seconds(path):
     return frames / float(SAMPLE_RATE), None
 
 
-def convert_to_wav(source, wav, tool):
-    """Convert ``source`` to a 16 kHz mono 16-bit WAV at ``wav``; returns ``None`` or a one-line problem."""
+def convert_to_wav(source, wav, tool, start=None, end=None):
+    """Convert ``source`` (from ``start`` to ``end`` seconds when given) to a 16 kHz mono 16-bit WAV at ``wav``;
+    returns ``None`` or a one-line problem."""
     part = wav + ".part"
+    segment = []
+    if start is not None and end is not None:
+        segment = ["-ss", "{:.3f}".format(start), "-t", "{:.3f}".format(end - start)]
+    # A list of sources is joined one after the other (Spoken Wikipedia's audio1.ogg, audio2.ogg, ...).
+    sources = [source] if isinstance(source, str) else list(source)
     if tool == "ffmpeg":
-        command = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", source, "-vn",
-                   "-ac", "1", "-ar", str(SAMPLE_RATE), "-acodec", "pcm_s16le", "-map_metadata", "-1",
-                   "-fflags", "+bitexact", "-flags:a", "+bitexact", "-f", "wav", part]
+        # -ss before -i seeks in the input, which is sample-exact for PCM WAV and does not decode what it skips.
+        inputs = [word for path in sources for word in segment + ["-i", path]]
+        join = (["-filter_complex", "{}concat=n={}:v=0:a=1".format(
+            "".join("[{}:a]".format(i) for i in range(len(sources))), len(sources))] if len(sources) > 1 else [])
+        command = (["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"] + inputs + join +
+                   ["-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-acodec", "pcm_s16le", "-map_metadata", "-1",
+                    "-fflags", "+bitexact", "-flags:a", "+bitexact", "-f", "wav", part])
     else:
-        command = ["sox", "-V1", source, "-t", "wav", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16",
-                   "-e", "signed-integer", part]
+        command = (["sox", "-V1"] + sources + ["-t", "wav", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16",
+                   "-e", "signed-integer", part] + (["trim"] + segment[1::2] if segment else []))
     try:
         result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError as err:
@@ -158,13 +188,13 @@ def convert_to_wav(source, wav, tool):
 
 def _prepare_audio(job):
     """Thread task: ``(wav_path, status, seconds_or_problem)`` with status "reused", "converted" or "failed"."""
-    source, wav, tool = job
+    source, wav, tool, start, end = job
     if os.path.exists(wav):
         seconds, problem = wav_seconds(wav)
         if problem is None:
             return wav, "reused", seconds
     os.makedirs(os.path.dirname(wav), exist_ok=True)
-    problem = convert_to_wav(source, wav, tool)
+    problem = convert_to_wav(source, wav, tool, start, end)
     if problem is not None:
         return wav, "failed", problem
     return wav, "converted", wav_seconds(wav)[0]
@@ -175,11 +205,38 @@ def _progress(total):
     return progressbar.ProgressBar(max_value=total, redirect_stdout=False, fd=sys.stderr)
 
 
+def parallel_map(function, jobs, workers):
+    """Yield ``function(job)`` for every job, in completion order, from ``workers`` threads, with the progress bar
+    (the work is in subprocesses such as ffmpeg, so threads suffice). Ctrl-C stops handing out jobs: the ones
+    running finish (each writes its file under a temporary name and renames it when complete) and the
+    KeyboardInterrupt goes on to the caller, so a re-run resumes from the files already complete."""
+    jobs = list(jobs)
+    if not jobs:
+        return
+    bar = _progress(len(jobs))
+    pool = ThreadPool(max(1, min(workers, len(jobs))))
+    try:
+        for done, result in enumerate(pool.imap_unordered(function, jobs), start=1):
+            bar.update(done)
+            yield result
+    except BaseException:
+        pool.terminate()
+        raise
+    else:
+        pool.close()
+    finally:
+        pool.join()
+    bar.finish()
+
+
 def import_clips(clips, target, alphabet, normalize, jobs=1, max_seconds=0.0, splits=SPLITS, out=None,
-                 strict=False, converters=("ffmpeg", "sox")):
+                 strict=False, converters=("ffmpeg", "sox"), ms_per_char=20.0, min_seconds=0.0, skipped=()):
     """Convert, filter and write ``clips`` (see the module docstring); returns a summary dict.
 
-    ``normalize`` maps a raw sentence to a transcript. The summary has, per split, ``kept``, ``seconds`` and
+    ``normalize`` maps a raw sentence to a transcript (or a :class:`Reject`). A clip is too short when it has less
+    than ``ms_per_char`` milliseconds of audio per transcript character (20: DeepSpeech's ``import_cv2.py``; 30 its
+    Tuda-De, SWC and M-AILABS importers) or less than ``min_seconds``. ``skipped``: :class:`Skip` entries the
+    importer dropped before (counted and reported with the rest; those without a split in an extra line). The summary has, per split, ``kept``, ``seconds`` and
     ``dropped`` (reason -> count), plus ``converted``, ``reused`` and ``failed`` conversion counts. With ``strict``
     an audio file that is missing or cannot be converted is an error (a damaged download, not a clip to drop): a
     UserError names the files and no CSV is written, so an earlier import's CSVs stay as they were.
@@ -193,8 +250,17 @@ def import_clips(clips, target, alphabet, normalize, jobs=1, max_seconds=0.0, sp
         raise UserError("cannot create the --target folder {} ({}): choose a writable folder".format(target, err))
     summary = {split: {"kept": 0, "seconds": 0.0, "dropped": collections.Counter(), "total": 0} for split in splits}
     rows = {split: [] for split in splits}
+    summary["unsplit"] = collections.Counter()
     examples = collections.defaultdict(list)
     missing_chars = collections.Counter()
+    for skip in skipped:
+        if skip.split is None:
+            summary["unsplit"][skip.reason] += 1
+        else:
+            summary[skip.split]["total"] += 1
+            summary[skip.split]["dropped"][skip.reason] += 1
+        if len(examples[skip.reason]) < EXAMPLES:
+            examples[skip.reason].append("{}: {}".format(skip.where, skip.detail))
 
     def drop(clip, reason, example):
         summary[clip.split]["dropped"][reason] += 1
@@ -206,6 +272,9 @@ def import_clips(clips, target, alphabet, normalize, jobs=1, max_seconds=0.0, sp
     for clip in clips:
         summary[clip.split]["total"] += 1
         transcript = normalize(clip.text)
+        if isinstance(transcript, Reject):
+            drop(clip, "rejected", "{!r}: {}".format(clip.text, transcript))
+            continue
         kept, missing = filter_to_alphabet(transcript, alphabet)
         if kept is None and not missing:
             drop(clip, "empty", repr(clip.text))
@@ -227,23 +296,15 @@ def import_clips(clips, target, alphabet, normalize, jobs=1, max_seconds=0.0, sp
         wav = os.path.join(target, clip.wav)
         if wav not in jobs_by_wav:
             tool = tool or find_converter(converters)
-            jobs_by_wav[wav] = (clip.source, wav, tool)
+            jobs_by_wav[wav] = (clip.source, wav, tool, clip.start, clip.end)
         usable.append((clip, transcript, wav))
     results = {}
     if jobs_by_wav:
         print("Preparing {} audio files with {} ({} in parallel)...".format(len(jobs_by_wav), tool, jobs), file=out)
         out.flush()
-        bar = _progress(len(jobs_by_wav))
-        pool = ThreadPool(min(jobs, len(jobs_by_wav)))
-        try:
-            for done, (wav, status, value) in enumerate(pool.imap_unordered(_prepare_audio, jobs_by_wav.values()),
-                                                        start=1):
-                results[wav] = (status, value)
-                bar.update(done)
-        finally:
-            pool.close()
-            pool.join()
-        bar.finish()
+        for wav, status, value in parallel_map(_prepare_audio, jobs_by_wav.values(), jobs):
+            results[wav] = (status, value)
+        del jobs_by_wav
     statuses = collections.Counter(status for status, _ in results.values())
 
     if strict:
@@ -256,7 +317,7 @@ def import_clips(clips, target, alphabet, normalize, jobs=1, max_seconds=0.0, sp
             drop(clip, "failed", value)
         elif max_seconds and value > max_seconds:
             drop(clip, "too_long", "{:.1f} s".format(value))
-        elif int(value * 1000 / 10 / 2) < len(transcript):
+        elif value * 1000 < ms_per_char * len(transcript) or value < min_seconds:
             drop(clip, "too_short", "{:.2f} s for {} characters".format(value, len(transcript)))
         else:
             rows[clip.split].append((clip.wav.replace(os.sep, "/"), os.path.getsize(wav), transcript))
@@ -310,6 +371,10 @@ def _report(summary, splits, examples, missing_chars, alphabet, target, out):
         kept_total += info["kept"]
         seconds_total += info["seconds"]
     print("Total: kept {} clips, {} of audio.".format(kept_total, _duration(seconds_total)), file=out)
+    if summary["unsplit"]:
+        print("Skipped before the split: {}".format(", ".join(
+            "{} {}".format(summary["unsplit"][reason], label)
+            for reason, (label, _) in DROP_REASONS.items() if summary["unsplit"][reason])), file=out)
     if missing_chars:
         print("Characters outside {} (clips dropped): {}".format(
             alphabet.path, ", ".join("{!r} in {} clip(s)".format(char, count)
@@ -347,3 +412,10 @@ def read_table(path, delimiter, quoting=csv.QUOTE_MINIMAL):
     except csv.Error as err:
         raise UserError("{} cannot be parsed ({}): check its quoting".format(path, err))
     return header, rows
+
+
+def say(out, line):
+    """Print one line of an importer's report to ``out`` (stdout by default) and flush."""
+    out = out or sys.stdout
+    print(line, file=out)
+    out.flush()

@@ -1,0 +1,447 @@
+"""The German corpus importers (Tuda-De, Spoken Wikipedia, M-AILABS, VoxForge) and the merge tool, on tiny corpora
+generated in each corpus's layout: German sentences spoken by espeak-ng, stored as the corpus stores them (16 kHz
+WAV next to XML, OGG Vorbis parts next to aligned.swc, 22 kHz WAV with metadata.csv, WAV and FLAC sessions with
+PROMPTS). Each importer first meets a damaged copy (a broken metadata file, audio without text, text without audio,
+an empty transcript, undecodable audio), then the repaired corpus, whose re-run keeps the WAVs already converted."""
+import io
+import os
+import shutil
+import subprocess
+import wave
+
+import pytest
+
+from conftest import ROOT, run_module
+from test_importers import check_wavs, needs_audio_tools, read_rows
+
+from deepspeech_freeze.importers import common, swc
+from deepspeech_freeze.importers.text import expand_co2, fold_to_ascii, normalize_german, swc_number_words
+
+TUDA = "deepspeech_freeze.importers.tuda"
+SWC = "deepspeech_freeze.importers.swc"
+MAILABS = "deepspeech_freeze.importers.m_ailabs"
+VOXFORGE = "deepspeech_freeze.importers.voxforge"
+MERGE = "deepspeech_freeze.importers.merge"
+BROKEN_AUDIO = b"RIFF\x10\x00\x00\x00WAVEfmt this is not audio" * 4
+
+SENTENCES = {
+    "zug": "Der Zug fährt um acht Uhr ab.",
+    "kaffee": "Wir trinken Kaffee in der Küche.",
+    "luft": "Das CO2 in der Luft steigt.",
+    "strasse": "Die Straße ist heute sehr lang.",
+    "morgen": "Guten Morgen, wie geht es dir?",
+    "buch": "Er liest ein Buch über Berlin.",
+}
+TRANSCRIPTS = {
+    "zug": "der zug fährt um acht uhr ab",
+    "kaffee": "wir trinken kaffee in der küche",
+    "luft": "das c o zwei in der luft steigt",
+    "strasse": "die strasse ist heute sehr lang",
+    "morgen": "guten morgen wie geht es dir",
+    "buch": "er liest ein buch über berlin",
+}
+
+
+def ffmpeg(*args):
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y"] + [str(a) for a in args], check=True)
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory):
+    """``{key: 22050 Hz WAV path}`` of every sentence, spoken by espeak-ng."""
+    assert shutil.which("espeak-ng") and shutil.which("ffmpeg"), "espeak-ng/ffmpeg missing: run bin/install.sh"
+    folder = tmp_path_factory.mktemp("speech")
+    paths = {}
+    for key, sentence in SENTENCES.items():
+        paths[key] = str(folder / (key + ".wav"))
+        subprocess.run(["espeak-ng", "-v", "de", "-w", paths[key], sentence], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return paths
+
+
+def seconds(path):
+    with wave.open(path, "rb") as handle:
+        return handle.getnframes() / float(handle.getframerate())
+
+
+def no_part_files(folder):
+    return [os.path.join(d, f) for d, _, files in os.walk(str(folder)) for f in files if f.endswith(".part")]
+
+
+def transcripts(target):
+    return {split: sorted(text for _, _, text in check_wavs(str(target / (split + ".csv"))))
+            for split in ("train", "dev", "test")}
+
+
+def split_line(output, split):
+    return next(line for line in output.splitlines() if "{}.csv: kept".format(split) in line)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Text rules
+
+
+def test_german_corpus_text_rules():
+    assert normalize_german(expand_co2("Das CO2-Problem")) == "das c o zwei problem"
+    assert expand_co2("co2 und CO2") == "c o zwei und c o zwei"
+    assert fold_to_ascii("café straße ﬁx") == "cafe straße fix"
+    assert swc_number_words("ein tausend neun hundert achtzig er") == ("neunzehnhundert achtziger", None)
+    assert swc_number_words("ein tausend acht hundert") == ("achtzehnhundert", None)
+    assert swc_number_words("drei punkt null null null null null null") == ("drei millionen", None)
+    assert swc_number_words("(Zitat): ende") == ("zitat ende", None)
+    text, rule = swc_number_words("punkt null null eins")
+    assert text is None and "punkt null" in rule
+    assert swc_number_words("eins punkt null") == ("eins punkt null", None)  # anchored: only a leading one
+
+
+def test_swc_chunking_and_split_sizes():
+    # (text, start, end): untimed words join the next timed one; leading untimed words are dropped
+    tokens = [("vorab", None, None), ("eins", 0, 400), ("und", None, None), ("zwei", 500, 900),
+              ("drei", 1000, 1500)]
+    assert swc.chunk_sentence(tokens, 10000, True) == [(0, 1500, "eins und zwei drei")]
+    # a chunk that would pass max_ms is closed; the next starts where it ended
+    assert swc.chunk_sentence(tokens, 1000, True) == [(0, 900, "eins und zwei"), (900, 1500, "drei")]
+    # a word with a digit closes the chunk and is dropped
+    numbered = [("a", 0, 100), ("1984", None, None), ("b", 300, 400)]
+    assert swc.chunk_sentence(numbered, 10000, True) == [(0, 100, "a"), (300, 400, "b")]
+    assert swc.chunk_sentence(numbered, 10000, False) == [(0, 400, "a 1984 b")]
+    assert swc.chunk_sentence([("x", None, None)], 10000, True) == []
+    assert [swc.sample_size(n) for n in (1000, 10000, 100000, 1000000)] == [331, 3097, 13548, 16359]
+    # whole speakers, smallest first, alternately dev and test
+    splits = swc.assign_splits(list(range(6)), ["anna"] * 3 + ["bernd"] * 2 + ["<unknown>"])
+    assert splits == ["train"] * 3 + ["test"] * 2 + ["dev"]
+
+
+def test_swc_audio_parts_in_number_order(tmp_path):
+    for name in ("audio10.ogg", "audio2.ogg", "audio1.ogg", "aligned.swc", "audio.wav"):
+        (tmp_path / name).write_bytes(b"")
+    assert [os.path.basename(p) for p in swc.audio_parts(str(tmp_path))] == ["audio1.ogg", "audio2.ogg",
+                                                                             "audio10.ogg"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Tuda-De
+
+TUDA_XML = ('<?xml version="1.0" encoding="utf-8"?>\n<recording><speaker_id>{speaker}</speaker_id>'
+            '<rate>16000</rate><sentence>{raw}</sentence><cleaned_sentence>{clean}</cleaned_sentence>'
+            '<corpus>PARL</corpus><gender>male</gender></recording>\n')
+
+
+def tuda_xml(folder, utterance, sentence, speaker="a1b2"):
+    (folder / (utterance + ".xml")).write_text(TUDA_XML.format(speaker=speaker, raw=sentence, clean=sentence),
+                                               encoding="utf-8")
+
+
+def tuda_corpus(root, speech):
+    """german-speechdata-package-v2/ with a damaged train folder; returns (package, repair function)."""
+    package = root / "german-speechdata-package-v2"
+    for split in ("train", "dev", "test"):
+        (package / split).mkdir(parents=True)
+    train = package / "train"
+    layout = [("train", "2014-01-01-10-00-00", "zug", ("Kinect-RAW", "Samson")),
+              ("train", "2014-01-01-10-00-01", "luft", ("Yamaha",)),
+              ("dev", "2014-01-01-10-00-02", "kaffee", ("Realtek",)),
+              ("test", "2014-01-01-10-00-03", "strasse", ("Samson",))]
+    for split, utterance, key, mics in layout:
+        tuda_xml(package / split, utterance, SENTENCES[key])
+        for mic in mics:
+            ffmpeg("-i", speech[key], "-ar", 16000, package / split / "{}_{}.wav".format(utterance, mic))
+    # the damage: a cut-off XML, a WAV without XML, an XML without WAV, an empty sentence, an undecodable WAV
+    (train / "2014-01-01-10-00-04.xml").write_text("<recording><cleaned_sentence>Guten Mor", encoding="utf-8")
+    ffmpeg("-i", speech["morgen"], "-ar", 16000, train / "2014-01-01-10-00-04_Samson.wav")
+    ffmpeg("-i", speech["buch"], "-ar", 16000, train / "2014-01-01-10-00-05_Samson.wav")
+    tuda_xml(train, "2014-01-01-10-00-06", SENTENCES["kaffee"])
+    tuda_xml(train, "2014-01-01-10-00-07", "")
+    ffmpeg("-i", speech["zug"], "-ar", 16000, train / "2014-01-01-10-00-07_Yamaha.wav")
+    tuda_xml(train, "2014-01-01-10-00-08", SENTENCES["strasse"])
+    (train / "2014-01-01-10-00-08_Realtek.wav").write_bytes(BROKEN_AUDIO)
+
+    def repair():
+        tuda_xml(train, "2014-01-01-10-00-04", SENTENCES["morgen"])
+        tuda_xml(train, "2014-01-01-10-00-05", SENTENCES["buch"])
+        ffmpeg("-i", speech["kaffee"], "-ar", 16000, train / "2014-01-01-10-00-06_Kinect-Beam.wav")
+        tuda_xml(train, "2014-01-01-10-00-07", SENTENCES["zug"])
+        ffmpeg("-i", speech["strasse"], "-ar", 16000, train / "2014-01-01-10-00-08_Realtek.wav")
+    return package, repair
+
+
+@needs_audio_tools
+def test_tuda_damaged_then_repaired(speech, tmp_path):
+    package, repair = tuda_corpus(tmp_path, speech)
+    target = tmp_path / "out"
+    result = run_module(TUDA, "--tuda_dir", tmp_path, "--target", target, "--jobs", 2)
+    output = result.output
+    assert "Traceback" not in output
+    assert transcripts(target) == {
+        "train": sorted([TRANSCRIPTS["zug"]] * 2 + [TRANSCRIPTS["luft"]]),  # one row per microphone
+        "dev": [TRANSCRIPTS["kaffee"]], "test": [TRANSCRIPTS["strasse"]]}
+    train = split_line(output, "train")
+    assert "kept 3 of 8 clips" in train
+    for count in ("1 empty transcript", "1 audio missing", "1 conversion failed", "1 damaged metadata",
+                  "1 no transcript"):
+        assert count in train, train
+    assert "train/2014-01-01-10-00-04.xml: cannot be parsed" in output
+    assert "train/2014-01-01-10-00-05_Samson.wav: no 2014-01-01-10-00-05.xml" in output
+    assert "train/2014-01-01-10-00-06.xml: no 2014-01-01-10-00-06_<microphone>.wav" in output
+    assert "2014-01-01-10-00-08_Realtek.wav" in output and "could not be converted" in output
+    assert not no_part_files(target)
+    assert not os.path.exists(str(target / "clips" / "train" / "2014-01-01-10-00-08_Realtek.wav"))
+
+    repair()
+    again = run_module(TUDA, "--tuda_dir", package, "--target", target)
+    assert "Audio: 5 converted, 5 already converted (skipped), 0 failed." in again.output
+    assert "train.csv: kept 8 of 8 clips" in again.output and "dropped none" in again.output
+    assert len(transcripts(target)["train"]) == 8
+
+    # a folder that is not the corpus: one line, exit 2
+    wrong = run_module(TUDA, "--tuda_dir", package / "train", "--target", target, check=False)
+    assert wrong.returncode == 2 and wrong.stderr.startswith("ERROR: --tuda_dir ")
+    assert len(wrong.stderr.strip().splitlines()) == 1 and "Traceback" not in wrong.output
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Spoken Wikipedia
+
+def swc_xml(speaker, sentences):
+    """aligned.swc text: ``sentences`` are lists of (word, start ms or None, end ms, pronunciation)."""
+    meta = '<prop key="DC.identifier" value="https://de.wikipedia.org/wiki/X" group="DC"/>'
+    if speaker:
+        meta += '<prop key="reader.name" value="{}"/>'.format(speaker)
+    body = []
+    for words in sentences:
+        tokens = []
+        for word, start, end, spoken in words:
+            if start is None:
+                tokens.append('<t text="{0}">{0}</t>'.format(word))
+            else:
+                tokens.append('<t>{}<n pronunciation="{}" start="{}" end="{}"/></t>'.format(word, spoken, start,
+                                                                                           end))
+        body.append("<s>{}</s>".format(" ".join(tokens)))
+    ignored = '<ignored><s><t>Quellen<n pronunciation="quellen" start="0" end="300"/></t></s></ignored>'
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<article><meta>{}</meta><d><section><p>{}</p></section>{}</d>'
+            '</article>\n'.format(meta, "".join(body), ignored))
+
+
+def timed(key, offset_ms, duration_ms):
+    """The words of a sentence spread evenly over its audio."""
+    words = SENTENCES[key].rstrip(".?").replace(",", "").split()
+    step = duration_ms / len(words)
+    spoken = {"CO2": "c o zwei"}  # SWC's pronunciations spell numbers out
+    return [(word, int(offset_ms + i * step), int(offset_ms + (i + 1) * step), spoken.get(word, word.lower()))
+            for i, word in enumerate(words)]
+
+
+def swc_article(folder, speech, keys, speaker, parts=1, extra=()):
+    """An article folder: the sentences' speech as OGG Vorbis (44.1 kHz stereo, in ``parts`` files) and its
+    alignment."""
+    folder.mkdir(parents=True, exist_ok=True)
+    offset, sentences = 0, []
+    for key in keys:
+        duration = int(seconds(speech[key]) * 1000)
+        sentences.append(timed(key, offset, duration))
+        offset += duration
+    groups = [keys[i::parts] for i in range(parts)] if parts > 1 else [keys]
+    if parts > 1:  # parts in order: audio1 holds the first sentences
+        size = -(-len(keys) // parts)
+        groups = [keys[i * size:(i + 1) * size] for i in range(parts)]
+    for number, group in enumerate(groups, start=1):
+        name = "audio.ogg" if parts == 1 else "audio{}.ogg".format(number)
+        inputs = [w for key in group for w in ("-i", speech[key])]
+        ffmpeg(*(inputs + ["-filter_complex", "concat=n={}:v=0:a=1".format(len(group)), "-ar", 44100, "-ac", 2,
+                           "-c:a", "libvorbis", folder / name]))
+    (folder / "aligned.swc").write_text(swc_xml(speaker, sentences + list(extra)), encoding="utf-8")
+    return offset
+
+
+def swc_corpus(root, speech):
+    german = root / "german"
+    end = swc_article(german / "Berlin", speech, ["zug", "kaffee", "strasse"], "Anna",
+                      extra=[[("Gedankenstrich", 100, 900, "–")],  # an empty transcript
+                             [("Sehr", None, None, ""), ("gut", None, None, "")]])  # no timed words
+    assert end > 3000
+    swc_article(german / "Köln", speech, ["morgen", "buch"], "Bernd", parts=2)
+    swc_article(german / "Hamburg", speech, ["luft"], None)
+    (german / "Defekt").mkdir()
+    (german / "Defekt" / "aligned.swc").write_text("<article><meta><prop key=", encoding="utf-8")
+    shutil.copy(str(german / "Hamburg" / "audio.ogg"), str(german / "Defekt" / "audio.ogg"))
+    (german / "Stumm").mkdir()
+    shutil.copy(str(german / "Hamburg" / "aligned.swc"), str(german / "Stumm" / "aligned.swc"))
+    (german / "Kaputt").mkdir()
+    shutil.copy(str(german / "Hamburg" / "aligned.swc"), str(german / "Kaputt" / "aligned.swc"))
+    (german / "Kaputt" / "audio.ogg").write_bytes(b"OggS" + BROKEN_AUDIO)
+    (german / "Ohne").mkdir()
+    shutil.copy(str(german / "Hamburg" / "audio.ogg"), str(german / "Ohne" / "audio.ogg"))
+
+    def repair():
+        for name in ("Defekt", "Stumm", "Kaputt"):
+            shutil.rmtree(str(german / name))
+            swc_article(german / name, speech, ["luft"], "Carla")
+    return german, repair
+
+
+@needs_audio_tools
+def test_swc_damaged_then_repaired(speech, tmp_path):
+    german, repair = swc_corpus(tmp_path, speech)
+    target = tmp_path / "out"
+    result = run_module(SWC, "--swc_dir", tmp_path, "--target", target, "--jobs", 2)
+    output = result.output
+    assert "Traceback" not in output
+    # 6 chunks, speakers Anna (3), Bernd (2), unknown (1): dev and test take the smallest speakers whole
+    assert transcripts(target) == {
+        "train": sorted(TRANSCRIPTS[k] for k in ("zug", "kaffee", "strasse")),
+        "dev": [TRANSCRIPTS["luft"]], "test": sorted(TRANSCRIPTS[k] for k in ("morgen", "buch"))}
+    skipped = next(line for line in output.splitlines() if line.startswith("Skipped before the split"))
+    for count in ("1 empty transcript", "1 audio missing", "1 conversion failed", "1 damaged metadata",
+                  "1 no transcript", "1 no timestamps"):
+        assert count in skipped, skipped
+    assert "Defekt/aligned.swc: cannot be parsed" in output
+    assert "Stumm: no audio.ogg" in output and "Ohne: no aligned.swc" in output
+    assert "Kaputt:" in output and "Berlin sentence 5: no timed words" in output
+    assert "Quellen" not in (target / "train.csv").read_text(encoding="utf-8")  # the ignored section
+    # the chunks are cut from the article at their times, from both parts of Köln in order
+    rows = read_rows(str(target / "test.csv"))[1]
+    durations = sorted(seconds(str(target / name)) for name, _, _ in rows)
+    expected = sorted(int(seconds(speech[k]) * 1000) / 1000.0 for k in ("morgen", "buch"))
+    assert durations == pytest.approx(expected, abs=0.02)
+    assert all(name.startswith("clips/Köln/") for name, _, _ in rows)
+    assert not no_part_files(target)
+
+    repair()
+    again = run_module(SWC, "--swc_dir", german, "--target", target)
+    assert "Audio: 3 converted, 6 already converted (skipped), 0 failed." in again.output
+    assert "Total: kept 9 clips" in again.output
+    skipped = next(line for line in again.output.splitlines() if line.startswith("Skipped before the split"))
+    assert "failed" not in skipped and "damaged" not in skipped and "missing" not in skipped
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# M-AILABS
+
+def mailabs_corpus(root, speech):
+    """de_DE/by_book/{female,male,mix}/... with 22 kHz WAVs; the last book damaged."""
+    books = [("by_book/female/eva_k/grune_haus", ["zug", "kaffee", "luft", "strasse"]),
+             ("by_book/male/karlsson/kleine_lord", ["morgen", "buch", "zug", "kaffee"]),
+             ("by_book/mix/sturmzeit", ["strasse", "morgen", "buch"])]
+    language = root / "de_DE"
+    for book, keys in books:
+        folder = language / book
+        (folder / "wavs").mkdir(parents=True)
+        lines = []
+        for number, key in enumerate(keys, start=1):
+            name = "{}_{:02d}_f{:06d}".format(os.path.basename(book), 1, number)
+            shutil.copy(speech[key], str(folder / "wavs" / (name + ".wav")))
+            lines.append("{}|{}|{}".format(name, SENTENCES[key], SENTENCES[key].replace("CO2", "CO zwei")))
+        (folder / "metadata.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    damaged = language / books[2][0]
+    good = (damaged / "metadata.csv").read_text(encoding="utf-8")
+    lines = good.splitlines()
+    lines.insert(1, "sturmzeit_01_f000009 this line lost its separators")  # damaged metadata
+    lines[2] = lines[2].split("|")[0] + "|Buch|"  # an empty normalised text
+    lines.append("sturmzeit_01_f000010|Fehlt.|Fehlt.")  # audio missing
+    (damaged / "metadata.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (damaged / "wavs" / "sturmzeit_01_f000001.wav").write_bytes(BROKEN_AUDIO)
+
+    def repair():
+        (damaged / "metadata.csv").write_text(good, encoding="utf-8")
+        shutil.copy(speech["strasse"], str(damaged / "wavs" / "sturmzeit_01_f000001.wav"))
+    return language, repair
+
+
+@needs_audio_tools
+def test_mailabs_damaged_then_repaired(speech, tmp_path):
+    language, repair = mailabs_corpus(tmp_path, speech)
+    target = tmp_path / "out"
+    result = run_module(MAILABS, "--mailabs_dir", tmp_path, "--target", target, "--jobs", 2)
+    output = result.output
+    assert "Traceback" not in output
+    # entries in path order (female, male, mix), i % 10: 0 test, 1 dev, rest train
+    # entries 0-3 female, 4-7 male, 8-12 mix: 8 undecodable, 9 damaged line, 10 empty text, 12 missing WAV
+    got = transcripts(target)
+    assert got["test"] == [TRANSCRIPTS["zug"]]
+    assert got["dev"] == sorted([TRANSCRIPTS["kaffee"], TRANSCRIPTS["buch"]])
+    assert len(got["train"]) == 6
+    train, test = split_line(output, "train"), split_line(output, "test")
+    assert "kept 6 of 9 clips" in train and "1 damaged metadata" in train and "1 conversion failed" in train
+    assert "1 audio missing" in train
+    assert "kept 1 of 2 clips" in test and "1 empty transcript" in test
+    assert "sturmzeit/metadata.csv line 2: 'sturmzeit_01_f000009 this line" in output
+    assert not no_part_files(target)
+    assert os.path.getsize(str(language / "by_book/mix/sturmzeit/wavs/sturmzeit_01_f000001.wav")) == \
+        len(BROKEN_AUDIO)  # the corpus is never changed
+
+    repair()
+    again = run_module(MAILABS, "--mailabs_dir", language, "--target", target)
+    assert "Audio: 2 converted, 9 already converted (skipped), 0 failed." in again.output
+    assert "Total: kept 11 clips" in again.output
+    skipped = run_module(MAILABS, "--mailabs_dir", language, "--target", tmp_path / "skip", "--skiplist",
+                         "sturmzeit, lord")
+    assert "not reading 2 metadata.csv file(s)" in skipped.output and "Total: kept 4 clips" in skipped.output
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# VoxForge
+
+def voxforge_corpus(root, speech):
+    """Three sessions (WAV at 16 kHz, FLAC at 48 kHz, WAV at 22 kHz) and one without PROMPTS."""
+    corpus = root / "voxforge-de"
+    sessions = [("anna-20080101-abc", "wav", 16000, ["zug", "kaffee"]),
+                ("bernd-20090202-def", "flac", 48000, ["luft", "strasse"]),
+                ("carla-20100303-ghi", "wav", 22050, ["morgen", "buch"])]
+    for session, kind, rate, keys in sessions:
+        (corpus / session / "etc").mkdir(parents=True)
+        (corpus / session / kind).mkdir()
+        lines = []
+        for number, key in enumerate(keys, start=1):
+            name = "de-{:04d}".format(number)
+            ffmpeg("-i", speech[key], "-ar", rate, corpus / session / kind / "{}.{}".format(name, kind))
+            lines.append("{}/mfc/{} {}".format(session, name, SENTENCES[key].upper().rstrip(".?")))
+        (corpus / session / "etc" / "PROMPTS").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    carla = corpus / "carla-20100303-ghi"
+    good = (carla / "etc" / "PROMPTS").read_text(encoding="utf-8")
+    (carla / "etc" / "PROMPTS").write_text(good + "carla-20100303-ghi/mfc/de-0003 FEHLT\n"
+                                           "carla-20100303-ghi/mfc/de-0004\n", encoding="utf-8")
+    shutil.copy(str(carla / "wav" / "de-0001.wav"), str(carla / "wav" / "de-0004.wav"))
+    (carla / "wav" / "de-0002.wav").write_bytes(BROKEN_AUDIO)
+    (corpus / "dora-20110404-jkl" / "wav").mkdir(parents=True)
+
+    def repair():
+        (carla / "etc" / "PROMPTS").write_text(good, encoding="utf-8")
+        ffmpeg("-i", speech["buch"], "-ar", 22050, carla / "wav" / "de-0002.wav")
+        shutil.rmtree(str(corpus / "dora-20110404-jkl"))
+    return corpus, repair
+
+
+@needs_audio_tools
+def test_voxforge_damaged_then_repaired(speech, tmp_path):
+    corpus, repair = voxforge_corpus(tmp_path, speech)
+    target = tmp_path / "out"
+    result = run_module(VOXFORGE, "--voxforge_dir", corpus, "--target", target, "--test_fraction", 0.25,
+                        "--dev_fraction", 0.25, "--jobs", 2)
+    output = result.output
+    assert "Traceback" not in output
+    assert "4 sessions: 1 test, 1 dev, 2 train" in output
+    assert transcripts(target) == {"test": sorted(TRANSCRIPTS[k] for k in ("zug", "kaffee")),
+                                   # from FLAC; "CO2" -> "co zwei" (the c o rule is Tuda-De's)
+                                   "dev": sorted(["das co zwei in der luft steigt", TRANSCRIPTS["strasse"]]),
+                                   "train": [TRANSCRIPTS["morgen"]]}
+    train = split_line(output, "train")
+    for count in ("1 empty transcript", "1 audio missing", "1 conversion failed", "1 damaged metadata"):
+        assert count in train, train
+    assert "dora-20110404-jkl: no etc/PROMPTS" in output
+    assert not no_part_files(target)
+
+    repair()
+    again = run_module(VOXFORGE, "--voxforge_dir", corpus, "--target", target, "--test_fraction", 0.34,
+                       "--dev_fraction", 0.34)
+    assert "Audio: 1 converted, 5 already converted (skipped), 0 failed." in again.output
+    assert "Total: kept 6 clips" in again.output and "dropped none" in split_line(again.output, "train")
+
+
+def test_importers_refuse_missing_folders(tmp_path):
+    for module, flag in ((TUDA, "--tuda_dir"), (SWC, "--swc_dir"), (MAILABS, "--mailabs_dir"),
+                         (VOXFORGE, "--voxforge_dir")):
+        result = run_module(module, flag, tmp_path / "nowhere", "--target", tmp_path / "out", check=False)
+        assert result.returncode == 2, result.output
+        assert result.stderr.startswith("ERROR: {} ".format(flag)) and "nowhere" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert not os.path.exists(str(tmp_path / "out" / "train.csv"))
