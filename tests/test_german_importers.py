@@ -186,6 +186,11 @@ def test_tuda_damaged_then_repaired(speech, tmp_path):
     assert "2014-01-01-10-00-08_Realtek.wav" in output and "could not be converted" in output
     assert not no_part_files(target)
     assert not os.path.exists(str(target / "clips" / "train" / "2014-01-01-10-00-08_Realtek.wav"))
+    # Tuda-De's 16 kHz mono WAVs are copied sample for sample
+    name = "2014-01-01-10-00-00_Samson.wav"
+    with wave.open(str(package / "train" / name), "rb") as source, \
+            wave.open(str(target / "clips" / "train" / name), "rb") as imported:
+        assert imported.readframes(imported.getnframes()) == source.readframes(source.getnframes())
 
     repair()
     again = run_module(TUDA, "--tuda_dir", package, "--target", target)
@@ -445,3 +450,50 @@ def test_importers_refuse_missing_folders(tmp_path):
         assert result.stderr.startswith("ERROR: {} ".format(flag)) and "nowhere" in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
     assert not os.path.exists(str(tmp_path / "out" / "train.csv"))
+
+
+@needs_audio_tools
+def test_interrupted_conversion_resumes_with_the_files_already_converted(speech, tmp_path):
+    """Ctrl-C in the middle of a conversion: exit 130 with one line, no CSV, no half-written WAV; the same command
+    again converts only what is left."""
+    import signal
+    import sys
+    import time
+    from conftest import subprocess_pythonpath
+    book = tmp_path / "de_DE" / "by_book" / "female" / "eva" / "buch"
+    (book / "wavs").mkdir(parents=True)
+    clips = 120
+    lines = []
+    for number in range(clips):
+        os.link(speech["zug"], str(book / "wavs" / "b_{:04d}.wav".format(number)))
+        lines.append("b_{0:04d}|{1}|{1}".format(number, SENTENCES["zug"]))
+    (book / "metadata.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    target = tmp_path / "out"
+    command = [sys.executable, "-m", MAILABS, "--mailabs_dir", str(tmp_path), "--target", str(target), "--jobs", "1"]
+    environment = dict(os.environ, PYTHONPATH=subprocess_pythonpath(), PYTHONIOENCODING="utf-8")
+    # A suite started in the background hands its children SIGINT ignored; a user's Ctrl-C reaches a shell's child.
+    process = subprocess.Popen(command, env=environment, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               universal_newlines=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    clips_dir = target / "clips" / "by_book" / "female" / "eva" / "buch" / "wavs"
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        if clips_dir.is_dir() and len([n for n in os.listdir(str(clips_dir)) if n.endswith(".wav")]) >= 10:
+            break
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stdout + stderr
+    assert "Traceback" not in stderr
+    assert "ERROR: interrupted; run the same command again to resume" in stderr
+    assert not [name for name in os.listdir(str(target)) if name.endswith(".csv")]
+    assert not no_part_files(target)
+    done = sorted(n for n in os.listdir(str(clips_dir)) if n.endswith(".wav"))
+    assert 10 <= len(done) < clips
+    for name in done:  # every WAV left behind is complete
+        assert common.wav_seconds(str(clips_dir / name)) == (pytest.approx(seconds(speech["zug"]), abs=0.01), None)
+
+    again = run_module(MAILABS, "--mailabs_dir", tmp_path, "--target", target)
+    assert "Audio: {} converted, {} already converted (skipped), 0 failed.".format(clips - len(done), len(done)) \
+        in again.output
+    assert "Total: kept {} clips".format(clips) in again.output

@@ -149,9 +149,40 @@ def wav_seconds(path):
     return frames / float(SAMPLE_RATE), None
 
 
+def copy_pcm_wav(source, wav):
+    """Copy a ``source`` that already is a 16 kHz mono 16-bit PCM WAV to ``wav`` (a plain header, the samples
+    unchanged) without starting a converter; ``False`` when it is not such a WAV (then it needs converting).
+    Tuda-De and M-AILABS ship their audio in this format, so their import spends no process start per clip."""
+    if not isinstance(source, str) or not source.lower().endswith(".wav") or wav_seconds(source)[1] is not None:
+        return False
+    part = wav + ".part"
+    try:
+        with wave.open(source, "rb") as reader, wave.open(part, "wb") as writer:
+            writer.setnchannels(1)
+            writer.setsampwidth(2)
+            writer.setframerate(SAMPLE_RATE)
+            while True:
+                frames = reader.readframes(1 << 16)
+                if not frames:
+                    break
+                writer.writeframes(frames)
+    except (wave.Error, EOFError, OSError):
+        if os.path.exists(part):
+            os.remove(part)
+        return False
+    if wav_seconds(part)[1] is not None:
+        os.remove(part)
+        return False
+    os.replace(part, wav)
+    return True
+
+
 def convert_to_wav(source, wav, tool, start=None, end=None):
     """Convert ``source`` (from ``start`` to ``end`` seconds when given) to a 16 kHz mono 16-bit WAV at ``wav``;
-    returns ``None`` or a one-line problem."""
+    returns ``None`` or a one-line problem. A whole source that already has that format is copied
+    (:func:`copy_pcm_wav`)."""
+    if start is None and copy_pcm_wav(source, wav):
+        return None
     part = wav + ".part"
     segment = []
     if start is not None and end is not None:
