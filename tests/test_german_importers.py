@@ -497,3 +497,63 @@ def test_interrupted_conversion_resumes_with_the_files_already_converted(speech,
     assert "Audio: {} converted, {} already converted (skipped), 0 failed.".format(clips - len(done), len(done)) \
         in again.output
     assert "Total: kept {} clips".format(clips) in again.output
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The README's recipe, command by command, on the generated corpora
+
+def readme_recipe():
+    """The commands of the README's German source model section, as argument lists."""
+    import re
+    import shlex
+    with io.open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        text = handle.read()
+    section = text[text.index("## A German source model of the paper's lineage"):]
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    commands = [shlex.split(line) for line in block.replace("\\\n", " ").splitlines() if line.strip()]
+    for words in commands:
+        assert words[:2] == [".venv/bin/python", "-m"], words
+    return [words[2:] for words in commands]
+
+
+@pytest.mark.slow
+@needs_audio_tools
+def test_readme_german_recipe_runs_as_written(speech, tmp_path, english_model):
+    from test_lm import SMALL, make_corpus
+    from test_paths import SHRINK
+    work = tmp_path / "arbeit"
+    work.mkdir()
+    # Common Voice: one MP3 clip per split
+    cv = work / "cv-corpus" / "de"
+    (cv / "clips").mkdir(parents=True)
+    for split, key in (("train", "zug"), ("dev", "kaffee"), ("test", "buch")):
+        ffmpeg("-i", speech[key], cv / "clips" / (key + ".mp3"))
+        (cv / (split + ".tsv")).write_text("client_id\tpath\tsentence\n{}\t{}.mp3\t{}\n".format(
+            split, key, SENTENCES[key]), encoding="utf-8")
+    for make in (tuda_corpus, swc_corpus, mailabs_corpus, voxforge_corpus):
+        make(work, speech)[1]()  # the corpus, repaired
+    make_corpus(str(work / "german_sentences.txt"))
+    shutil.copytree(os.path.join(ROOT, "data", "alphabets"), str(work / "data" / "alphabets"))
+    shutil.copytree(str(english_model), str(work / "runs" / "deepspeech-0.7.4-checkpoint"))
+
+    extra = {"deepspeech_freeze.lm": SMALL + ["--top_k", 40], "deepspeech_freeze.train": SHRINK}
+    commands = readme_recipe()
+    assert [words[0] for words in commands] == [
+        "deepspeech_freeze.importers." + name for name in ("common_voice", "tuda", "swc", "m_ailabs", "voxforge",
+                                                            "merge")] + ["deepspeech_freeze.lm",
+                                                                         "deepspeech_freeze.train"]
+    outputs = {}
+    for module, *args in commands:
+        outputs[module] = run_module(module, *(args + extra.get(module, [])), cwd=work).output
+        assert "Traceback" not in outputs[module]
+    merged = {split: len(read_rows(str(work / "data" / "de-all" / (split + ".csv")))[1])
+              for split in ("train", "dev", "test")}
+    parts = {split: sum(len(read_rows(str(work / "data" / name / (split + ".csv")))[1])
+                        for name in ("cv-de", "tuda", "swc", "m-ailabs", "voxforge"))
+             for split in ("train", "dev", "test")}
+    assert merged == parts and all(merged.values())
+    for split in ("train", "dev", "test"):
+        check_wavs(str(work / "data" / "de-all" / (split + ".csv")))  # paths relative to the merged folder
+    assert os.path.isfile(str(work / "lm" / "de-all" / "kenlm.scorer"))
+    assert "Test on" in outputs["deepspeech_freeze.train"] and "WER:" in outputs["deepspeech_freeze.train"]
+    assert os.path.isdir(str(work / "runs" / "de-all"))
