@@ -557,3 +557,31 @@ def test_readme_german_recipe_runs_as_written(speech, tmp_path, english_model):
     assert os.path.isfile(str(work / "lm" / "de-all" / "kenlm.scorer"))
     assert "Test on" in outputs["deepspeech_freeze.train"] and "WER:" in outputs["deepspeech_freeze.train"]
     assert os.path.isdir(str(work / "runs" / "de-all"))
+
+
+def test_import_in_batches_keeps_the_listing_order(speech, tmp_path, monkeypatch):
+    """import_clips works through a generator in batches (memory stays flat): rows keep the listing order across
+    batches, a WAV named again in a later batch is reused, Skips are counted, and nothing is left as .part."""
+    monkeypatch.setattr(common, "BATCH", 2)
+    keys = ["zug", "kaffee", "strasse", "morgen", "buch"]
+
+    def entries():
+        for number, key in enumerate(keys):
+            yield common.Clip("train" if number % 2 == 0 else "dev", speech[key], "clips/{}.wav".format(key),
+                              SENTENCES[key], "entry {}".format(number))
+        yield common.Skip(None, "metadata", "listing line 9", "cut off")
+        yield common.Clip("test", speech["zug"], "clips/zug.wav", SENTENCES["zug"], "entry 6")  # a later batch
+        yield common.Clip("test", str(tmp_path / "gone.wav"), "clips/gone.wav", "Weg.", "entry 7")
+
+    out = io.StringIO()
+    summary = common.import_clips(common.Entries(entries, 8), str(tmp_path / "out"), None, normalize_german,
+                                  jobs=2, out=out)
+    assert [text for _, _, text in read_rows(str(tmp_path / "out" / "train.csv"))[1]] == \
+        [TRANSCRIPTS[k] for k in ("zug", "strasse", "buch")]
+    assert [text for _, _, text in read_rows(str(tmp_path / "out" / "dev.csv"))[1]] == \
+        [TRANSCRIPTS[k] for k in ("kaffee", "morgen")]
+    assert read_rows(str(tmp_path / "out" / "test.csv"))[1][0][0] == "clips/zug.wav"
+    assert (summary["converted"], summary["reused"]) == (5, 1)
+    assert summary["test"]["dropped"]["missing"] == 1 and summary["unsplit"]["metadata"] == 1
+    assert "Skipped before the split: 1 damaged metadata" in out.getvalue()
+    assert not no_part_files(tmp_path / "out")

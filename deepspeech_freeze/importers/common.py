@@ -1,24 +1,31 @@
 """What every corpus importer shares: audio conversion, filtering, DeepSpeech CSV writing and the report.
 
-An importer turns its corpus into a list of :class:`Clip` (split, source audio, raw sentence) and hands it to
-:func:`import_clips`, which
+An importer turns its corpus into :class:`Clip` entries (split, source audio or a segment of it, raw sentence) and
+:class:`Skip` entries (what it could not use, with a reason: damaged metadata, audio without transcript, ...), as a
+list or, for large corpora, as :class:`Entries` made while they are read, and hands them to :func:`import_clips`,
+which works through them in batches of :data:`BATCH` clips (memory does not grow with the corpus):
 
 1. normalises each sentence and drops those that come out empty or hold characters outside ``--filter_alphabet``
    (counted per character, with a few examples);
 2. converts the remaining audio to 16 kHz mono 16-bit PCM WAV under ``TARGET/clips/`` with ffmpeg (sox when ffmpeg
-   is not installed; an importer may prefer sox), in parallel, with a progress bar. A WAV that already exists with that format is reused, so a
-   second run only converts what is new. Each file is written under a temporary name and renamed when complete, so
-   an interrupted run never leaves a truncated WAV behind that a re-run would trust;
+   is not installed; an importer may prefer sox), in parallel, with a progress bar; a source that already is such
+   a WAV is copied without a converter. A WAV that already exists with that format is reused, so a second run only
+   converts what is new. Each file is written under a temporary name and renamed when complete, so an interrupted
+   run (Ctrl-C) never leaves a truncated WAV behind that a re-run would trust;
 3. drops clips whose audio is missing or cannot be converted (reported with the converter's message, never a
-   traceback; a strict import stops instead and writes no CSV), clips longer than ``--max_seconds`` and clips too short for their transcript (fewer 20 ms steps than
-   characters, DeepSpeech's ``import_cv2.py`` rule);
+   traceback; a strict import stops instead and writes no CSV), clips longer than ``--max_seconds`` and clips too
+   short for their transcript (by default fewer 20 ms steps than characters, DeepSpeech's ``import_cv2.py`` rule;
+   an importer sets its corpus's rule);
 4. writes ``TARGET/<split>.csv`` with DeepSpeech's header ``wav_filename,wav_filesize,transcript`` and WAV paths
    relative to the CSV (DeepSpeech resolves them against the CSV's folder), in the order of the corpus listing;
-5. prints, per split, how many clips were kept and dropped (and why) and the hours of audio kept.
+   rows go to ``<split>.csv.part`` as they come and the files are renamed only when the import completes;
+5. prints, per split, how many clips were kept and dropped (and why) and the hours of audio kept, and the entries
+   skipped before a split was known.
 """
 import collections
 import csv
 import io
+import itertools
 import os
 import shutil
 import subprocess
@@ -236,19 +243,22 @@ def _progress(total):
     return progressbar.ProgressBar(max_value=total, redirect_stdout=False, fd=sys.stderr)
 
 
-def parallel_map(function, jobs, workers):
-    """Yield ``function(job)`` for every job, in completion order, from ``workers`` threads, with the progress bar
-    (the work is in subprocesses such as ffmpeg, so threads suffice). Ctrl-C stops handing out jobs: the ones
-    running finish (each writes its file under a temporary name and renames it when complete) and the
-    KeyboardInterrupt goes on to the caller, so a re-run resumes from the files already complete."""
+def parallel_map(function, jobs, workers, bar=None):
+    """Yield ``function(job)`` for every job, in completion order, from ``workers`` threads, with a progress bar
+    (``bar``, to go on with one across several calls, or a new one; the work is in subprocesses such as ffmpeg, so
+    threads suffice). Ctrl-C stops handing out jobs: the ones running finish (each writes its file under a
+    temporary name and renames it when complete) and the KeyboardInterrupt goes on to the caller, so a re-run
+    resumes from the files already complete."""
     jobs = list(jobs)
     if not jobs:
         return
-    bar = _progress(len(jobs))
+    own = bar is None
+    if own:
+        bar = _progress(len(jobs))
     pool = ThreadPool(max(1, min(workers, len(jobs))))
     try:
-        for done, result in enumerate(pool.imap_unordered(function, jobs), start=1):
-            bar.update(done)
+        for result in pool.imap_unordered(function, jobs):
+            _advance(bar, bar.value + 1)
             yield result
     except BaseException:
         pool.terminate()
@@ -257,21 +267,51 @@ def parallel_map(function, jobs, workers):
         pool.close()
     finally:
         pool.join()
-    bar.finish()
+    if own:
+        bar.finish()
+
+
+def _advance(bar, value):
+    """Move ``bar`` to ``value``, never past its end (a bar of unknown length has none)."""
+    if isinstance(bar.max_value, int):
+        value = min(value, bar.max_value)
+    bar.update(max(value, bar.value))
+
+
+class Entries(object):
+    """An importer's entries (:class:`Clip` and :class:`Skip`) made by ``factory()`` when iterated, with their
+    ``count`` known in advance for the progress bar, so a large corpus is never held in memory as a list."""
+
+    def __init__(self, factory, count):
+        self.factory, self.count = factory, count
+
+    def __len__(self):
+        return self.count
+
+    def __iter__(self):
+        return iter(self.factory())
+
+
+BATCH = 2000  # clips per batch: memory stays flat however long the corpus is
 
 
 def import_clips(clips, target, alphabet, normalize, jobs=1, max_seconds=0.0, splits=SPLITS, out=None,
                  strict=False, converters=("ffmpeg", "sox"), ms_per_char=20.0, min_seconds=0.0, skipped=()):
     """Convert, filter and write ``clips`` (see the module docstring); returns a summary dict.
 
+    ``clips`` may be any iterable (a generator keeps a large corpus out of memory) of :class:`Clip` and
+    :class:`Skip` (an entry the importer could not use, counted and reported with the rest; those without a split
+    in an extra line); ``skipped`` adds more Skips. The clips are handled in batches of :data:`BATCH`: each batch's
+    rows go straight to the CSVs' temporary files, so memory does not grow with the corpus.
+
     ``normalize`` maps a raw sentence to a transcript (or a :class:`Reject`). A clip is too short when it has less
     than ``ms_per_char`` milliseconds of audio per transcript character (20: DeepSpeech's ``import_cv2.py``; 30 its
-    Tuda-De, SWC and M-AILABS importers) or less than ``min_seconds``. ``skipped``: :class:`Skip` entries the
-    importer dropped before (counted and reported with the rest; those without a split in an extra line). The summary has, per split, ``kept``, ``seconds`` and
-    ``dropped`` (reason -> count), plus ``converted``, ``reused`` and ``failed`` conversion counts. With ``strict``
-    an audio file that is missing or cannot be converted is an error (a damaged download, not a clip to drop): a
-    UserError names the files and no CSV is written, so an earlier import's CSVs stay as they were.
-    ``converters``: the tools to try, in order (:func:`find_converter`).
+    Tuda-De, SWC and M-AILABS importers) or less than ``min_seconds``.
+    The summary has, per split, ``kept``, ``seconds`` and ``dropped`` (reason -> count), plus ``converted``,
+    ``reused`` and ``failed`` conversion counts. With ``strict`` an audio file that is missing or cannot be
+    converted is an error (a damaged download, not a clip to drop): a UserError names the files and no CSV is
+    written, so an earlier import's CSVs stay as they were. ``converters``: the tools to try, in order
+    (:func:`find_converter`).
     """
     out = out or sys.stdout
     target = os.path.abspath(target)
@@ -280,27 +320,68 @@ def import_clips(clips, target, alphabet, normalize, jobs=1, max_seconds=0.0, sp
     except OSError as err:
         raise UserError("cannot create the --target folder {} ({}): choose a writable folder".format(target, err))
     summary = {split: {"kept": 0, "seconds": 0.0, "dropped": collections.Counter(), "total": 0} for split in splits}
-    rows = {split: [] for split in splits}
     summary["unsplit"] = collections.Counter()
     examples = collections.defaultdict(list)
     missing_chars = collections.Counter()
-    for skip in skipped:
-        if skip.split is None:
-            summary["unsplit"][skip.reason] += 1
-        else:
-            summary[skip.split]["total"] += 1
-            summary[skip.split]["dropped"][skip.reason] += 1
-        if len(examples[skip.reason]) < EXAMPLES:
-            examples[skip.reason].append("{}: {}".format(skip.where, skip.detail))
+    statuses = collections.Counter()
+    bad_audio = []  # strict: "path: problem" of the first missing or unconvertible files
+    state = {"tool": None, "announced": False, "bar": None}
+    try:
+        total = len(clips) + len(skipped)
+    except TypeError:
+        total = None
 
     def drop(clip, reason, example):
         summary[clip.split]["dropped"][reason] += 1
         if len(examples[reason]) < EXAMPLES:
             examples[reason].append("{} ({}): {}".format(clip.where, os.path.basename(clip.source), example))
 
+    def skip(entry):
+        if entry.split is None:
+            summary["unsplit"][entry.reason] += 1
+        else:
+            summary[entry.split]["total"] += 1
+            summary[entry.split]["dropped"][entry.reason] += 1
+        if len(examples[entry.reason]) < EXAMPLES:
+            examples[entry.reason].append("{}: {}".format(entry.where, entry.detail))
+
+    writers = {split: _PartCsv(os.path.join(target, split + ".csv")) for split in splits}
+    try:
+        batch = []
+        for entry in itertools.chain(skipped, clips):
+            if isinstance(entry, Skip):
+                skip(entry)
+                continue
+            batch.append(entry)
+            if len(batch) >= BATCH:
+                _import_batch(batch, target, alphabet, normalize, jobs, max_seconds, ms_per_char, min_seconds,
+                              converters, summary, drop, missing_chars, statuses, bad_audio, writers, state, total,
+                              out)
+                batch = []
+        _import_batch(batch, target, alphabet, normalize, jobs, max_seconds, ms_per_char, min_seconds, converters,
+                      summary, drop, missing_chars, statuses, bad_audio, writers, state, total, out)
+        if state["bar"] is not None:
+            state["bar"].finish()
+        if strict:
+            _fail_on_bad_audio(bad_audio, summary, splits, examples)
+        for writer in writers.values():
+            writer.commit()
+    finally:
+        for writer in writers.values():
+            writer.discard()
+
+    summary["converted"], summary["reused"], summary["failed"] = (statuses["converted"], statuses["reused"],
+                                                                  statuses["failed"])
+    _report(summary, splits, examples, missing_chars, alphabet, target, out)
+    return summary
+
+
+def _import_batch(batch, target, alphabet, normalize, jobs, max_seconds, ms_per_char, min_seconds, converters,
+                  summary, drop, missing_chars, statuses, bad_audio, writers, state, total, out):
+    """Steps 1-4 of the module docstring for one batch of clips; rows go to ``writers``."""
     # 1. Transcripts.
     candidates = []
-    for clip in clips:
+    for clip in batch:
         summary[clip.split]["total"] += 1
         transcript = normalize(clip.text)
         if isinstance(transcript, Reject):
@@ -316,65 +397,97 @@ def import_clips(clips, target, alphabet, normalize, jobs=1, max_seconds=0.0, sp
         else:
             candidates.append((clip, kept))
 
-    # 2. Audio, each distinct WAV once.
+    # 2. Audio, each distinct WAV once (a WAV named again in a later batch is found converted and reused).
     jobs_by_wav = collections.OrderedDict()
     usable = []
-    tool = None
     for clip, transcript in candidates:
-        if not os.path.isfile(clip.source):
+        if not os.path.isfile(clip.source if isinstance(clip.source, str) else clip.source[0]):
             drop(clip, "missing", "no such file {}".format(clip.source))
+            if len(bad_audio) <= EXAMPLES:
+                bad_audio.append("{}: no such file".format(clip.source))
             continue
         wav = os.path.join(target, clip.wav)
         if wav not in jobs_by_wav:
-            tool = tool or find_converter(converters)
-            jobs_by_wav[wav] = (clip.source, wav, tool, clip.start, clip.end)
+            state["tool"] = state["tool"] or find_converter(converters)
+            jobs_by_wav[wav] = (clip.source, wav, state["tool"], clip.start, clip.end)
         usable.append((clip, transcript, wav))
-    results = {}
-    if jobs_by_wav:
-        print("Preparing {} audio files with {} ({} in parallel)...".format(len(jobs_by_wav), tool, jobs), file=out)
+    if jobs_by_wav and not state["announced"]:
+        print("Preparing the audio{} with {} ({} in parallel)...".format(
+            " of {} clips".format(total) if total else "", state["tool"], jobs), file=out)
         out.flush()
-        for wav, status, value in parallel_map(_prepare_audio, jobs_by_wav.values(), jobs):
-            results[wav] = (status, value)
-        del jobs_by_wav
-    statuses = collections.Counter(status for status, _ in results.values())
-
-    if strict:
-        _fail_on_bad_audio(usable, results, summary, splits, examples)
+        state["announced"] = True
+    if state["bar"] is None and jobs_by_wav:
+        state["bar"] = _progress(total or progressbar_unknown())
+    results = {}
+    for wav, status, value in parallel_map(_prepare_audio, jobs_by_wav.values(), jobs, bar=state["bar"]):
+        results[wav] = (status, value)
+        statuses[status] += 1
+    if state["bar"] is not None:
+        _advance(state["bar"], summary_total(summary))
 
     # 3. Audio checks, 4. rows.
     for clip, transcript, wav in usable:
         status, value = results[wav]
         if status == "failed":
             drop(clip, "failed", value)
+            if len(bad_audio) <= EXAMPLES:
+                bad_audio.append("{}: {}".format(clip.source, value))
         elif max_seconds and value > max_seconds:
             drop(clip, "too_long", "{:.1f} s".format(value))
         elif value * 1000 < ms_per_char * len(transcript) or value < min_seconds:
             drop(clip, "too_short", "{:.2f} s for {} characters".format(value, len(transcript)))
         else:
-            rows[clip.split].append((clip.wav.replace(os.sep, "/"), os.path.getsize(wav), transcript))
+            writers[clip.split].write((clip.wav.replace(os.sep, "/"), os.path.getsize(wav), transcript))
             summary[clip.split]["kept"] += 1
             summary[clip.split]["seconds"] += value
 
-    for split in splits:
-        write_csv(os.path.join(target, split + ".csv"), rows[split])
 
-    summary["converted"], summary["reused"], summary["failed"] = (statuses["converted"], statuses["reused"],
-                                                                  statuses["failed"])
-    _report(summary, splits, examples, missing_chars, alphabet, target, out)
-    return summary
+def summary_total(summary):
+    """Clips and skipped entries counted so far (the progress bar's position)."""
+    return sum(info["total"] for key, info in summary.items() if isinstance(info, dict)) + \
+        sum(summary["unsplit"].values())
 
 
-def _fail_on_bad_audio(usable, results, summary, splits, examples):
+def progressbar_unknown():
+    import progressbar  # progressbar2
+    return progressbar.UnknownLength
+
+
+class _PartCsv(object):
+    """A DeepSpeech CSV written row by row under ``<path>.part`` and renamed to ``path`` by :meth:`commit`
+    (:meth:`discard` removes a temporary file that was not committed), so an interrupted or failed import never
+    leaves a truncated CSV and never replaces an earlier import's."""
+
+    def __init__(self, path):
+        self.path, self.part = path, path + ".part"
+        self.handle = io.open(self.part, "w", encoding="utf-8", newline="")
+        self.writer = csv.writer(self.handle)
+        self.writer.writerow(CSV_HEADER)
+
+    def write(self, row):
+        self.writer.writerow(row)
+
+    def commit(self):
+        self.handle.close()
+        os.replace(self.part, self.path)
+
+    def discard(self):
+        if not self.handle.closed:
+            self.handle.close()
+        if os.path.exists(self.part):
+            os.remove(self.part)
+
+
+def _fail_on_bad_audio(bad_audio, summary, splits, examples):
     """The UserError of a strict import: every missing or unconvertible audio file counted, up to EXAMPLES named."""
-    bad = ["{}: {}".format(clip.source, results[wav][1]) for clip, _, wav in usable if results[wav][0] == "failed"]
     missing = sum(summary[split]["dropped"]["missing"] for split in splits)
-    if not bad and not missing:
+    failed = sum(summary[split]["dropped"]["failed"] for split in splits)
+    if not missing and not failed:
         return
-    named = examples["missing"] + bad
     counts = ["{} audio file(s) missing".format(missing)] if missing else []
-    counts += ["{} audio file(s) cannot be converted".format(len(bad))] if bad else []
+    counts += ["{} audio file(s) cannot be converted".format(failed)] if failed else []
     raise UserError("{}: {}{}. The corpus looks damaged: extract the archive again (no CSV was written)".format(
-        " and ".join(counts), "; ".join(named[:EXAMPLES]), "; ..." if len(named) > EXAMPLES else ""))
+        " and ".join(counts), "; ".join(bad_audio[:EXAMPLES]), "; ..." if len(bad_audio) > EXAMPLES else ""))
 
 
 def write_csv(path, rows):

@@ -64,8 +64,18 @@ def metadata_files(folder, skiplist):
     return [path for path in found if path not in skipped], skipped
 
 
+def _read_lines(path):
+    """``(lines, None)`` of a metadata.csv, or ``(None, problem)``."""
+    try:
+        with io.open(path, encoding="utf-8-sig") as handle:
+            return handle.read().splitlines(), None
+    except UnicodeDecodeError as err:
+        return None, "not valid UTF-8 ({})".format(err)
+
+
 def mailabs_clips(mailabs_dir, language="de_DE", skiplist=(), out=None):
-    """``(clips, skipped)`` of the corpus: a :class:`~.common.Clip` per metadata line, split by its index."""
+    """The corpus's entries (:class:`~.common.Entries`): a :class:`~.common.Clip` per metadata line, split by its
+    index, and a :class:`~.common.Skip` per damaged line or file; made one metadata file at a time."""
     folder = language_folder(mailabs_dir, language)
     files, excluded = metadata_files(folder, skiplist)
     if excluded:
@@ -74,32 +84,32 @@ def mailabs_clips(mailabs_dir, language="de_DE", skiplist=(), out=None):
     if not files:
         raise UserError("{} has no metadata.csv below it{}: give the extracted M-AILABS language folder "
                         "(e.g. de_DE)".format(folder, " that --skiplist leaves" if excluded else ""))
-    clips, skipped, index = [], [], 0
-    for path in files:
-        book = os.path.dirname(path)
-        relative = os.path.relpath(path, folder)
-        try:
-            with io.open(path, encoding="utf-8-sig") as handle:
-                lines = handle.read().splitlines()
-        except UnicodeDecodeError as err:
-            skipped.append(common.Skip(None, "metadata", relative, "not valid UTF-8 ({})".format(err)))
-            continue
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
+    count = sum(sum(1 for line in (_read_lines(path)[0] or [""]) if line.strip()) or 1 for path in files)
+
+    def entries():
+        index = 0
+        for path in files:
+            book = os.path.dirname(path)
+            relative = os.path.relpath(path, folder)
+            lines, problem = _read_lines(path)
+            if problem is not None:
+                yield common.Skip(None, "metadata", relative, problem)
                 continue
-            split = "test" if index % 10 == 0 else "dev" if index % 10 == 1 else "train"
-            index += 1
-            where = "{} line {}".format(relative, number)
-            fields = line.split("|")
-            if len(fields) < 3 or not fields[0].strip():
-                skipped.append(common.Skip(split, "metadata", where, "{!r} is not <id>|<text>|<normalised text>"
-                                           .format(line[:80])))
-                continue
-            name = fields[0].strip()
-            wav = os.path.join(book, "wavs", name + ".wav")
-            clips.append(common.Clip(split, os.path.abspath(wav), common.wav_name(os.path.relpath(wav, folder)),
-                                     fields[2], where))
-    return clips, skipped
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                split = "test" if index % 10 == 0 else "dev" if index % 10 == 1 else "train"
+                index += 1
+                where = "{} line {}".format(relative, number)
+                fields = line.split("|")
+                if len(fields) < 3 or not fields[0].strip():
+                    yield common.Skip(split, "metadata", where, "{!r} is not <id>|<text>|<normalised text>".format(
+                        line[:80]))
+                    continue
+                wav = os.path.join(book, "wavs", fields[0].strip() + ".wav")
+                yield common.Clip(split, os.path.abspath(wav), common.wav_name(os.path.relpath(wav, folder)),
+                                  fields[2], where)
+    return common.Entries(entries, count)
 
 
 def mailabs_normalizer(language, alphabet, normalize):
@@ -115,9 +125,9 @@ def mailabs_normalizer(language, alphabet, normalize):
 def import_mailabs(mailabs_dir, target, alphabet, language="de_DE", skiplist=(), normalize=False, jobs=1,
                    max_seconds=15.0, out=None):
     """Import one M-AILABS language into ``target``; returns the summary of :func:`.common.import_clips`."""
-    clips, skipped = mailabs_clips(mailabs_dir, language, skiplist, out)
-    return common.import_clips(clips, target, alphabet, mailabs_normalizer(language, alphabet, normalize),
-                               jobs=jobs, max_seconds=max_seconds, ms_per_char=30.0, skipped=skipped, out=out)
+    entries = mailabs_clips(mailabs_dir, language, skiplist, out)
+    return common.import_clips(entries, target, alphabet, mailabs_normalizer(language, alphabet, normalize),
+                               jobs=jobs, max_seconds=max_seconds, ms_per_char=30.0, out=out)
 
 
 def main(_argv):

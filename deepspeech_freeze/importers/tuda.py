@@ -70,42 +70,53 @@ def read_sentence(xml_path):
     return element.text or "", None
 
 
+def _listing(folder):
+    """``({utterance: [wav names]}, {utterance: xml name})`` of one split folder."""
+    wavs, xmls = {}, {}
+    for name in sorted(os.listdir(folder)):
+        if name.lower().endswith(".wav") and "_" in name:
+            wavs.setdefault(name.split("_", 1)[0], []).append(name)
+        elif name.lower().endswith(".xml"):
+            xmls[os.path.splitext(name)[0]] = name
+    return wavs, xmls
+
+
 def tuda_clips(tuda_dir):
-    """``(clips, skipped)``: a :class:`~.common.Clip` per microphone WAV, and a :class:`~.common.Skip` per WAV whose
-    XML is damaged or absent and per XML without any WAV."""
+    """The corpus's entries (:class:`~.common.Entries`): a :class:`~.common.Clip` per microphone WAV, a
+    :class:`~.common.Skip` per WAV whose XML is damaged or absent and per XML without any WAV; made one split
+    folder at a time."""
     package = package_folder(tuda_dir)
-    clips, skipped = [], []
+    count = 0
     for split in common.SPLITS:
-        folder = os.path.join(package, split)
-        names = sorted(os.listdir(folder))
-        wavs = {}
-        for name in names:
-            if name.lower().endswith(".wav") and "_" in name:
-                wavs.setdefault(name.split("_", 1)[0], []).append(name)
-        xmls = {os.path.splitext(name)[0]: name for name in names if name.lower().endswith(".xml")}
-        for utterance in sorted(set(wavs) | set(xmls)):
-            where = os.path.join(split, xmls.get(utterance, utterance + ".xml"))
-            if utterance not in xmls:
-                for wav in wavs[utterance]:
-                    skipped.append(common.Skip(split, "no_transcript", os.path.join(split, wav),
-                                               "no {}.xml next to it".format(utterance)))
-                continue
-            if utterance not in wavs:
-                skipped.append(common.Skip(split, "missing", where, "no {}_<microphone>.wav next to it".format(
-                    utterance)))
-                continue
-            sentence, problem = read_sentence(os.path.join(folder, xmls[utterance]))
-            for wav in wavs[utterance]:
-                if problem is not None:
-                    skipped.append(common.Skip(split, "metadata", where, problem))
-                    continue
-                clips.append(common.Clip(split, os.path.abspath(os.path.join(folder, wav)),
-                                         common.wav_name(os.path.join(split, wav)), sentence,
-                                         "{} ({})".format(where, wav.split("_", 1)[1])))
-    if not clips and not skipped:
+        wavs, xmls = _listing(os.path.join(package, split))
+        count += sum(len(names) for names in wavs.values()) + len(set(xmls) - set(wavs))
+    if not count:
         raise UserError("{} has no <id>.xml / <id>_<microphone>.wav files in train/, dev/ or test/: give the "
                         "extracted Tuda-De corpus".format(package))
-    return clips, skipped
+
+    def entries():
+        for split in common.SPLITS:
+            folder = os.path.join(package, split)
+            wavs, xmls = _listing(folder)
+            for utterance in sorted(set(wavs) | set(xmls)):
+                where = os.path.join(split, xmls.get(utterance, utterance + ".xml"))
+                if utterance not in xmls:
+                    for wav in wavs[utterance]:
+                        yield common.Skip(split, "no_transcript", os.path.join(split, wav),
+                                          "no {}.xml next to it".format(utterance))
+                    continue
+                if utterance not in wavs:
+                    yield common.Skip(split, "missing", where, "no {}_<microphone>.wav next to it".format(utterance))
+                    continue
+                sentence, problem = read_sentence(os.path.join(folder, xmls[utterance]))
+                for wav in wavs[utterance]:
+                    if problem is not None:
+                        yield common.Skip(split, "metadata", where, problem)
+                        continue
+                    yield common.Clip(split, os.path.abspath(os.path.join(folder, wav)),
+                                      common.wav_name(os.path.join(split, wav)), sentence,
+                                      "{} ({})".format(where, wav.split("_", 1)[1]))
+    return common.Entries(entries, count)
 
 
 def tuda_normalizer(alphabet, normalize):
@@ -118,9 +129,8 @@ def tuda_normalizer(alphabet, normalize):
 
 def import_tuda(tuda_dir, target, alphabet, normalize=False, jobs=1, max_seconds=10.0, out=None):
     """Import Tuda-De into ``target``; returns the summary of :func:`.common.import_clips`."""
-    clips, skipped = tuda_clips(tuda_dir)
-    return common.import_clips(clips, target, alphabet, tuda_normalizer(alphabet, normalize), jobs=jobs,
-                               max_seconds=max_seconds, ms_per_char=30.0, skipped=skipped, out=out)
+    return common.import_clips(tuda_clips(tuda_dir), target, alphabet, tuda_normalizer(alphabet, normalize),
+                               jobs=jobs, max_seconds=max_seconds, ms_per_char=30.0, out=out)
 
 
 def main(_argv):

@@ -69,38 +69,48 @@ def find_audio(session_dir, name):
     return os.path.join(session_dir, "wav", name + ".wav")
 
 
+def _prompt_lines(prompts):
+    try:
+        with io.open(prompts, encoding="utf-8") as handle:
+            return handle.read().splitlines()
+    except UnicodeDecodeError:
+        with io.open(prompts, encoding="latin-1") as handle:  # early VoxForge submissions
+            return handle.read().splitlines()
+
+
 def voxforge_clips(voxforge_dir, dev_fraction=0.01, test_fraction=0.01, out=None):
-    """``(clips, skipped)``: a :class:`~.common.Clip` per prompt line, split by session."""
+    """The corpus's entries (:class:`~.common.Entries`): a :class:`~.common.Clip` per prompt line, split by
+    session, a :class:`~.common.Skip` per session without prompts and per line without an id; made one session at a
+    time."""
     names = sessions(voxforge_dir)
     split_of = split_sessions(names, dev_fraction, test_fraction)
     common.say(out, "{} sessions: {} test, {} dev, {} train".format(
         len(names), *[sum(1 for s in split_of.values() if s == split) for split in ("test", "dev", "train")]))
-    clips, skipped = [], []
+    count = 0
     for session in names:
-        split, folder = split_of[session], os.path.join(voxforge_dir, session)
-        prompts = os.path.join(folder, "etc", "PROMPTS")
-        if not os.path.isfile(prompts):
-            skipped.append(common.Skip(split, "metadata", session, "no etc/PROMPTS"))
-            continue
-        try:
-            with io.open(prompts, encoding="utf-8") as handle:
-                lines = handle.read().splitlines()
-        except UnicodeDecodeError:
-            with io.open(prompts, encoding="latin-1") as handle:  # early VoxForge submissions
-                lines = handle.read().splitlines()
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
+        prompts = os.path.join(voxforge_dir, session, "etc", "PROMPTS")
+        count += sum(1 for line in _prompt_lines(prompts) if line.strip()) if os.path.isfile(prompts) else 1
+
+    def entries():
+        for session in names:
+            split, folder = split_of[session], os.path.join(voxforge_dir, session)
+            prompts = os.path.join(folder, "etc", "PROMPTS")
+            if not os.path.isfile(prompts):
+                yield common.Skip(split, "metadata", session, "no etc/PROMPTS")
                 continue
-            where = "{} line {}".format(os.path.join(session, "etc", "PROMPTS"), number)
-            fields = line.split(None, 1)
-            name = os.path.basename(fields[0].replace("\\", "/"))
-            if not name:
-                skipped.append(common.Skip(split, "metadata", where, "{!r} has no recording id".format(line[:80])))
-                continue
-            audio = find_audio(folder, name)
-            clips.append(common.Clip(split, os.path.abspath(audio), common.wav_name(os.path.join(session, name)),
-                                     fields[1] if len(fields) > 1 else "", where))
-    return clips, skipped
+            for number, line in enumerate(_prompt_lines(prompts), start=1):
+                if not line.strip():
+                    continue
+                where = "{} line {}".format(os.path.join(session, "etc", "PROMPTS"), number)
+                fields = line.split(None, 1)
+                name = os.path.basename(fields[0].replace("\\", "/"))
+                if not name:
+                    yield common.Skip(split, "metadata", where, "{!r} has no recording id".format(line[:80]))
+                    continue
+                yield common.Clip(split, os.path.abspath(find_audio(folder, name)),
+                                  common.wav_name(os.path.join(session, name)),
+                                  fields[1] if len(fields) > 1 else "", where)
+    return common.Entries(entries, count)
 
 
 def import_voxforge(voxforge_dir, target, alphabet, dev_fraction=0.01, test_fraction=0.01, jobs=1,
@@ -112,9 +122,9 @@ def import_voxforge(voxforge_dir, target, alphabet, dev_fraction=0.01, test_frac
     if dev_fraction + test_fraction >= 1:
         raise UserError("--dev_fraction + --test_fraction is {}: leave some sessions for training".format(
             dev_fraction + test_fraction))
-    clips, skipped = voxforge_clips(voxforge_dir, dev_fraction, test_fraction, out)
-    return common.import_clips(clips, target, alphabet, normalize_german, jobs=jobs, max_seconds=max_seconds,
-                               ms_per_char=1400 / 32.0, min_seconds=0.5, skipped=skipped, out=out)
+    return common.import_clips(voxforge_clips(voxforge_dir, dev_fraction, test_fraction, out), target, alphabet,
+                               normalize_german, jobs=jobs, max_seconds=max_seconds, ms_per_char=1400 / 32.0,
+                               min_seconds=0.5, out=out)
 
 
 def main(_argv):
