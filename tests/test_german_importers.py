@@ -585,3 +585,18 @@ def test_import_in_batches_keeps_the_listing_order(speech, tmp_path, monkeypatch
     assert summary["test"]["dropped"]["missing"] == 1 and summary["unsplit"]["metadata"] == 1
     assert "Skipped before the split: 1 damaged metadata" in out.getvalue()
     assert not no_part_files(tmp_path / "out")
+
+
+def test_importer_scale_bench_runs(tmp_path):
+    """bench/importer_scale.py at a tiny size: it generates the corpus, imports it and prints speed and memory."""
+    import json
+    import sys
+    report = tmp_path / "r.json"
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "importer_scale.py"), "--sizes", "30,60",
+                             "--jobs", "1", "--output", str(report)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True)
+    assert result.returncode == 0, result.stdout
+    assert "CPU: " in result.stdout and "clips/s" in result.stdout
+    results = json.loads(report.read_text())["results"]
+    assert [r["clips"] for r in results] == [30, 60] and all(r["peak_rss_kib"] > 0 for r in results)
+    assert "Total: kept 60 clips, 0.02 h of audio." in results[1]["report"]
