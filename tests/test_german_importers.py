@@ -600,3 +600,57 @@ def test_importer_scale_bench_runs(tmp_path):
     results = json.loads(report.read_text())["results"]
     assert [r["clips"] for r in results] == [30, 60] and all(r["peak_rss_kib"] > 0 for r in results)
     assert "Total: kept 60 clips, 0.02 h of audio." in results[1]["report"]
+
+
+@needs_audio_tools
+def test_swc_flags_chunk_length_and_unknown_speakers(speech, tmp_path):
+    german = tmp_path / "german"
+    swc_article(german / "Berlin", speech, ["zug", "kaffee"], "Anna")
+    swc_article(german / "Hamburg", speech, ["luft"], None)
+    target = tmp_path / "out"
+    result = run_module(SWC, "--swc_dir", german, "--target", target, "--max_seconds", 1.2,
+                        "--exclude_unknown_speakers")
+    rows = [row for split in ("train", "dev", "test") for row in read_rows(str(target / (split + ".csv")))[1]]
+    assert len(rows) >= 4  # two sentences of about 2 s, cut into chunks of at most 1.2 s
+    assert all(seconds(str(target / name)) <= 1.2 + 0.01 for name, _, _ in rows)
+    assert not [name for name, _, _ in rows if name.startswith("clips/Hamburg/")]
+    assert "excluded" in result.output and "unknown speaker (--exclude_unknown_speakers)" in result.output
+    # the words of the chunks, in order, are the sentences' words
+    words = " ".join(text for _, _, text in sorted(rows, key=lambda r: int(r[0].split("/")[-1].split("-")[0])))
+    assert words == TRANSCRIPTS["zug"] + " " + TRANSCRIPTS["kaffee"]
+
+
+def test_merge_keeps_splits_rewrites_paths_and_refuses_incomplete_sources(tmp_path):
+    for corpus, names in (("a", ("x", "y")), ("b", ("z", "x"))):
+        (tmp_path / corpus / "clips").mkdir(parents=True)
+        for split in ("train", "dev", "test"):
+            rows = []
+            for name in names if split == "train" else names[:1]:
+                wav = tmp_path / corpus / "clips" / "{}-{}.wav".format(split, name)
+                wav.write_bytes(b"RIFF")
+                rows.append("clips/{}-{}.wav,4,satz {}".format(split, name, name))
+            (tmp_path / corpus / (split + ".csv")).write_text(
+                "wav_filename,wav_filesize,transcript\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    # the same WAV listed by two sources is kept once
+    with io.open(str(tmp_path / "b" / "train.csv"), "a", encoding="utf-8") as handle:
+        handle.write("../a/clips/train-x.wav,4,satz x\n")
+    result = run_module(MERGE, "--sources", "a,b", "--target", "all", "--lm_text", "all/lm.txt", cwd=tmp_path)
+    train = read_rows(str(tmp_path / "all" / "train.csv"))[1]
+    assert [name for name, _, _ in train] == ["../a/clips/train-x.wav", "../a/clips/train-y.wav",
+                                              "../b/clips/train-z.wav", "../b/clips/train-x.wav"]
+    assert [name for name, _, _ in read_rows(str(tmp_path / "all" / "dev.csv"))[1]] == \
+        ["../a/clips/dev-x.wav", "../b/clips/dev-z.wav"]
+    assert "1 clips listed more than once were kept once" in result.output
+    assert (tmp_path / "all" / "lm.txt").read_text(encoding="utf-8").split("\n")[:4] == \
+        ["satz x", "satz y", "satz z", "satz x"]
+
+    before = (tmp_path / "all" / "train.csv").read_bytes()
+    os.remove(str(tmp_path / "b" / "test.csv"))
+    missing = run_module(MERGE, "--sources", "a,b", "--target", "all", cwd=tmp_path, check=False)
+    assert missing.returncode == 2 and "b has no test.csv" in missing.stderr
+    os.remove(str(tmp_path / "a" / "clips" / "dev-x.wav"))
+    gone = run_module(MERGE, "--sources", "a", "--target", "all", cwd=tmp_path, check=False)
+    assert gone.returncode == 2 and "dev.csv line 2: clips/dev-x.wav does not exist" in gone.stderr
+    for result in (missing, gone):
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert (tmp_path / "all" / "train.csv").read_bytes() == before  # nothing written by a refused merge
