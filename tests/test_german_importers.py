@@ -609,8 +609,13 @@ def test_swc_flags_chunk_length_and_unknown_speakers(speech, tmp_path):
     swc_article(german / "Hamburg", speech, ["luft"], None)
     target = tmp_path / "out"
     result = run_module(SWC, "--swc_dir", german, "--target", target, "--max_seconds", 1.2,
-                        "--exclude_unknown_speakers")
-    rows = [row for split in ("train", "dev", "test") for row in read_rows(str(target / (split + ".csv")))[1]]
+                        "--exclude_unknown_speakers", "--add_meta")
+    rows = []
+    for split in ("train", "dev", "test"):
+        header, split_rows = read_rows(str(target / (split + ".csv")))
+        assert header == ["wav_filename", "wav_filesize", "transcript", "article", "speaker"]
+        assert all(row[3:] == ["https://de.wikipedia.org/wiki/X", "Anna"] for row in split_rows)
+        rows += [row[:3] for row in split_rows]
     assert len(rows) >= 4  # two sentences of about 2 s, cut into chunks of at most 1.2 s
     assert all(seconds(str(target / name)) <= 1.2 + 0.01 for name, _, _ in rows)
     assert not [name for name, _, _ in rows if name.startswith("clips/Hamburg/")]

@@ -62,13 +62,14 @@ DROP_REASONS = collections.OrderedDict([
 ])
 
 
-class Clip(collections.namedtuple("Clip", "split source wav text where start end")):
+class Clip(collections.namedtuple("Clip", "split source wav text where start end extra")):
     """One corpus entry: ``split`` name, ``source`` audio path (absolute), ``wav`` path relative to the target
     folder, the raw ``text`` and ``where`` it came from (e.g. "train.tsv line 7") for messages; ``start`` and
-    ``end`` (seconds, optional) cut a segment out of a longer source (Spoken Wikipedia's sentence chunks)."""
+    ``end`` (seconds, optional) cut a segment out of a longer source (Spoken Wikipedia's sentence chunks); ``extra``
+    holds the values of :func:`import_clips`' ``extra_columns`` (SWC's ``--add_meta``)."""
 
-    def __new__(cls, split, source, wav, text, where, start=None, end=None):
-        return super(Clip, cls).__new__(cls, split, source, wav, text, where, start, end)
+    def __new__(cls, split, source, wav, text, where, start=None, end=None, extra=()):
+        return super(Clip, cls).__new__(cls, split, source, wav, text, where, start, end, extra)
 
 
 class Skip(collections.namedtuple("Skip", "split reason where detail")):
@@ -296,7 +297,8 @@ BATCH = 2000  # clips per batch: memory stays flat however long the corpus is
 
 
 def import_clips(clips, target, alphabet, normalize, jobs=1, max_seconds=0.0, splits=SPLITS, out=None,
-                 strict=False, converters=("ffmpeg", "sox"), ms_per_char=20.0, min_seconds=0.0, skipped=()):
+                 strict=False, converters=("ffmpeg", "sox"), ms_per_char=20.0, min_seconds=0.0, skipped=(),
+                 extra_columns=()):
     """Convert, filter and write ``clips`` (see the module docstring); returns a summary dict.
 
     ``clips`` may be any iterable (a generator keeps a large corpus out of memory) of :class:`Clip` and
@@ -306,7 +308,8 @@ def import_clips(clips, target, alphabet, normalize, jobs=1, max_seconds=0.0, sp
 
     ``normalize`` maps a raw sentence to a transcript (or a :class:`Reject`). A clip is too short when it has less
     than ``ms_per_char`` milliseconds of audio per transcript character (20: DeepSpeech's ``import_cv2.py``; 30 its
-    Tuda-De, SWC and M-AILABS importers) or less than ``min_seconds``.
+    Tuda-De, SWC and M-AILABS importers) or less than ``min_seconds``. ``extra_columns`` are added to the CSV
+    header, each clip's ``extra`` values to its row.
     The summary has, per split, ``kept``, ``seconds`` and ``dropped`` (reason -> count), plus ``converted``,
     ``reused`` and ``failed`` conversion counts. With ``strict`` an audio file that is missing or cannot be
     converted is an error (a damaged download, not a clip to drop): a UserError names the files and no CSV is
@@ -345,7 +348,8 @@ def import_clips(clips, target, alphabet, normalize, jobs=1, max_seconds=0.0, sp
         if len(examples[entry.reason]) < EXAMPLES:
             examples[entry.reason].append("{}: {}".format(entry.where, entry.detail))
 
-    writers = {split: _PartCsv(os.path.join(target, split + ".csv")) for split in splits}
+    writers = {split: _PartCsv(os.path.join(target, split + ".csv"), CSV_HEADER + tuple(extra_columns))
+               for split in splits}
     try:
         batch = []
         for entry in itertools.chain(skipped, clips):
@@ -437,7 +441,8 @@ def _import_batch(batch, target, alphabet, normalize, jobs, max_seconds, ms_per_
         elif value * 1000 < ms_per_char * len(transcript) or value < min_seconds:
             drop(clip, "too_short", "{:.2f} s for {} characters".format(value, len(transcript)))
         else:
-            writers[clip.split].write((clip.wav.replace(os.sep, "/"), os.path.getsize(wav), transcript))
+            writers[clip.split].write((clip.wav.replace(os.sep, "/"), os.path.getsize(wav), transcript) +
+                                      tuple(clip.extra))
             summary[clip.split]["kept"] += 1
             summary[clip.split]["seconds"] += value
 
@@ -458,11 +463,11 @@ class _PartCsv(object):
     (:meth:`discard` removes a temporary file that was not committed), so an interrupted or failed import never
     leaves a truncated CSV and never replaces an earlier import's."""
 
-    def __init__(self, path):
+    def __init__(self, path, header=CSV_HEADER):
         self.path, self.part = path, path + ".part"
         self.handle = io.open(self.part, "w", encoding="utf-8", newline="")
         self.writer = csv.writer(self.handle)
-        self.writer.writerow(CSV_HEADER)
+        self.writer.writerow(header)
 
     def write(self, row):
         self.writer.writerow(row)

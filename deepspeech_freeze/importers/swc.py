@@ -5,7 +5,8 @@ Usage::
 
     python -m deepspeech_freeze.importers.swc --swc_dir german --target data/swc \\
         [--filter_alphabet data/alphabets/german.txt] [--max_seconds 10] [--noexclude_numbers] \\
-        [--ignore_too_long] [--exclude_unknown_speakers] [--exclude_unknown_articles] [--normalize] [--jobs N]
+        [--ignore_too_long] [--exclude_unknown_speakers] [--exclude_unknown_articles] [--normalize] [--add_meta] \\
+        [--jobs N]
 
 ``--swc_dir`` is the extracted ``SWC_German.tar`` (the ``german`` folder, or the folder holding it): one folder per
 article with ``aligned.swc`` (the word alignment, XML) and ``audio.ogg`` (long articles: ``audio1.ogg``,
@@ -37,7 +38,8 @@ article with ``aligned.swc`` (the word alignment, XML) and ``audio.ogg`` (long a
 Problems are reported, never a traceback: an ``aligned.swc`` that cannot be parsed ("damaged metadata"), an
 article without audio ("audio missing") or with audio that cannot be decoded ("conversion failed"), an article
 without ``aligned.swc`` ("no transcript"), a sentence without timed words ("no timestamps"). Chunk WAVs go to
-``TARGET/clips/<article folder>/<start ms>-<end ms>.wav``; ``TARGET/{train,dev,test}.csv``. Conversion, re-runs and
+``TARGET/clips/<article folder>/<start ms>-<end ms>.wav``; ``TARGET/{train,dev,test}.csv`` (with ``--add_meta``
+also the columns ``article`` and ``speaker``, as in DeepSpeech). Conversion, re-runs and
 the report are those of :mod:`.common`.
 """
 import collections
@@ -189,8 +191,9 @@ def _prepare_article(job):
 
 
 def swc_clips(swc_dir, target, normalizer, alphabet, max_seconds=10.0, exclude_numbers=True, ignore_too_long=False,
-              exclude_unknown_speakers=False, exclude_unknown_articles=False, jobs=1, out=None):
-    """``(clips, skipped)``: the chunks of every article as :class:`~.common.Clip` with their split."""
+              exclude_unknown_speakers=False, exclude_unknown_articles=False, jobs=1, out=None, add_meta=False):
+    """``(clips, skipped)``: the chunks of every article as :class:`~.common.Clip` with their split (and, with
+    ``add_meta``, the article and speaker as ``extra``)."""
     folder = corpus_folder(swc_dir)
     names = sorted(name for name in os.listdir(folder) if os.path.isdir(os.path.join(folder, name)))
     skipped, articles, jobs_list = [], [], []
@@ -242,7 +245,8 @@ def swc_clips(swc_dir, target, normalizer, alphabet, max_seconds=10.0, exclude_n
                 skipped.append(common.Skip(None, "no_timestamps", where, "no timed words"))
             for start, end, text in pieces:
                 clip = common.Clip(None, wav, common.wav_name(os.path.join(article.folder, "{}-{}.wav".format(
-                    start, end))), text, where, start / 1000.0, end / 1000.0)
+                    start, end))), text, where, start / 1000.0, end / 1000.0,
+                    (article.name, article.speaker) if add_meta else ())
                 reason = _chunk_problem(clip, article, normalizer, alphabet, max_seconds if ignore_too_long else 0,
                                         exclude_unknown_speakers, exclude_unknown_articles)
                 if reason:
@@ -288,21 +292,22 @@ def swc_normalizer(alphabet, normalize):
 
 
 def import_swc(swc_dir, target, alphabet, max_seconds=10.0, exclude_numbers=True, ignore_too_long=False,
-               exclude_unknown_speakers=False, exclude_unknown_articles=False, normalize=False, jobs=1, out=None):
+               exclude_unknown_speakers=False, exclude_unknown_articles=False, normalize=False, jobs=1, out=None,
+               add_meta=False):
     """Import the German Spoken Wikipedia into ``target``; returns the summary of :func:`.common.import_clips`."""
     normalizer = swc_normalizer(alphabet, normalize)
     clips, skipped = swc_clips(swc_dir, target, normalizer, alphabet, max_seconds, exclude_numbers, ignore_too_long,
-                               exclude_unknown_speakers, exclude_unknown_articles, jobs, out)
+                               exclude_unknown_speakers, exclude_unknown_articles, jobs, out, add_meta)
     return common.import_clips(clips, target, alphabet, normalizer, jobs=jobs,
                                max_seconds=max_seconds if ignore_too_long else 0.0, ms_per_char=30.0,
-                               skipped=skipped, out=out)
+                               skipped=skipped, out=out, extra_columns=("article", "speaker") if add_meta else ())
 
 
 def main(_argv):
     alphabet = common.check_common_flags(FLAGS)
     import_swc(FLAGS.swc_dir, FLAGS.target, alphabet, FLAGS.max_seconds, FLAGS.exclude_numbers,
                FLAGS.ignore_too_long, FLAGS.exclude_unknown_speakers, FLAGS.exclude_unknown_articles,
-               FLAGS.normalize, FLAGS.jobs)
+               FLAGS.normalize, FLAGS.jobs, add_meta=FLAGS.add_meta)
 
 
 def define_flags():
@@ -313,6 +318,8 @@ def define_flags():
     flags.DEFINE_boolean("exclude_unknown_articles", False, "drop chunks of articles without DC.identifier")
     flags.DEFINE_boolean("normalize", False, "replace characters outside ä, ö, ü, ß and the alphabet by their "
                                              "ASCII form (é -> e) instead of dropping the chunk")
+    flags.DEFINE_boolean("add_meta", False, "add the columns article (DC.identifier) and speaker (reader.name) to "
+                                            "the CSVs")
     common.define_common_flags(common.repo_path("data", "alphabets", "german.txt"), 10.0)
 
 
