@@ -220,14 +220,14 @@ def swc_clips(swc_dir, target, normalizer, alphabet, max_seconds=10.0, exclude_n
         tool = tool or common.find_converter()
         wav = os.path.join(audio_dir, name + ".wav")
         articles.append((Article(name, article, speaker, sentences), wav))
-        jobs_list.append((name, parts, wav, tool))
+        jobs_list.append((name, parts, wav, common.tool_for(parts, tool)))
     if not articles and not skipped:
         raise UserError("{} has no article folders with aligned.swc and audio.ogg: {}".format(
             folder, "give the extracted SWC_German.tar (the german folder)"))
     problems = {}
     if jobs_list:
         common.say(out, "Joining the audio of {} articles with {} ({} in parallel)...".format(
-            len(jobs_list), tool, jobs))
+            len(jobs_list), " and ".join(sorted({job[3] for job in jobs_list})), jobs))
         for name, problem in common.parallel_map(_prepare_article, jobs_list, jobs):
             if problem is not None:
                 problems[name] = problem
