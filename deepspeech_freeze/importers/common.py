@@ -8,8 +8,8 @@ which works through them in batches of :data:`BATCH` clips (memory does not grow
 1. normalises each sentence and drops those that come out empty or hold characters outside ``--filter_alphabet``
    (counted per character, with a few examples);
 2. converts the remaining audio to 16 kHz mono 16-bit PCM WAV under ``TARGET/clips/`` with ffmpeg (sox when ffmpeg
-   is not installed; an importer may prefer sox), in parallel, with a progress bar; a source that already is such
-   a WAV is copied without a converter. A WAV that already exists with that format is reused, so a second run only
+   is not installed; WAV, FLAC and OGG go to sox when it is installed, as it starts much faster), in parallel,
+   with a progress bar; a source that already is such a WAV is copied without a converter. A WAV that already exists with that format is reused, so a second run only
    converts what is new. Each file is written under a temporary name and renamed when complete, so an interrupted
    run (Ctrl-C) never leaves a truncated WAV behind that a re-run would trust;
 3. drops clips whose audio is missing or cannot be converted (reported with the converter's message, never a
