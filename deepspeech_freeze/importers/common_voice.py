@@ -18,6 +18,7 @@ transcript characters are dropped as well. WAVs go to ``TARGET/clips/``; ``TARGE
 them relative to ``TARGET``. Already converted WAVs are reused. See :mod:`.common` for the report.
 """
 import csv
+import io
 import os
 
 from absl import flags
@@ -32,19 +33,42 @@ TSV_COLUMNS = ("path", "sentence")
 
 def read_cv_tsv(path):
     """``[(line number, clip path, sentence)]`` of one Common Voice TSV."""
-    header, rows = common.read_table(path, "\t", quoting=csv.QUOTE_NONE)
-    missing = [column for column in TSV_COLUMNS if column not in header]
-    if missing:
-        raise UserError("{} has no {} column (its header is {}): a Common Voice TSV needs the columns {}".format(
-            path, " or ".join(missing), "\t".join(header), ", ".join(TSV_COLUMNS)))
-    entries = []
-    for line, row in rows:
-        entries.append((line, (row.get("path") or "").strip(), row.get("sentence") or ""))
-    return entries
+    return list(iter_cv_tsv(path))
+
+
+def iter_cv_tsv(path):
+    """``(line number, clip path, sentence)`` of one Common Voice TSV, one line at a time (a release's TSVs hold
+    hundreds of thousands of lines); the header is checked before the first row is yielded."""
+    try:
+        with io.open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+            header = [name.strip() for name in next(reader, [])]
+            if not header:
+                raise UserError("{} is empty: it needs a header line and one line per clip".format(path))
+            missing = [column for column in TSV_COLUMNS if column not in header]
+            if missing:
+                raise UserError("{} has no {} column (its header is {}): a Common Voice TSV needs the columns {}"
+                                .format(path, " or ".join(missing), "\t".join(header), ", ".join(TSV_COLUMNS)))
+            path_index, sentence_index = header.index("path"), header.index("sentence")
+            for row in reader:
+                if not any(field.strip() for field in row):
+                    continue
+                yield (reader.line_num, row[path_index].strip() if len(row) > path_index else "",
+                       row[sentence_index] if len(row) > sentence_index else "")
+    except UnicodeDecodeError as err:
+        raise UserError("{} is not valid UTF-8 ({}): save it as UTF-8".format(path, err))
+    except csv.Error as err:
+        raise UserError("{} cannot be parsed ({}): check its quoting".format(path, err))
+
+
+def _count_lines(path):
+    with io.open(path, "rb") as handle:
+        return max(0, sum(1 for line in handle if line.strip()) - 1)
 
 
 def common_voice_clips(cv_dir):
-    """The :class:`~.common.Clip` list of a Common Voice language folder (train, dev, test in TSV order)."""
+    """The :class:`~.common.Clip` entries of a Common Voice language folder (train, dev, test in TSV order), read
+    while they are imported (:class:`~.common.Entries`)."""
     if not cv_dir:
         raise UserError("--cv_dir is not set: give the language folder of a Common Voice release "
                         "(the one holding train.tsv, dev.tsv, test.tsv and clips/)")
@@ -60,17 +84,20 @@ def common_voice_clips(cv_dir):
     if not os.path.isdir(audio_dir):
         raise UserError("{} is missing: --cv_dir must be the language folder of a Common Voice release (with "
                         "train.tsv, dev.tsv, test.tsv and clips/)".format(audio_dir))
-    clips = []
-    for split, tsv in tsvs.items():
-        for line, name, sentence in read_cv_tsv(tsv):
-            where = "{} line {}".format(os.path.basename(tsv), line)
-            if not name:
-                raise UserError("{} has an empty path: fix or remove that line".format(where))
-            if os.path.splitext(name)[1].lower() != ".mp3":
-                name += ".mp3"
-            clips.append(common.Clip(split, os.path.abspath(os.path.join(audio_dir, name)), common.wav_name(name),
-                                     sentence, where))
-    return clips
+    for tsv in tsvs.values():
+        next(iter_cv_tsv(tsv), None)  # the header is checked before anything is converted
+
+    def entries():
+        for split, tsv in tsvs.items():
+            for line, name, sentence in iter_cv_tsv(tsv):
+                where = "{} line {}".format(os.path.basename(tsv), line)
+                if not name:
+                    raise UserError("{} has an empty path: fix or remove that line".format(where))
+                if os.path.splitext(name)[1].lower() != ".mp3":
+                    name += ".mp3"
+                yield common.Clip(split, os.path.abspath(os.path.join(audio_dir, name)), common.wav_name(name),
+                                  sentence, where)
+    return common.Entries(entries, sum(_count_lines(tsv) for tsv in tsvs.values()))
 
 
 def import_common_voice(cv_dir, target, alphabet, language="de", jobs=1, max_seconds=10.0):

@@ -175,3 +175,61 @@ def filter_to_alphabet(text, alphabet):
     if missing:
         return None, sorted(missing)
     return text, []
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Rules of DeepSpeech 0.7.4's German corpus importers (Tuda-De, Spoken Wikipedia, M-AILABS), applied around
+# normalize_german.
+
+_CO2 = re.compile(r"\bco2\b", re.IGNORECASE)
+
+
+def expand_co2(text):
+    """Tuda-De's one number rule: "CO2" is read "c o zwei" (``import_tuda.py``); other numbers are left to
+    :func:`normalize_german`."""
+    return _CO2.sub("c o zwei", text)
+
+
+def fold_to_ascii(text, alphabet=None, keep="äöüß"):
+    """``--normalize`` of DeepSpeech's German importers: a character that is neither in ``keep`` nor in
+    ``alphabet`` (an ``Alphabet``; ``None``: every character outside ``keep``) is replaced by its NFKD decomposition's
+    ASCII part ("é" -> "e", "ﬁ" -> "fi"); a character with no ASCII form vanishes."""
+    out = []
+    for char in text:
+        if char in keep or char == " " or (alphabet is not None and not alphabet.missing_characters(char)):
+            out.append(char)
+        else:
+            out.append(unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode("ascii"))
+    return "".join(out)
+
+
+# Spoken Wikipedia's pronunciations spell numbers word by word ("ein tausend neun hundert vier und achtzig");
+# import_swc.py joins the common patterns. Years: "ein tausend neun hundert achtzig er" -> "neunzehnhundert
+# achtziger", "ein tausend acht hundert" -> "achtzehnhundert".
+_SWC_DECADE = re.compile(r"\bein tausend (\w+) hundert (\w+) er\b")
+_SWC_CENTURY = re.compile(r"\bein tausend (acht|neun) hundert\b")
+# Digit groups read out after a "punkt" ("drei punkt null null null null null null" = 3.000.000).
+_SWC_GROUPS = (
+    (re.compile(r"\beins punkt null null null null null null null null null\b"), "eine milliarde"),
+    (re.compile(r"\bpunkt null null null null null null null null null\b"), "milliarden"),
+    (re.compile(r"\beins punkt null null null null null null\b"), "eine million"),
+    (re.compile(r"\bpunkt null null null null null null\b"), "millionen"),
+    (re.compile(r"\beins punkt null null null\b"), "ein tausend"),
+    (re.compile(r"\bpunkt null null null\b"), "tausend"),
+)
+_SWC_DELETE = re.compile(r"[/()\[\]{}<>:]")
+
+
+def swc_number_words(text):
+    """``(text, None)`` with Spoken Wikipedia's spelled-out number patterns joined (``import_swc.py``'s German
+    substitutions), or ``(None, rule)`` for a label that starts with "punkt null" (a digit group without its
+    number, which import_swc.py rejects)."""
+    text = _SWC_DELETE.sub("", text)
+    text = _SPACES.sub(" ", text.lower()).strip()
+    text = _SWC_DECADE.sub(lambda m: "{}zehnhundert {}er".format(m.group(1), m.group(2)), text)
+    text = _SWC_CENTURY.sub(lambda m: "{}zehnhundert".format(m.group(1)), text)
+    for pattern, words in _SWC_GROUPS:
+        text = pattern.sub(words, text)
+    if text.startswith("punkt null"):
+        return None, "starts with 'punkt null' (a digit group without its number)"
+    return text, None
