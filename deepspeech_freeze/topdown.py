@@ -107,8 +107,11 @@ def save_table(out, rows):
 def main(_argv):
     """``python -m deepspeech_freeze.topdown``: the search over rounds with the user's training flags."""
     setup_logging(FLAGS.log_level)
-    if not FLAGS.load_checkpoint_dir or not FLAGS.save_checkpoint_dir:
-        raise UserError("give --load_checkpoint_dir (the trained model) and --save_checkpoint_dir (the rounds)")
+    missing = [text for flag, text in (("load_checkpoint_dir", "--load_checkpoint_dir (the trained model)"),
+                                       ("save_checkpoint_dir", "--save_checkpoint_dir (the rounds)"))
+               if not FLAGS[flag].value]
+    if missing:
+        raise UserError("top-down training needs {}".format(" and ".join(missing)))
     config = from_flags()
     if not config.data.train_files or not config.data.dev_files:
         raise UserError("top-down training needs --train_files and --dev_files")

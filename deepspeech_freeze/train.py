@@ -21,7 +21,7 @@ import time
 
 from .tfcompat import tf
 
-from . import checkpoints, data, distributed, lstm, prefix_cache, tfcompat
+from . import advice, checkpoints, data, distributed, lstm, prefix_cache, tfcompat
 from .config import from_flags, session_config
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
@@ -295,9 +295,7 @@ def load_sample_sets(config, dist, devices):
     metrics_sets = [(path, data.load_samples([path], config)) for path in config.data.metrics_files]
     per_step = batch * len(devices) * dist.size
     if len(train_set) < per_step:
-        raise UserError("the training set has {} usable samples but one step takes {} (--train_batch_size {} x {} "
-                        "tower(s) x {} process(es)); training drops incomplete batches, so no step would run: lower "
-                        "--train_batch_size".format(len(train_set), per_step, batch, len(devices), dist.size))
+        raise UserError(advice.batch_too_large(len(train_set), batch, len(devices), dist.size))
     train_set = train_set.iloc[:dist.usable_samples(len(train_set), batch * len(devices))]
     named = {"train": train_set}
     named.update((set_name(path), frame) for path, frame in dev_sets + metrics_sets)
