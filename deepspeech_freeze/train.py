@@ -371,6 +371,8 @@ def fit(config, dist=None):
                   for name in sets}
     datasets = {name: inputs.dataset(name, frame, batch_size[name], name == "train", dist.shard)
                 for name, frame in sets.items()}
+    if dist.is_chief:  # seconds at n_hidden 2048, with no output of its own
+        log.info("Building the training graph (n_hidden %d, %d tower(s)) ...", config.model.n_hidden, len(devices))
     graph = build_training_graph(config, datasets, devices, dist.wrap_optimizer, inputs.start_after)
     inputs.build_graph(list(sets.items()))
     dist.build()

@@ -30,6 +30,7 @@ from absl import flags
 
 from ..alphabet import Alphabet
 from ..errors import UserError
+from ..progress import Progress
 from .text import filter_to_alphabet
 
 SAMPLE_RATE = 16000
@@ -171,8 +172,7 @@ def _prepare_audio(job):
 
 
 def _progress(total):
-    import progressbar  # progressbar2
-    return progressbar.ProgressBar(max_value=total, redirect_stdout=False, fd=sys.stderr)
+    return Progress("Preparing audio", total, noun="Files")
 
 
 def import_clips(clips, target, alphabet, normalize, jobs=1, max_seconds=0.0, splits=SPLITS, out=None,
