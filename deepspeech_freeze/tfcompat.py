@@ -48,6 +48,8 @@ def _import_tensorflow():
     (``TF_CPP_MIN_LOG_LEVEL=0``, which ``--log_level 0`` sets). Everything else TF writes to stderr meanwhile (an
     error line, a Python warning) is passed on at once, as it comes; returns the module and the held-back lines."""
     held = []
+    # Before the import the version is not known; the stacks are tied to their Pythons (TF 1.15 runs on 3.8 at
+    # most), and TF 1.15 honours TF_CPP_MIN_LOG_LEVEL for every line.
     if _sys.version_info < (3, 9) or _os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") == "0":
         import tensorflow  # pylint: disable=import-outside-toplevel
         return tensorflow, held
