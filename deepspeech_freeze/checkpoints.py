@@ -22,7 +22,7 @@ import re
 import numpy as np
 from .tfcompat import tf
 
-from . import cudnn_format, tfcompat
+from . import advice, cudnn_format, tfcompat
 from .errors import UserError, write_failure
 from .naming import format_layers, is_adam_slot, layer_of_variable
 from .save_dir import remove_quietly
@@ -129,7 +129,7 @@ class CheckpointView(object):
 # Planning a load
 
 
-def _shape_error(path, name, ckpt_shape, graph_shape, purpose):
+def _shape_error(path, name, ckpt_shape, graph_shape, purpose, reinit_layers=frozenset()):
     """The message for a shape mismatch. The planner checks layer 1 first and, within a layer, the bias before the
     weights, so an n_hidden change shows first on a bias, whose size is n_hidden (4 x n_hidden for the LSTM)."""
     scope = name.split("/")[0]
@@ -140,8 +140,13 @@ def _shape_error(path, name, ckpt_shape, graph_shape, purpose):
                          .format(path, source, target, source))
     if scope == "layer_6":
         source_out, target_out = ckpt_shape[-1], graph_shape[-1]
-        fix = ("pass --drop_source_layers 1 to re-initialise the output layer for the new alphabet"
-               if purpose == "train" else "use the alphabet the model was trained with (--alphabet_config_path)")
+        if purpose != "train":
+            fix = "use the alphabet the model was trained with (--alphabet_config_path)"
+        elif reinit_layers:  # only --reinit_layers re-initialises layers without layer 6 (and excludes --drop_*)
+            fix = "re-initialise the output layer too for the new alphabet: --reinit_layers {}".format(
+                format_layers(set(reinit_layers) | {6}))
+        else:
+            fix = "pass --drop_source_layers 1 to re-initialise the output layer for the new alphabet"
         return UserError("checkpoint {} has an output layer of {} classes ({} labels + blank) but the alphabet has "
                          "{} labels + blank = {}: {}".format(path, source_out, source_out - 1, target_out - 1,
                                                              target_out, fix))
@@ -183,7 +188,7 @@ def plan_restore(graph_vars, ckpt_shapes, path, reinit_layers=frozenset(), purpo
         else:
             graph_shape = variable.shape.as_list() if variable.shape.is_fully_defined() else None
             if graph_shape is not None and list(ckpt_shapes[name]) != graph_shape:
-                raise _shape_error(path, name, ckpt_shapes[name], graph_shape, purpose)
+                raise _shape_error(path, name, ckpt_shapes[name], graph_shape, purpose, reinit_layers)
             load.append(variable)
     if missing:
         raise UserError("checkpoint {} lacks {} variable(s) the model needs: {}. It was not written by "
@@ -241,7 +246,6 @@ def restore_for_training(session, config, record):
     spec, load_train = config.transfer, config.training.load_train
     force_lr = config.training.force_initialize_learning_rate
     methods = (["resume"] if record is not None and load_train != "init" else []) + LOAD_ORDER[load_train]
-    tried = []
     for method in methods:
         if method == "resume":
             path = _own_checkpoint(config, record)
@@ -251,14 +255,14 @@ def restore_for_training(session, config, record):
             return path, True
         if method == "init":
             if spec.frozen_layers:
-                raise UserError("--freeze_layers {} but no checkpoint was found in {} to take those layers from "
-                                "(they would stay random): set --load_checkpoint_dir to the source model".format(
-                                    format_layers(spec.frozen_layers), spec.source_dir))
+                raise UserError(advice.freeze_without_source(format_layers(spec.frozen_layers), spec.source_dir,
+                                                             config.save_dir, load_train,
+                                                             bool(find_checkpoint(spec.source_dir, "best")
+                                                                  or find_checkpoint(spec.source_dir, "last"))))
             log.info("Initializing all variables.")
             session.run(tf.compat.v1.global_variables_initializer())
             return None, False
         path = find_checkpoint(spec.source_dir, method)
-        tried.append(method)
         if path is None:
             log.info("Could not find %s checkpoint.", "best validating" if method == "best" else "most recent")
             continue
@@ -267,8 +271,8 @@ def restore_for_training(session, config, record):
         log.info("Transfer: %s", spec.describe())
         restore(session, path, reinit_layers=spec.reinit_layers, purpose="train", force_lr=force_lr)
         return path, False
-    raise UserError("All initialization methods failed ({}): no checkpoint in {}; use --load_train init to start "
-                    "from scratch or point --load_checkpoint_dir at a checkpoint".format(tried, spec.source_dir))
+    other = find_checkpoint(spec.source_dir, "last" if load_train == "best" else "best")
+    raise UserError(advice.nothing_to_load(load_train, spec.source_dir, config.save_dir, bool(other)))
 
 
 def _own_checkpoint(config, record):
@@ -278,6 +282,11 @@ def _own_checkpoint(config, record):
     candidates = [path for path in (best, last) if path]
     if not candidates:
         return None
+    spec = config.transfer
+    conflict = advice.resume_conflict(config.save_dir, record, spec.source_dir, spec.reinit_layers,
+                                      config.model.alphabet.labels)
+    if conflict:
+        raise UserError(conflict)
     record.check_resumable(config.save_dir, config.transfer.frozen_layers)
     if load_train == "auto":
         path = max(candidates, key=lambda p: (global_step_of(p), p == best))

@@ -420,6 +420,9 @@ def _transfer_layers(flags):
             raise UserError("--reinit_layers and --drop_source_layers both choose the layers to re-initialise: "
                             "give only one")
         reinit = parse_layer_set(flags.reinit_layers, "--reinit_layers")
+        if len(reinit) == len(LAYERS) and flags.load_train == "init":  # the spec's advice would be this very flag
+            raise UserError("--reinit_layers {} with --load_train init: --load_train init already initialises "
+                            "every layer; drop --reinit_layers".format(format_layers(reinit)))
     return reinit, frozen
 
 

@@ -14,6 +14,7 @@ from .tfcompat import tf
 
 from . import audio
 from .errors import UserError
+from .progress import announce_large_file
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,8 @@ def load_samples(csv_paths, config, labelled=True, reject_short=False):
     """
     if not csv_paths:
         return None
+    for path in csv_paths:
+        announce_large_file(log, "Loading", path)  # reading the rows and checking every WAV takes a while
     frame = pd.concat([read_csv(path, labelled) for path in csv_paths], ignore_index=True)
     what = ",".join(csv_paths)
     if frame.empty:

@@ -11,6 +11,7 @@ with ``beam_width`` beams, optionally rescored by a scorer package (KenLM langua
 text of the best beam is the transcript. The scorer's alpha (LM weight) and beta (word insertion bonus) come from
 the flags, overriding the defaults stored in the package.
 """
+import logging
 import os
 import tempfile
 
@@ -18,6 +19,7 @@ import numpy as np
 
 from . import decoder_modern
 from .errors import UserError
+from .progress import announce_large_file
 from .scorer_package import (FST_ALIGNMENT, TRAILER_HEAD, ScorerFileError, VocabularyError, check_scorer_package,
                              native_alphabet, parse_const_fst)
 
@@ -233,6 +235,7 @@ def load_scorer(scorer_path, alphabet, alpha, beta):
         raise UserError("{}: this is not a file. {}".format(where, SCORER_HINT))
     if not os.access(scorer_path, os.R_OK):
         raise UserError("{}: the file is not readable (check its permissions)".format(where))
+    announce_large_file(logging.getLogger(__name__), "Checking the scorer package", scorer_path)
     chosen = backend()
     missing = chosen.unavailable()
     if missing:  # not the file's fault: say so before the check blames it (only flashlight can be missing)

@@ -14,6 +14,7 @@ from .errors import UserError, run_main
 from .flags import define_flags
 from .logs import setup_logging
 from .model import create_model
+from .progress import Progress
 
 log = logging.getLogger("deepspeech_freeze")
 
@@ -56,6 +57,9 @@ def evaluate_sets(config, directory, csv_paths, decoder, decode=True):
             transcripts = dict(zip(frame["wav_filename"], frame["transcript"]))
             session.run(inits[path])
             samples = []
+            batches = -(-len(frame) // config.data.test_batch_size)
+            progress = Progress("Test epoch", batches, suffix="Dataset: {}".format(path),
+                                enabled=config.training.show_progressbar)
             while True:
                 try:
                     batch = session.run(fetches)
@@ -67,6 +71,8 @@ def evaluate_sets(config, directory, csv_paths, decoder, decode=True):
                     name = name.decode("utf-8")
                     samples.append({"wav_filename": name, "src": transcripts[name], "res": hypothesis,
                                     "loss": float(loss)})
+                progress.update(min(progress.done + 1, batches))
+            progress.finish()
             results.append((path, samples))
     return results
 

@@ -53,6 +53,7 @@ from absl import flags
 
 from .alphabet import Alphabet
 from .errors import UserError, run_main
+from .progress import Progress
 
 FLAGS = flags.FLAGS
 
@@ -61,7 +62,7 @@ ARPA_NAME = "lm.arpa"
 FILTERED_ARPA_NAME = "lm_filtered.arpa"
 BINARY_NAME = "lm.binary"
 SCORER_NAME = "kenlm.scorer"
-PROGRESS_EVERY = 1000000  # corpus lines between progress lines
+PROGRESS_EVERY = 10000  # corpus lines between progress updates (progress.py decides when a line is shown)
 TAIL_LINES = 12  # stderr lines of a failing tool shown in the error
 
 DEFAULT_ALPHA = 0.931289039105002
@@ -177,8 +178,10 @@ def normalize_corpus(input_path, output_path, alphabet, language, keep_digits):
     counter = Counter()
     bad_chars = Counter()
     first_dropped = []
-    started = time.time()
     line_number = 0
+    progress = Progress("  Normalising", noun="Lines read", fields=[("kept", "{:,.0f} kept"),
+                                                                    ("distinct", "{:,.0f} distinct words")],
+                        out=sys.stdout)
     try:
         with open_corpus(input_path) as source, gzip.open(output_path, "wt", encoding="utf-8",
                                                           compresslevel=1) as target:
@@ -205,8 +208,7 @@ def normalize_corpus(input_path, output_path, alphabet, language, keep_digits):
                     target.write(kept)
                     target.write("\n")
                 if line_number % PROGRESS_EVERY == 0:
-                    say("  {:,} lines read, {:,} kept, {:,} distinct words ({:.0f} lines/s)".format(
-                        line_number, stats["kept"], len(counter), line_number / max(time.time() - started, 1e-9)))
+                    progress.update(line_number, kept=stats["kept"], distinct=len(counter))
     except UnicodeDecodeError as err:
         raise UserError("--input_txt {}: line {} is not valid UTF-8 ({}): convert the corpus to UTF-8".format(
             input_path, line_number, err))
@@ -214,6 +216,9 @@ def normalize_corpus(input_path, output_path, alphabet, language, keep_digits):
         raise UserError("reading --input_txt {} (after line {}) or writing {} failed ({}): is the corpus (or its "
                         "gzip compression) damaged, or the disk full?".format(input_path, line_number, output_path,
                                                                              err))
+    if line_number >= PROGRESS_EVERY:  # a bar was shown: end it with the full count
+        progress.update(line_number, kept=stats["kept"], distinct=len(counter))
+        progress.finish()
     stats["bad_chars"] = bad_chars
     stats["first_dropped"] = first_dropped
     return stats, counter

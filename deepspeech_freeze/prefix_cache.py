@@ -46,11 +46,13 @@ def check_cacheable(frozen_layers, dropout_rates):
     dropped = [(layer, DROPOUT_FLAGS[index]) for layer, index in sorted(DROPOUT_INDEX_OF_LAYER.items())
                if layer <= depth and dropout_rates[index] > 0]
     if dropped:
+        # The way out names exactly the flags whose rate is not 0 yet (never one already set to 0).
+        flags = sorted({flag for _, flag in dropped})
         raise UserError("--frozen_prefix_cache: frozen layer(s) {} apply dropout during training ({}), as in the "
-                        "paper; cached outputs cannot reproduce that. Either set those rates to 0 (e.g. "
-                        "--dropout_rate 0 and --dropout_rate6 for layer 5) to use the cache, or train without "
-                        "--frozen_prefix_cache".format(",".join(str(layer) for layer, _ in dropped),
-                                                        ", ".join("--" + flag for _, flag in dropped)))
+                        "paper; cached outputs cannot reproduce that. Either set {} to use the cache, or train "
+                        "without --frozen_prefix_cache".format(",".join(str(layer) for layer, _ in dropped),
+                                                               ", ".join("--" + flag for _, flag in dropped),
+                                                               " ".join("--{} 0".format(flag) for flag in flags)))
     return depth
 
 

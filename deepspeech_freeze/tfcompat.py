@@ -13,7 +13,84 @@ version numbers.
 oneDNN (``TF_ENABLE_ONEDNN_OPTS``) is switched on by the package's ``__init__`` because TF reads it when it is first
 imported; TF 1.15's stock wheel does not know the variable.
 """
-import tensorflow as tf
+import logging as _logging
+import os as _os
+import re as _re
+import sys as _sys
+import threading as _threading
+
+
+class _HeldBack(_logging.Filter):
+    """Keeps what TensorFlow's Python logger says while it starts (TF 1.15: the deprecation notice of
+    ``disable_resource_variables``, three lines before the command's own first one) instead of printing it;
+    ``logs.setup_logging`` shows it at ``--log_level 0`` only. Errors are never held back."""
+
+    def __init__(self):
+        super().__init__()
+        self.records = []
+
+    def filter(self, record):
+        if record.levelno >= _logging.ERROR:
+            return True
+        self.records.append(record)
+        return False
+
+
+# TF 2's C++ start-up lines: absl's preamble and INFO/WARNING lines written before TF applies TF_CPP_MIN_LOG_LEVEL
+# (TF 2.21 prints "oneDNN custom operations are on" twice whatever the variable says). TF 1.15 honours the variable.
+_CPP_STARTUP_NOISE = _re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to "
+                                 r"STDERR|[IW]\d{4} [\d:.]+\s+\d+ \S+:\d+\] )")
+_LOG_LINE_START = _re.compile(r"^([IWEF]\d{4} |[A-Z]+:|WARNING|ERROR|Traceback|\S+:\d+: )")
+
+
+def _import_tensorflow():
+    """``import tensorflow``, with TF 2's C++ start-up notices held back unless the user asked for TF's lines
+    (``TF_CPP_MIN_LOG_LEVEL=0``, which ``--log_level 0`` sets). Everything else TF writes to stderr meanwhile (an
+    error line, a Python warning) is passed on at once, as it comes; returns the module and the held-back lines."""
+    held = []
+    # Before the import the version is not known; the stacks are tied to their Pythons (TF 1.15 runs on 3.8 at
+    # most), and TF 1.15 honours TF_CPP_MIN_LOG_LEVEL for every line.
+    if _sys.version_info < (3, 9) or _os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") == "0":
+        import tensorflow  # pylint: disable=import-outside-toplevel
+        return tensorflow, held
+    try:
+        _sys.stderr.flush()
+        saved = _os.dup(2)
+        read_end, write_end = _os.pipe()
+    except (OSError, ValueError):  # no usable stderr: nothing to keep quiet
+        import tensorflow  # pylint: disable=import-outside-toplevel
+        return tensorflow, held
+
+    def forward():
+        continuing = False  # a line without a log prefix right after a held one belongs to it
+        with _os.fdopen(read_end, "rb") as pipe:
+            for raw in pipe:
+                line = raw.decode("utf-8", "replace")
+                if _CPP_STARTUP_NOISE.match(line) or (continuing and not _LOG_LINE_START.match(line)):
+                    held.append(line)
+                    continuing = True
+                else:
+                    _os.write(saved, raw)
+                    continuing = False
+
+    reader = _threading.Thread(target=forward, name="tf-startup-stderr", daemon=True)
+    reader.start()
+    _os.dup2(write_end, 2)
+    _os.close(write_end)
+    try:
+        import tensorflow  # pylint: disable=import-outside-toplevel
+    finally:
+        _sys.stderr.flush()
+        _os.dup2(saved, 2)  # closes the pipe's last write end: the reader sees its end and stops
+        reader.join()
+        _os.close(saved)
+    return tensorflow, held
+
+
+_held_back = _HeldBack()
+_logging.getLogger("tensorflow").addFilter(_held_back)
+
+tf, _CPP_HELD_BACK = _import_tensorflow()
 
 #: TensorFlow's major version (1 or 2) and the name of the stack it belongs to.
 TF_MAJOR = int(tf.__version__.split(".")[0])
@@ -28,6 +105,12 @@ HAS_CONTRIB = not IS_TF2
 # process inherited TF2_BEHAVIOR=1 (importing TF 2 sets it, so a TF 1.15 process started from a TF 2 one would
 # otherwise run eagerly).
 tf.compat.v1.disable_v2_behavior()
+
+_logging.getLogger("tensorflow").removeFilter(_held_back)
+#: TensorFlow's own log records from its start-up (deprecation notices), held back for ``--log_level 0``.
+STARTUP_RECORDS = tuple(_held_back.records)
+#: TF 2's C++ start-up notices (text lines), held back for ``--log_level 0``.
+STARTUP_LINES = tuple(_CPP_HELD_BACK)
 
 
 #: How the LSTM recurrence computes its per-step product ``rows @ M`` of a small ``[batch, k]`` operand by a large

@@ -106,8 +106,11 @@ def save_table(out, rows):
 
 def main(_argv):
     """``python -m deepspeech_freeze.topdown``: the search over rounds with the user's training flags."""
-    if missing_flags("load_checkpoint_dir", "save_checkpoint_dir"):
-        raise UserError("give --load_checkpoint_dir (the trained model) and --save_checkpoint_dir (the rounds)")
+    missing = [text for flag, text in (("load_checkpoint_dir", "--load_checkpoint_dir (the trained model)"),
+                                       ("save_checkpoint_dir", "--save_checkpoint_dir (the rounds)"))
+               if missing_flags(flag)]
+    if missing:
+        raise UserError("top-down training needs {}".format(" and ".join(missing)))
     config = from_flags()
     setup_logging(config.runtime.log_level)
     if not config.data.train_files or not config.data.dev_files:

@@ -21,7 +21,7 @@ import time
 
 from .tfcompat import session_config, tf
 
-from . import checkpoints, data, distributed, frozen_proof, lstm, prefix_cache, tfcompat, towers
+from . import advice, checkpoints, data, distributed, frozen_proof, lstm, prefix_cache, tfcompat, towers
 from .config import from_flags
 from .errors import UserError, run_main
 from .flags import define_flags
@@ -225,9 +225,7 @@ def load_sample_sets(config, dist, devices):
     metrics_sets = [(path, data.load_samples([path], config)) for path in config.data.metrics_files]
     per_step = batch * len(devices) * dist.size
     if len(train_set) < per_step:
-        raise UserError("the training set has {} usable samples but one step takes {} (--train_batch_size {} x {} "
-                        "tower(s) x {} process(es)); training drops incomplete batches, so no step would run: lower "
-                        "--train_batch_size".format(len(train_set), per_step, batch, len(devices), dist.size))
+        raise UserError(advice.batch_too_large(len(train_set), batch, len(devices), dist.size))
     train_set = train_set.iloc[:dist.usable_samples(len(train_set), batch * len(devices))]
     named = {"train": train_set}
     named.update((sample_set_id(path), frame) for path, frame in dev_sets + metrics_sets)
@@ -311,6 +309,8 @@ def fit(config, dist=None):
                   for name in sets}
     datasets = {name: inputs.dataset(name, frame, batch_size[name], name == "train", dist.shard)
                 for name, frame in sets.items()}
+    if dist.is_chief:  # seconds at n_hidden 2048, with no output of its own
+        log.info("Building the training graph (n_hidden %d, %d tower(s)) ...", config.model.n_hidden, len(devices))
     graph = build_training_graph(config, datasets, devices, dist.wrap_optimizer, inputs.start_after)
     inputs.build_graph(list(sets.items()))
     dist.build()

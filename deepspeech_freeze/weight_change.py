@@ -125,8 +125,10 @@ def inspect_checkpoints(source, target, png="", json_path=""):
 
 def main(_argv):
     setup_logging(1)
-    if not FLAGS.source or not FLAGS.target:
-        raise UserError("give --source and --target (checkpoint directories or paths)")
+    missing = [flag for flag in ("--source", "--target") if not FLAGS[flag[2:]].value]
+    if missing:
+        raise UserError("give {} (checkpoint {} or paths)".format(" and ".join(missing), "directories"
+                                                                  if len(missing) == 2 else "directory"))
     inspect_checkpoints(FLAGS.source, FLAGS.target, FLAGS.png, FLAGS.json)
 
 

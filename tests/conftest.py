@@ -74,6 +74,22 @@ _exercised = set()
 def pytest_addoption(parser):
     parser.addoption("--every-module", action="store_true",
                      help="fail unless every module of deepspeech_freeze/ was exercised by a test that ran")
+    parser.addoption("--every-module-fast", action="store_true",
+                     help="in a run that includes slow tests (CI's), fail unless the tests not marked slow alone "
+                          "exercised every module of deepspeech_freeze/, as `make test-fast` requires")
+
+
+def _fast_only(config):
+    """--every-module-fast: only the tests not marked slow (and the fixtures they use) count."""
+    return config.getoption("--every-module-fast", default=False)
+
+
+def _checking(config):
+    return config.getoption("--every-module", default=False) or _fast_only(config)
+
+
+def _is_slow(item):
+    return item.get_closest_marker("slow") is not None
 
 
 def subprocess_pythonpath():
@@ -88,9 +104,51 @@ def package_modules():
 
 
 def pytest_configure(config):
-    if config.getoption("--every-module", default=False):
+    if _checking(config):
         config._dsf_module_log = tempfile.mkdtemp(prefix="dsf-module-log-")
         os.environ["DSF_TEST_MODULE_LOG"] = config._dsf_module_log
+    if _fast_only(config):  # switched on only while a fast test or a fixture one of them uses runs
+        del os.environ["DSF_TEST_MODULE_LOG"]
+
+
+def pytest_collection_finish(session):
+    # The fixtures the fast tests use: a session fixture first set up for a slow test still counts, as it would
+    # in `make test-fast`, where a fast test sets it up.
+    session.config._dsf_fast_fixtures = {name for item in session.items if not _is_slow(item)
+                                         for name in getattr(item, "fixturenames", ())}
+
+
+def _log_subprocesses(config, on):
+    if on:
+        os.environ["DSF_TEST_MODULE_LOG"] = config._dsf_module_log
+    else:
+        os.environ.pop("DSF_TEST_MODULE_LOG", None)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    fast_only = _fast_only(item.config)
+    if fast_only:
+        _log_subprocesses(item.config, not _is_slow(item))
+    try:
+        yield
+    finally:
+        if fast_only:
+            _log_subprocesses(item.config, False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    config = request.config
+    fast_only = _fast_only(config)
+    if fast_only:
+        was_on = "DSF_TEST_MODULE_LOG" in os.environ
+        _log_subprocesses(config, was_on or fixturedef.argname in getattr(config, "_dsf_fast_fixtures", ()))
+    try:
+        yield
+    finally:
+        if fast_only:
+            _log_subprocesses(config, was_on)
 
 
 def _record_call(frame, event, arg):
@@ -101,7 +159,7 @@ def _record_call(frame, event, arg):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item):
-    tracing = item.config.getoption("--every-module")
+    tracing = item.config.getoption("--every-module") or (_fast_only(item.config) and not _is_slow(item))
     if tracing:
         sys.settrace(_record_call)
     try:
@@ -131,7 +189,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if report is None:
         return
     done, total, missing = report
-    terminalreporter.write_line("--every-module: {} of {} modules of deepspeech_freeze/ exercised by the tests that "
-                                "ran".format(done, total))
+    name, which = ("--every-module-fast", "the tests not marked slow (as `make test-fast` requires)") \
+        if _fast_only(config) else ("--every-module", "the tests that ran")
+    terminalreporter.write_line("{}: {} of {} modules of deepspeech_freeze/ exercised by {}".format(
+        name, done, total, which))
     if missing:
-        terminalreporter.write_line("--every-module: not exercised: {}".format(", ".join(missing)))
+        terminalreporter.write_line("{}: not exercised: {}".format(name, ", ".join(missing)))

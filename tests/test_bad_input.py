@@ -136,3 +136,6 @@ def test_audio_too_short_for_transcript_is_skipped_with_warning(tmp_path):
     assert "infinite" not in result.output
     rejected = run_module("deepspeech_freeze.train", *args, "--reject_short_audio", check=False)
     assert rejected.returncode == 2 and "short.wav" in rejected.output and "Traceback" not in rejected.output
+    # The advice follows the flag: "pass --reject_short_audio" only to a user who did not.
+    assert "pass --reject_short_audio to stop instead" in result.output
+    assert "pass --reject_short_audio" not in rejected.output and "(--reject_short_audio)" in rejected.output

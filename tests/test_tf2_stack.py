@@ -25,3 +25,14 @@ def test_tf2_export_stops_at_start_up_naming_the_tf1_stack(tmp_path, ldc_dir):
     assert "export runs on the TF 1.15 stack only" in result.output and ".venv/bin/python" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "ckpt").exists() and not (tmp_path / "export").exists()  # it stopped before training
+
+
+def test_tf2_export_tool_refuses_naming_the_tf1_stack(tmp_path):
+    # `python -m deepspeech_freeze.export` on TF 2: the refusal is export.py's own (this is also the TF 2 test that
+    # exercises the module, for `make test-fast STACK=tf2`).
+    result = run_module("deepspeech_freeze.export", "--checkpoint_dir", tmp_path / "ckpt", "--export_dir",
+                        tmp_path / "export", "--alphabet_config_path", ENGLISH, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.output, result.output[-2000:]
+    error = result.output.strip().splitlines()[-1]
+    assert error.startswith("ERROR: --export_dir: export runs on the TF 1.15 stack only") and "TensorFlow 2." in error
+    assert not (tmp_path / "export").exists()

@@ -37,6 +37,7 @@ from absl import flags
 
 from ..alphabet import Alphabet
 from ..errors import UserError
+from ..progress import Progress
 from .text import filter_to_alphabet
 
 SAMPLE_RATE = 16000
@@ -257,8 +258,7 @@ def _prepare_audio(job):
 
 
 def _progress(total):
-    import progressbar  # progressbar2
-    return progressbar.ProgressBar(max_value=total, redirect_stdout=False, fd=sys.stderr)
+    return Progress("Preparing audio", total, noun="Files")
 
 
 def parallel_map(function, jobs, workers, bar=None):
