@@ -21,7 +21,7 @@ import time
 
 from .tfcompat import tf
 
-from . import checkpoints, data, distributed, lstm, prefix_cache, tfcompat
+from . import checkpoints, data, distributed, lstm, precision, prefix_cache, tfcompat
 from .config import from_flags, session_config
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
@@ -84,8 +84,7 @@ def build_training_graph(config, datasets, devices, wrap_optimizer=lambda optimi
     reduce_learning_rate = tf.compat.v1.assign(learning_rate, learning_rate * training.plateau_reduction)
     optimizer = tf.compat.v1.train.AdamOptimizer(learning_rate=learning_rate, beta1=training.beta1,
                                                  beta2=training.beta2, epsilon=training.epsilon)
-    if training.automatic_mixed_precision:
-        optimizer = tfcompat.mixed_precision_rewrite(optimizer)
+    optimizer = precision.wrap_optimizer(optimizer, precision.of_training(training, devices))
     optimizer = wrap_optimizer(optimizer)  # Horovod: allreduce of the (trainable variables') gradients
 
     tower_grads, tower_losses, tower_non_finite = [], [], []
@@ -109,7 +108,7 @@ def build_training_graph(config, datasets, devices, wrap_optimizer=lambda optimi
 def average_gradients(tower_grads):
     """Mean of each variable's gradient over the towers, computed on the CPU."""
     averaged = []
-    with tf.device("/cpu:0"):
+    with tf.device("/cpu:0"), tf.compat.v1.name_scope("average_gradients"):  # one name for benchmarks to count
         for grads_and_vars in zip(*tower_grads):
             grads = [grad for grad, _ in grads_and_vars if grad is not None]
             mean = tf.reduce_mean(input_tensor=tf.stack(grads, 0), axis=0) if grads else None
@@ -378,7 +377,9 @@ def fit(config, dist=None):
     dist.build()
     with contextlib.ExitStack() as stack:
         writers = open_outputs(config, dist, stack)
-        session = stack.enter_context(tf.compat.v1.Session(config=dist.configure(session_config(config.runtime))))
+        options = precision.configure_session(session_config(config.runtime),  # bfloat16: the rewrite is here
+                                              precision.of_training(config.training, devices))
+        session = stack.enter_context(tf.compat.v1.Session(config=dist.configure(options)))
         record, first_epoch = start(session, config, dist, graph)
         inputs.fill(session)
         record.train_audio_seconds = float(sets["train"]["n_samples"].sum()) / config.data.sample_rate
@@ -453,17 +454,15 @@ def duration(seconds):
 
 
 def check_devices(config):
-    """Refuse ``--train_cudnn`` without a GPU; warn that ``--automatic_mixed_precision`` does little on CPU."""
-    if not config.is_training or available_devices(config.runtime) != ["/cpu:0"]:
+    """Refuse ``--train_cudnn`` without a GPU; say what ``--automatic_mixed_precision`` does here
+    (:mod:`~deepspeech_freeze.precision`)."""
+    if not config.is_training:
         return
-    if config.training.train_cudnn:
+    devices = available_devices(config.runtime)
+    if config.training.train_cudnn and devices == ["/cpu:0"]:
         raise UserError("--train_cudnn needs a GPU with cuDNN and none is visible here: train without it (the "
                         "checkpoints stay compatible; cuDNN checkpoints load on CPU with --load_cudnn)")
-    if config.training.automatic_mixed_precision:
-        # TF skips the float16 rewrite without a GPU but keeps the loss-scaling optimizer wrapper, whose scaling
-        # changes float32 rounding: losses differ slightly from a run without the flag.
-        log.warning("--automatic_mixed_precision: no GPU is visible, so TF will not convert the graph to float16; "
-                    "only its dynamic loss scaling applies (drop the flag on CPU)")
+    precision.announce(precision.of_training(config.training, devices))
 
 
 def main(_argv):
