@@ -78,6 +78,13 @@ def wrap_optimizer(optimizer, precision):
     return optimizer
 
 
+def mark_graph(precision):
+    """Mark the default graph as one that runs under the bfloat16 rewrite (for ``"bfloat16"``), so that the graph
+    builders pick the forms oneDNN runs fast in bfloat16 (:func:`~deepspeech_freeze.lstm.column_sums`)."""
+    if precision == "bfloat16":
+        tf.compat.v1.add_to_collection(lstm.BFLOAT16_COLLECTION, True)
+
+
 def rewrite_field():
     """The name of the bfloat16 rewrite's field in this TF's ``RewriterConfig``; None when it has none."""
     from tensorflow.core.protobuf import rewriter_config_pb2  # pylint: disable=import-outside-toplevel

@@ -84,6 +84,7 @@ def build_training_graph(config, datasets, devices, wrap_optimizer=lambda optimi
     reduce_learning_rate = tf.compat.v1.assign(learning_rate, learning_rate * training.plateau_reduction)
     optimizer = tf.compat.v1.train.AdamOptimizer(learning_rate=learning_rate, beta1=training.beta1,
                                                  beta2=training.beta2, epsilon=training.epsilon)
+    precision.mark_graph(precision.of_training(training, devices))
     optimizer = precision.wrap_optimizer(optimizer, precision.of_training(training, devices))
     optimizer = wrap_optimizer(optimizer)  # Horovod: allreduce of the (trainable variables') gradients
 
