@@ -166,9 +166,8 @@ print(json.dumps({name: str(dtype.name) for name, dtype in reader.get_variable_t
     on_tf2 = _test_samples("tf2", source, csv, tmp_path / "tf2.json")
     on_tf1 = _test_samples("tf1", source, csv, tmp_path / "tf1.json")
     assert on_tf2.keys() == on_tf1.keys()
-    for name, (loss, transcript) in on_tf2.items():
-        assert loss == pytest.approx(on_tf1[name][0], rel=1e-4), name
-        assert transcript == on_tf1[name][1], name
+    for name, (loss, _) in on_tf2.items():  # (the stacks' decoders differ: flashlight-text on TF 2)
+        assert loss == pytest.approx(on_tf1[name][0], rel=1e-5), name
 
     transfer = ["--load_checkpoint_dir", source, "--train_files", csv, "--epochs", "2", "--freeze_layers", "1-3",
                 "--dropout_rate", "0", "--automatic_mixed_precision"]
