@@ -14,6 +14,11 @@ measured in this process (numpy and TF); peak RSS per run.
     python bench/train_throughput.py                      # n_hidden 2048, batch 24, 5 s utterances, 3 steps
     python bench/train_throughput.py --quick --output q.json   # n_hidden 512, 2 steps: a smoke test
 
+``--automatic_mixed_precision`` runs every step as the trainer does with that flag (on a CPU on the TF 2 stack:
+oneDNN's bfloat16 rewrite, :mod:`deepspeech_freeze.precision`); the matmul peak is then measured under the same
+rewrite, and the traced step also counts, per op category, the ops the rewrite made bfloat16 (from the partition
+graphs TF ran).
+
 Timings on a shared machine are noisy: compare ratios within one invocation.
 """
 import argparse
@@ -36,7 +41,7 @@ if ROOT not in sys.path:
 import numpy as np  # noqa: E402
 from deepspeech_freeze.tfcompat import tf  # noqa: E402
 
-from deepspeech_freeze import data, lstm, train  # noqa: E402
+from deepspeech_freeze import data, lstm, precision, train  # noqa: E402
 from deepspeech_freeze.config import RuntimeConfig, from_flags  # noqa: E402
 from deepspeech_freeze.tfcompat import session_config  # noqa: E402
 from deepspeech_freeze.flags import FLAGS, define_flags  # noqa: E402
@@ -50,7 +55,7 @@ WORDS = ("she had your dark suit in greasy wash water all year don't ask me to c
          "the birch canoe slid on the smooth planks glue the sheet to dark blue background").split()
 #: Keys every JSON report has (tests/test_bench.py checks them).
 REPORT_KEYS = ("config", "environment", "peak_matmul", "runs", "baseline_repeat", "ratio_baseline",
-               "gradient_comparison", "dense_flops", "op_time_breakdown", "peak_rss_mb")
+               "gradient_comparison", "dense_flops", "op_time_breakdown", "bfloat16_ops", "precision", "peak_rss_mb")
 RUN_KEYS = ("spec", "frozen_layers", "gradient", "trainable_parameters", "lstm_backward", "graph_build_s",
             "warmup_s", "step_s", "median_step_s", "steps_per_s", "audio_s_per_s", "ratio_to_0", "step_cpu_s",
             "median_cpu_s", "cpu_ratio_to_0", "peak_rss_mb")
@@ -80,6 +85,10 @@ def parse_args(argv=None):
     parser.add_argument("--peak_size", type=int, help="size of the square matmul measuring the float32 peak "
                                                       "(default 4096; --quick: 1024)")
     parser.add_argument("--quick", action="store_true", help="smoke test: n_hidden 512, 2 steps, peak size 1024")
+    parser.add_argument("--automatic_mixed_precision", action="store_true",
+                        help="train as with the trainer's flag of that name (TF 2 on a CPU: bfloat16)")
+    parser.add_argument("--write_dataset", metavar="DIR", help="only write the synthetic WAVs (--batch of them) "
+                                                                 "and their CSV into DIR, print the CSV's path, exit")
     parser.add_argument("--output", help="write the report as JSON to this file")
     args = parser.parse_args(argv)
     defaults = dict(n_hidden=(512 if args.quick else 2048), steps=(2 if args.quick else 3),
@@ -158,8 +167,16 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def matmul_peak(size, repeats=3):
-    """Best float32 GFLOP/s of a ``size`` x ``size`` matmul in numpy and in TF (same thread settings as training)."""
+def training_session_options(config):
+    """The session options the trainer uses for ``config`` on the CPU (with ``--automatic_mixed_precision`` the
+    bfloat16 rewrite on the TF 2 stack)."""
+    return precision.configure_session(session_config(config.runtime),
+                                       precision.of_training(config.training, ["/cpu:0"]))
+
+
+def matmul_peak(size, repeats=3, options=None):
+    """Best GFLOP/s of a float32 ``size`` x ``size`` matmul in numpy and in TF (same thread settings as training;
+    ``options``: the session's, so with the bfloat16 rewrite TF's figure is bfloat16's)."""
     flops = 2.0 * size ** 3
     rng = np.random.RandomState(0)
     a = rng.rand(size, size).astype(np.float32)
@@ -171,9 +188,12 @@ def matmul_peak(size, repeats=3):
         np.dot(a, b)
         numpy_times.append(time.perf_counter() - started)
     graph = tf.Graph()
+    if options is not None:  # grappler (and so the bfloat16 rewrite) skips graphs this small unless told not to
+        options = type(options).FromString(options.SerializeToString())
+        options.graph_options.rewrite_options.min_graph_nodes = -1
     with graph.as_default():
         product = tf.matmul(tf.Variable(a), tf.Variable(b))
-        with tf.compat.v1.Session(config=session_config(RuntimeConfig())) as session:
+        with tf.compat.v1.Session(config=options or session_config(RuntimeConfig())) as session:
             session.run(tf.compat.v1.global_variables_initializer())
             session.run(product.op)
             tf_times = []
@@ -223,6 +243,58 @@ def _matmul_flops(graph, name, inputs, rows):
     return 2.0 * m * k * n
 
 
+def op_category(name, kind):
+    """The category of op ``name`` of type ``kind`` in the time breakdown (a traced or a partition-graph node)."""
+    in_lstm = "BlockLSTM" in name or "cudnn_lstm" in name or "projected_lstm" in name
+    if "MatMul" in kind and not in_lstm:
+        return "dense matmul (gradient)" if "/gradients/" in "/" + name else "dense matmul (forward)"
+    if "BlockLSTM_grad" in name or kind == "BlockLSTMGrad" or (in_lstm and "/gradients/" in "/" + name):
+        return "LSTM backward"
+    if kind == "BlockLSTM" or in_lstm:
+        return "LSTM forward"
+    if kind.startswith("CTC"):
+        return "CTC loss"
+    if kind.startswith("ApplyAdam") or name.startswith("Adam/"):
+        return "Adam"
+    if name.startswith("average_gradients/"):
+        return "tower gradient averaging"
+    return "other"
+
+
+#: Op types that compute (beyond moving or converting data): a bfloat16 one of these is work done in bfloat16.
+_DATA_MOVEMENT = ("Cast", "Const", "Identity", "Reshape", "Transpose", "ConcatV2", "Split", "SplitV", "Slice",
+                  "StridedSlice", "Pack", "Unpack", "Enter", "Exit", "Merge", "Switch", "NextIteration", "Pad",
+                  "GatherV2", "GatherNd", "ExpandDims", "Squeeze", "Shape", "ZerosLike", "_Retval", "_Arg", "_Recv",
+                  "_Send", "_HostRecv", "_HostSend")
+
+
+def bfloat16_ops(partition_graphs):
+    """Per op category of :func:`op_category`: how many compute ops TF ran (``ops``), how many of them in bfloat16
+    (``bfloat16``), the bfloat16 op types and the names of the bfloat16 matmuls, from a step's partition graphs (the graphs after grappler's rewrites),
+    plus ``casts``: the Cast ops the rewrite inserted. A node is bfloat16 when a type attribute (``T``, ``dtype``,
+    ``Tparams`` ...) says so."""
+    from tensorflow.core.framework import types_pb2  # pylint: disable=import-outside-toplevel
+    counts = {}
+    for partition in partition_graphs:
+        for node in partition.node:
+            category = op_category(node.name, node.op)
+            entry = counts.setdefault(category, {"ops": 0, "bfloat16": 0, "types": collections.Counter(),
+                                                 "casts": 0, "bfloat16_matmuls": []})
+            if node.op == "Cast":
+                entry["casts"] += int(node.attr["DstT"].type == types_pb2.DT_BFLOAT16)
+                continue
+            if node.op in _DATA_MOVEMENT or node.op.startswith("_"):
+                if not node.op.startswith("_Mkl") and not node.op.startswith("_Fused"):
+                    continue
+            entry["ops"] += 1
+            if any(value.type == types_pb2.DT_BFLOAT16 for value in node.attr.values()):
+                entry["bfloat16"] += 1
+                entry["types"][node.op] += 1
+                if "MatMul" in node.op:
+                    entry["bfloat16_matmuls"].append(node.name)
+    return {category: dict(entry, types=dict(entry["types"])) for category, entry in sorted(counts.items())}
+
+
 def analyse_trace(run_metadata, graph, frames, batch):
     """Dense-layer matmul FLOP rate and op time per category from one traced step."""
     durations, types, inputs = {}, {}, {}
@@ -241,8 +313,8 @@ def analyse_trace(run_metadata, graph, frames, batch):
     categories = collections.Counter()
     for name, seconds in durations.items():
         kind = types.get(name, "")
-        in_lstm = "BlockLSTM" in name or "cudnn_lstm" in name or "projected_lstm" in name
-        if "MatMul" in kind and not in_lstm:
+        category = op_category(name, kind)
+        if category.startswith("dense matmul"):
             flops = _matmul_flops(graph, name, inputs.get(name, []), rows)
             if flops is None:
                 unresolved += 1
@@ -250,17 +322,6 @@ def analyse_trace(run_metadata, graph, frames, batch):
                 dense_flops += flops
                 dense_seconds += seconds
                 dense_ops += 1
-            category = "dense matmul (gradient)" if "/gradients/" in "/" + name else "dense matmul (forward)"
-        elif "BlockLSTM_grad" in name or kind == "BlockLSTMGrad" or (in_lstm and "/gradients/" in "/" + name):
-            category = "LSTM backward"
-        elif kind == "BlockLSTM" or in_lstm:
-            category = "LSTM forward"
-        elif kind.startswith("CTC"):
-            category = "CTC loss"
-        elif kind.startswith("ApplyAdam") or name.startswith("Adam/"):
-            category = "Adam"
-        else:
-            category = "other"
         categories[category] += seconds
     dense = {"flops": dense_flops, "matmul_s": dense_seconds, "matmul_ops": dense_ops, "unresolved_ops": unresolved,
              "gflops": dense_flops / dense_seconds / 1e9 if dense_seconds else None}
@@ -298,7 +359,7 @@ def run_spec(spec, gradient, config, frame, args, steps, trace=False):
               "lstm_backward": lstm_backward_built(tf.compat.v1.get_default_graph())}
     feed = {rate: value for rate, value in zip(graph.dropout, config.model.dropout_rates)}
     fetches = [graph.loss, graph.train_op]
-    with tf.compat.v1.Session(config=session_config(config.runtime)) as session:
+    with tf.compat.v1.Session(config=training_session_options(config)) as session:
         session.run(tf.compat.v1.global_variables_initializer())
         session.run(init)
         result["graph_build_s"] = time.perf_counter() - started
@@ -313,7 +374,8 @@ def run_spec(spec, gradient, config, frame, args, steps, trace=False):
             cpu_times.append(time.process_time() - cpu_started)
         if trace:
             metadata = tf.compat.v1.RunMetadata()
-            options = tf.compat.v1.RunOptions(trace_level=tf.compat.v1.RunOptions.FULL_TRACE)
+            options = tf.compat.v1.RunOptions(trace_level=tf.compat.v1.RunOptions.FULL_TRACE,
+                                              output_partition_graphs=True)
             started = time.perf_counter()
             session.run(fetches, feed_dict=feed, options=options, run_metadata=metadata)
             result["traced_step_s"] = time.perf_counter() - started
@@ -344,7 +406,8 @@ def format_table(report):
     lines = ["  ".join(str(cell).rjust(width) for cell, width in zip(row, widths)) for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     config = report["config"]
-    lines.insert(0, "Training throughput: n_hidden {n_hidden}, batch {batch}, {seconds:g} s utterances ({frames} "
+    lines.insert(0, "CPU: {}; precision {}".format(report["precision"]["cpu_model"], report["precision"]["mode"]))
+    lines.insert(1, "Training throughput: n_hidden {n_hidden}, batch {batch}, {seconds:g} s utterances ({frames} "
                     "frames, {chars}-char transcripts), median of {steps} steps after 1 warm-up step".format(**config))
     comparison = report["gradient_comparison"]
     if comparison:
@@ -359,8 +422,9 @@ def format_table(report):
                          repeat["spec"], repeat["median_step_s"], first["median_step_s"], repeat["median_cpu_s"],
                          first["median_cpu_s"], report["ratio_baseline"]))
     peak = report["peak_matmul"]
-    lines.append("float32 matmul peak ({0}x{0}): numpy {1:.1f} GFLOP/s, TF {2:.1f} GFLOP/s".format(
-        peak["size"], peak["numpy_gflops"], peak["tf_gflops"]))
+    lines.append("float32 matmul peak ({0}x{0}): numpy {1:.1f} GFLOP/s, TF {2:.1f} GFLOP/s{3}".format(
+        peak["size"], peak["numpy_gflops"], peak["tf_gflops"],
+        " (TF's through the bfloat16 rewrite)" if report["precision"]["mode"] == "bfloat16" else ""))
     dense = report["dense_flops"]
     if dense.get("gflops"):
         lines.append("dense layers in a traced 0-frozen step: {:.1f} GFLOP/s ({:.0%} of the numpy peak, {:.0%} of "
@@ -370,8 +434,26 @@ def format_table(report):
     if report["op_time_breakdown"]:
         lines.append("op time in that step (s, summed over ops): " + ", ".join(
             "{} {}".format(name, value) for name, value in report["op_time_breakdown"].items()))
+    converted = {name: entry for name, entry in report.get("bfloat16_ops", {}).items() if entry["bfloat16"]}
+    if report.get("precision", {}).get("mode", "float32") != "float32" or converted:
+        lines.append("bfloat16 ops in that step (of the compute ops per category): " + (", ".join(
+            "{} {}/{} ({})".format(name, entry["bfloat16"], entry["ops"], " ".join(
+                "{}x{}".format(kind, count) for kind, count in sorted(entry["types"].items())))
+            for name, entry in converted.items()) or "none"))
     lines.append("peak RSS of the process: {:.2f} GB".format(report["peak_rss_mb"] / 1024))
     return "\n".join(lines)
+
+
+def cpu_model():
+    """The CPU's model name from /proc/cpuinfo ("unknown" where it cannot be read)."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
 
 
 def _print_run(run):
@@ -383,18 +465,28 @@ def _print_run(run):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.write_dataset:
+        os.makedirs(args.write_dataset, exist_ok=True)
+        print(write_dataset(args.write_dataset, args)[0])
+        return None
     tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
     define_flags()
     FLAGS(["train_throughput", "--alphabet_config_path", ENGLISH, "--n_hidden", str(args.n_hidden),
-           "--train_batch_size", str(args.batch), "--noshow_progressbar"])
+           "--train_batch_size", str(args.batch), "--noshow_progressbar"]
+          + (["--automatic_mixed_precision"] if args.automatic_mixed_precision else []))
     config = from_flags()
+    mode = precision.of_training(config.training, ["/cpu:0"])
+    flags = precision.cpu_flags()
+    print("precision: {}; CPU bfloat16 flags: {}".format(mode, ", ".join(precision.native_bfloat16(flags)) or "none"),
+          flush=True)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="dsf-bench-") as folder:
         csv_path, chars = write_dataset(folder, args)
         frame = data.load_samples([csv_path], config, reject_short=True)
         frames = int(frame["n_frames"].max())
-        peak = matmul_peak(args.peak_size)
-        print("float32 matmul peak: numpy {:.1f}, TF {:.1f} GFLOP/s".format(peak["numpy_gflops"], peak["tf_gflops"]),
+        peak = matmul_peak(args.peak_size, options=training_session_options(config))
+        print("matmul peak: numpy float32 {:.1f}, TF {} {:.1f} GFLOP/s".format(
+            peak["numpy_gflops"], "bfloat16" if mode == "bfloat16" else "float32", peak["tf_gflops"]),
               flush=True)
         plan = [(spec, "fast", args.steps, index == 0) for index, spec in enumerate(args.specs)]
         if not args.no_stock:
@@ -416,6 +508,7 @@ def main(argv=None):
         run["ratio_to_0"] = run["steps_per_s"] / baseline["steps_per_s"]
         run["cpu_ratio_to_0"] = baseline["median_cpu_s"] / run["median_cpu_s"]
     dense, breakdown = ({}, {}) if trace is None else analyse_trace(trace[0], trace[1], frames, args.batch)
+    converted = {} if trace is None else bfloat16_ops(trace[0].partition_graphs)
     if dense.get("gflops"):
         dense["fraction_of_numpy_peak"] = dense["gflops"] / peak["numpy_gflops"]
         dense["fraction_of_tf_peak"] = dense["gflops"] / peak["tf_gflops"]
@@ -440,6 +533,9 @@ def main(argv=None):
         "gradient_comparison": comparison,
         "dense_flops": dense,
         "op_time_breakdown": breakdown,
+        "bfloat16_ops": converted,
+        "precision": {"mode": mode, "cpu_bfloat16_flags": precision.native_bfloat16(flags),
+                      "cpu_model": cpu_model()},
         # Each run resets the kernel's peak counter, so the process's peak is the largest of theirs.
         "peak_rss_mb": max([peak_rss_mb()] + [run["peak_rss_mb"] for run in runs + ([repeat] if repeat else [])]),
     }

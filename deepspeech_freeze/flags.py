@@ -78,8 +78,10 @@ def define_flags():
                                           "cuDNN: the canonical LSTM weights are used and missing Adam slots "
                                           "of the LSTM are initialised")
     f.DEFINE_boolean("train_cudnn", False, "train the LSTM with cuDNN (GPU only)")
-    f.DEFINE_boolean("automatic_mixed_precision", False, "TF's automatic mixed precision graph rewrite (GPU only; on "
-                     "CPU only its loss scaling applies). Checkpoints keep DeepSpeech's variable names either way")
+    f.DEFINE_boolean("automatic_mixed_precision", False, "mixed precision training: on a GPU TF's float16 graph "
+                     "rewrite with loss scaling (as DeepSpeech); on a CPU with the TF 2 stack oneDNN's bfloat16 "
+                     "rewrite (pays on CPUs with AMX or AVX512-BF16); on a CPU with TF 1.15 only the loss scaling "
+                     "applies. Checkpoints keep DeepSpeech's float32 variables either way")
 
     # --- Sample limits (defined but unused in DeepSpeech 0.7.4) ---------------------------------------------------
     f.DEFINE_integer("limit_train", 0, "accepted for DeepSpeech compatibility; unused")

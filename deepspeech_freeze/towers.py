@@ -32,7 +32,7 @@ def tower_gradients(devices, optimizer, tower_loss):
 def average_gradients(tower_grads):
     """Mean of each variable's gradient over the towers, computed on the CPU."""
     averaged = []
-    with tf.device("/cpu:0"):
+    with tf.device("/cpu:0"), tf.compat.v1.name_scope("average_gradients"):  # one name for benchmarks to count
         for grads_and_vars in zip(*tower_grads):
             grads = [grad for grad, _ in grads_and_vars if grad is not None]
             mean = tf.reduce_mean(input_tensor=tf.stack(grads, 0), axis=0) if grads else None

@@ -21,7 +21,7 @@ import time
 
 from .tfcompat import session_config, tf
 
-from . import advice, checkpoints, data, distributed, frozen_proof, lstm, prefix_cache, tfcompat, towers
+from . import advice, checkpoints, data, distributed, frozen_proof, lstm, precision, prefix_cache, tfcompat, towers
 from .config import from_flags
 from .errors import UserError, run_main
 from .flags import define_flags
@@ -78,8 +78,8 @@ def build_training_graph(config, datasets, devices, wrap_optimizer=lambda optimi
     reduce_learning_rate = tf.compat.v1.assign(learning_rate, learning_rate * training.plateau_reduction)
     optimizer = tf.compat.v1.train.AdamOptimizer(learning_rate=learning_rate, beta1=training.beta1,
                                                  beta2=training.beta2, epsilon=training.epsilon)
-    if training.automatic_mixed_precision:
-        optimizer = tfcompat.mixed_precision_rewrite(optimizer)
+    precision.mark_graph(precision.of_training(training, devices))
+    optimizer = precision.wrap_optimizer(optimizer, precision.of_training(training, devices))
     optimizer = wrap_optimizer(optimizer)  # Horovod: allreduce of the (trainable variables') gradients
 
     grads, tower_losses, tower_non_finite = towers.tower_gradients(
@@ -317,7 +317,9 @@ def fit(config, dist=None):
     save_dir = SaveDir(config, enabled=dist.is_chief)
     with contextlib.ExitStack() as stack:
         writers = open_outputs(config, save_dir, stack)
-        session = stack.enter_context(tf.compat.v1.Session(config=dist.configure(session_config(config.runtime))))
+        options = precision.configure_session(session_config(config.runtime),  # bfloat16: the rewrite is here
+                                              precision.of_training(config.training, devices))
+        session = stack.enter_context(tf.compat.v1.Session(config=dist.configure(options)))
         record, first_epoch = start(session, config, dist, graph, save_dir)
         inputs.fill(session)
         record.train_audio_seconds = float(sets["train"]["n_samples"].sum()) / config.data.sample_rate
@@ -402,17 +404,15 @@ def duration(seconds):
 
 
 def check_devices(config):
-    """Refuse ``--train_cudnn`` without a GPU; warn that ``--automatic_mixed_precision`` does little on CPU."""
-    if not config.is_training or towers.available_devices(config.runtime) != ["/cpu:0"]:
+    """Refuse ``--train_cudnn`` without a GPU; say what ``--automatic_mixed_precision`` does here
+    (:mod:`~deepspeech_freeze.precision`)."""
+    if not config.is_training:
         return
-    if config.training.train_cudnn:
+    devices = towers.available_devices(config.runtime)
+    if config.training.train_cudnn and devices == ["/cpu:0"]:
         raise UserError("--train_cudnn needs a GPU with cuDNN and none is visible here: train without it (the "
                         "checkpoints stay compatible; cuDNN checkpoints load on CPU with --load_cudnn)")
-    if config.training.automatic_mixed_precision:
-        # TF skips the float16 rewrite without a GPU but keeps the loss-scaling optimizer wrapper, whose scaling
-        # changes float32 rounding: losses differ slightly from a run without the flag.
-        log.warning("--automatic_mixed_precision: no GPU is visible, so TF will not convert the graph to float16; "
-                    "only its dynamic loss scaling applies (drop the flag on CPU)")
+    precision.announce(precision.of_training(config.training, devices))
 
 
 def main(_argv):

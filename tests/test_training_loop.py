@@ -181,22 +181,31 @@ def _rename_checkpoint(source_dir, target_dir, renames):
 
 @pytest.mark.slow
 def test_mixed_precision_checkpoints_load_both_ways(tmp_path, ldc_dir):
-    """TF's loss-scale optimizer puts Adam's beta powers under a tf.cond scope and adds its own state. Checkpoints
-    keep DeepSpeech's plain names; a plain checkpoint loads into a mixed-precision run (the loss scale is
-    initialised) and a checkpoint holding the scoped names (DeepSpeech 0.7 with the flag) loads into a plain run."""
+    """TF's loss-scale optimizer (the flag on TF 1.15 without a GPU) puts Adam's beta powers under a tf.cond scope and
+    adds its own state. Checkpoints keep DeepSpeech's plain names; a plain checkpoint loads into a mixed-precision
+    run (the loss scale is initialised) and a checkpoint holding the scoped names (DeepSpeech 0.7 with the flag)
+    loads into a plain run. On the TF 2 stack the flag is bfloat16 on a CPU, without loss scaling (test_bfloat16):
+    the checkpoint is then a plain one, and the scoped names still load."""
+    from deepspeech_freeze.tfcompat import IS_TF2
     csv = str(ldc_dir / "ldc93s1.csv")
     train(csv, tmp_path / "plain", "--epochs", "1")
     amp = train(csv, tmp_path / "plain", "--save_checkpoint_dir", tmp_path / "amp", "--epochs", "1",
                 "--automatic_mixed_precision", "--freeze_layers", "3")
-    assert "no GPU is visible, so TF will not convert the graph to float16" in amp.output
-    assert "Initializing variable: current_loss_scale (mixed-precision loss scale, not in checkpoint)" in amp.output
     assert "frozen layers 1-3 unchanged (bit-identical)" in amp.output
     _, names = _checkpoint_names(tmp_path / "amp")
-    assert {"beta1_power", "beta2_power", "current_loss_scale", "good_steps"} <= names
+    assert {"beta1_power", "beta2_power"} <= names
     assert not [name for name in names if name.startswith("cond")]
     resumed = train(csv, tmp_path / "amp", "--epochs", "2", "--automatic_mixed_precision", "--freeze_layers", "3")
-    assert "Loading variable from checkpoint: current_loss_scale" in resumed.output
     assert "Finished training epoch 1 " in resumed.output
+    if IS_TF2:
+        assert "oneDNN's bfloat16 rewrite" in amp.output
+        assert not {"current_loss_scale", "good_steps"} & names
+    else:
+        assert "TF 1.15 has no bfloat16 rewrite" in amp.output and "only the dynamic loss scaling" in amp.output
+        assert "Initializing variable: current_loss_scale (mixed-precision loss scale, not in checkpoint)" \
+            in amp.output
+        assert {"current_loss_scale", "good_steps"} <= names
+        assert "Loading variable from checkpoint: current_loss_scale" in resumed.output
     # A plain run from a checkpoint with the scoped names: the stored beta powers are the ones loaded.
     (tmp_path / "scoped").mkdir()
     _rename_checkpoint(tmp_path / "amp", tmp_path / "scoped", {"beta1_power": "cond_1/beta1_power",
