@@ -18,6 +18,7 @@ from .alphabet import Alphabet
 from .errors import UserError
 from .flags import DEFAULT_DATA_HOME, FLAGS
 from .model import N_CONTEXT, N_INPUT, RELU_CLIP
+from .sample_db import parse_file_size
 from .naming import DROPOUT_FLAGS, LAYERS, format_layers, parse_layer_set, top_layers
 
 
@@ -80,8 +81,19 @@ class DataConfig:
     feature_cache: str = ""
     cache_for_epochs: int = 0
     reject_short_audio: bool = False
+    #: ``--augment`` values as given (command-line order); parsed by :mod:`~deepspeech_freeze.augment`.
+    augment: Tuple[str, ...] = ()
+    read_buffer: int = 1 << 20  # bytes
+    shuffle_batches: bool = False
+    shuffle_start: int = 1
+    shuffle_buffer: int = 1000
 
     def __post_init__(self):
+        from .augment import parse_augmentations  # pylint: disable=import-outside-toplevel
+        parse_augmentations(self.augment, self.sample_rate, self.read_buffer)  # every spec problem, at start-up
+        _at_least("read_buffer", self.read_buffer, 1)
+        _at_least("shuffle_start", self.shuffle_start, 0)
+        _at_least("shuffle_buffer", self.shuffle_buffer, 1)
         for flag, value in (("audio_sample_rate", self.sample_rate), ("feature_win_len", self.feature_win_len),
                             ("feature_win_step", self.feature_win_step), ("train_batch_size", self.train_batch_size),
                             ("dev_batch_size", self.dev_batch_size), ("test_batch_size", self.test_batch_size)):
@@ -306,6 +318,10 @@ class Config:
 
     def __post_init__(self):
         _one_of("load_evaluate", self.load_evaluate, ("auto", "best", "last"))
+        if self.data.augment and self.training.frozen_prefix_cache:
+            raise UserError("--augment and --frozen_prefix_cache cannot be combined: the frozen-prefix cache stores "
+                            "the frozen layers' outputs of the unchanged audio once, while augmentation changes the "
+                            "audio in every epoch. Drop --frozen_prefix_cache to train with augmentation")
         if self.load_cudnn and self.training.train_cudnn:
             raise UserError("--load_cudnn and --train_cudnn contradict each other: --load_cudnn is for loading a "
                             "cuDNN checkpoint without cuDNN; with --train_cudnn the cuDNN weights load directly. "
@@ -339,13 +355,6 @@ def _reject_unsupported(flags):
     """DeepSpeech flags this project does not implement: an error instead of silently ignoring them."""
     if flags.utf8:
         raise UserError("--utf8 is not supported by deepspeech-freeze; use an alphabet file")
-    if flags.augment:
-        raise UserError("--augment is not supported by deepspeech-freeze (the reproduced paper used no "
-                        "augmentation); remove the flag")
-    if flags.read_buffer != "1MB":
-        raise UserError("--read_buffer {}: deepspeech-freeze reads every sample file whole (DeepSpeech uses the "
-                        "buffer for its SDB sample databases, which are not supported); remove the flag"
-                        .format(flags.read_buffer))
 
 
 def _transfer_layers(flags):
@@ -394,7 +403,9 @@ def from_flags(flags=FLAGS):
         feature_win_step=flags.feature_win_step, train_batch_size=flags.train_batch_size,
         dev_batch_size=flags.dev_batch_size, test_batch_size=flags.test_batch_size,
         feature_cache=_absolute(flags.feature_cache), cache_for_epochs=flags.cache_for_epochs,
-        reject_short_audio=flags.reject_short_audio)
+        reject_short_audio=flags.reject_short_audio, augment=tuple(flags.augment or ()),
+        read_buffer=parse_file_size(flags.read_buffer), shuffle_batches=flags.shuffle_batches,
+        shuffle_start=flags.shuffle_start, shuffle_buffer=flags.shuffle_buffer)
     # Only training re-initialises layers; a test, export or inference loads the model as it is.
     transfer = TransferSpec(source_dir=load_dir, reinit_layers=reinit if data.train_files else frozenset(),
                             frozen_layers=frozen)

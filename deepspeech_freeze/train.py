@@ -298,7 +298,13 @@ def load_sample_sets(config, dist, devices):
         raise UserError("the training set has {} usable samples but one step takes {} (--train_batch_size {} x {} "
                         "tower(s) x {} process(es)); training drops incomplete batches, so no step would run: lower "
                         "--train_batch_size".format(len(train_set), per_step, batch, len(devices), dist.size))
-    train_set = train_set.iloc[:dist.usable_samples(len(train_set), batch * len(devices))]
+    left_out = len(train_set) % per_step
+    if left_out:
+        log.info("The last partial training step is dropped (as in DeepSpeech): %d of %d training samples are left "
+                 "out in each epoch (%s)", left_out, len(train_set), "different ones per epoch with --shuffle_batches"
+                 if config.data.shuffle_batches else "the same longest ones every epoch; --shuffle_batches varies them")
+    if not config.data.shuffle_batches:  # with shuffling the epoch schedule picks the samples left out
+        train_set = train_set.iloc[:dist.usable_samples(len(train_set), batch * len(devices))]
     named = {"train": train_set}
     named.update((set_name(path), frame) for path, frame in dev_sets + metrics_sets)
     return named, dev_sets, metrics_sets
@@ -367,6 +373,7 @@ def fit(config, dist=None):
     devices = available_devices(config.runtime)
     sets, dev_sets, metrics_sets = load_sample_sets(config, dist, devices)
     inputs = training_inputs(config, dist)
+    inputs.samples_per_step = config.data.train_batch_size * len(devices) * dist.size
     tf.compat.v1.reset_default_graph()
     tf.compat.v1.set_random_seed(config.training.random_seed)
     batch_size = {name: config.data.train_batch_size if name == "train" else config.data.dev_batch_size
