@@ -44,9 +44,9 @@ def pcm_to_float(pcm_bytes):
 
 
 def float_to_pcm(samples):
-    """float samples -> 16-bit PCM bytes: x 32767 and truncated, as DeepSpeech (values beyond +-1 are clipped here
-    instead of wrapping around)."""
-    scaled = np.clip(np.asarray(samples, dtype=np.float64).reshape(-1) * PCM_SCALE, -32768, 32767)
+    """float samples -> 16-bit PCM bytes, x 32767 as DeepSpeech. Rounded (DeepSpeech truncates, so a float32 value
+    a hair below its step loses the step on a round trip) and clipped at +-1 (DeepSpeech wraps around)."""
+    scaled = np.clip(np.rint(np.asarray(samples, dtype=np.float64).reshape(-1) * PCM_SCALE), -32768, 32767)
     return scaled.astype("<i2").tobytes()
 
 

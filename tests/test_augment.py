@@ -306,3 +306,26 @@ def test_add_and_multiply_have_the_stated_spread():
     assert abs(np.std(added - base) - 0.5) < 0.03 and abs(np.mean(added - base)) < 0.03
     _, multiplied = graph_apply("multiply[stddev=0.2]", base, "features")
     assert abs(np.std(multiplied / base) - 0.2) < 0.02 and abs(np.mean(multiplied / base) - 1) < 0.02
+
+
+def test_play_writes_augmented_wavs_and_a_png(tmp_path):
+    import os
+    import wave
+    from conftest import LDC_DIR, run_module
+    source = os.path.join(LDC_DIR, "LDC93S1.wav")
+    out = tmp_path / "play"
+    run_module("deepspeech_freeze.play", source, "--augment", "volume[dbfs=-20]", "--augment",
+               "time_mask[domain=signal,n=1,size=200]", "--augment", "frequency_mask", "--number", "2",
+               "--output_dir", str(out))
+    assert sorted(os.listdir(str(out))) == ["000.png", "000_augmented.wav", "000_original.wav", "001.png",
+                                            "001_augmented.wav", "001_original.wav"]
+    original, _ = sample_db.read_wav_bytes(open(source, "rb").read(), source)
+    written, _ = sample_db.read_wav_bytes((out / "000_original.wav").read_bytes(), "x")
+    augmented, _ = sample_db.read_wav_bytes((out / "000_augmented.wav").read_bytes(), "x")
+    assert np.array_equal(written, original)
+    assert abs(A.max_dbfs(augmented) + 20) < 0.01  # the sample domain (volume) is heard
+    zero_run = max(len(run) for run in "".join("0" if v == 0 else "1" for v in augmented).split("1"))
+    assert zero_run >= 3200  # and the signal domain: 200 ms = 3200 samples masked
+    assert (out / "000.png").read_bytes()[:4] == b"\x89PNG"
+    bad = run_module("deepspeech_freeze.play", source, "--augment", "volum", "--output_dir", str(out), check=False)
+    assert bad.returncode == 2 and "--augment volum: unknown augmentation 'volum' (did you mean volume?)" in bad.output
