@@ -120,9 +120,43 @@ def test_unlabeled_sdb_has_speech_only_schema(tmp_path):
     assert sample_db.parse_file_size("1MB") == 1 << 20 and sample_db.parse_file_size("64k") == 65536
 
 
-def config_for(**data):
+def config_for(random_seed=4568, **data):
     return Config(ModelConfig(Alphabet(GERMAN), n_hidden=8), DataConfig(**data),
-                  training=TrainingConfig(epochs=3, random_seed=4568))
+                  training=TrainingConfig(epochs=3, random_seed=random_seed))
+
+
+def test_feature_cache_holds_augmented_features_until_it_expires(corpus, tmp_path, caplog):
+    """DeepSpeech 0.7.4: the cache sits after augmentation, so cached epochs repeat the augmented features (with a
+    warning); --cache_for_epochs N deletes it every N epochs, which re-augments."""
+    from deepspeech_freeze import data
+    _, csv_path = corpus
+    config = config_for(train_files=(csv_path,), augment=("add[stddev=1]",),
+                        feature_cache=str(tmp_path / "cache" / "features"), cache_for_epochs=2)
+    frame = data.load_samples([csv_path], config)
+    epochs = []
+    with tf.Graph().as_default():
+        inputs = data.PlainInputs(config)
+        inputs.samples_per_step = 1
+        iterator = tf.compat.v1.data.make_initializable_iterator(inputs.dataset("train", frame, 1, True))
+        batch = iterator.get_next()
+        with tf.compat.v1.Session() as session:
+            for epoch in range(3):
+                inputs.start_epoch(epoch)
+                session.run(iterator.initializer)
+                features = []
+                while True:
+                    try:
+                        features.append(session.run(batch[1]))
+                    except tf.errors.OutOfRangeError:
+                        break
+                inputs.end_epoch()
+                epochs.append(features)
+    assert len(epochs[0]) == 3
+    assert all(np.array_equal(a, b) for a, b in zip(epochs[0], epochs[1]))  # epoch 1: read from the cache
+    assert not any(np.array_equal(a, b) for a, b in zip(epochs[0], epochs[2]))  # epoch 2: expired, re-augmented
+    with caplog.at_level("WARNING"):
+        data.PlainInputs(config_for(train_files=(csv_path,), augment=("add",), feature_cache=str(tmp_path / "c2")))
+    assert "--augment with --feature_cache" in caplog.text
 
 
 def first_batch(frame, config, train_phase, epoch=0):
@@ -153,6 +187,8 @@ def test_augmentation_is_reproducible_and_only_on_training(corpus, tmp_path):
     one = first_batch(frame, augmented, True)
     assert not np.array_equal(one, reference)
     assert np.array_equal(first_batch(frame, augmented, True), one)  # same seed and epoch: the same augmentation
+    reseeded = config_for(random_seed=1, train_files=(csv_path,), augment=spec)
+    assert not np.array_equal(first_batch(frame, reseeded, True), one)  # --random_seed decides it
     assert not np.array_equal(first_batch(frame, augmented, True, epoch=1), one)  # another epoch: another one
     assert np.array_equal(first_batch(frame, augmented, False), reference)  # dev/test: never augmented
 
