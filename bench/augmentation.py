@@ -7,7 +7,8 @@ augmentation's own cost per second of audio.
    second epoch is reported (without its first step, the pipeline's start, shown apart). Each (width, set) runs in its own process, since TF's thread pools and
    graph state are process-wide. The sets: none, and DeepSpeech's example from its TRAINING.rst (overlay from a noise
    CSV made here, reverb, resample, codec, volume, pitch, tempo, frequency_mask, time_mask, dropout, add, multiply
-   with its probabilities). Augmentation runs in the input pipeline in parallel with the step, so the goal is a
+   with its probabilities), and that set without tempo (tempo makes some utterances longer, and a batch is padded to
+   its longest, so it adds model work, not pipeline work). Augmentation runs in the input pipeline in parallel with the step, so the goal is a
    step time within 10 % of the plain one.
 2. Cost per augmentation: each of the twelve at p=1 on ``--clips`` clips, in this process: sample-domain ones in
    numpy, graph ones as the MFCC pipeline with the augmentation minus the plain MFCC pipeline, in milliseconds of
@@ -48,6 +49,8 @@ DS_EXAMPLE = ["overlay[p=0.5,source={noise},layers=1,snr=50:20~10]",
               "add[p=0.1,domain=signal,stddev=0~0.5]",
               "multiply[p=0.1,domain=features,stddev=0~0.5]"]
 RATE = 16000
+SET_NAMES = {"none": "no augmentation", "ds": "DeepSpeech's example set",
+             "ds-tempo": "the example set without tempo"}
 
 
 def cpu_name():
@@ -86,7 +89,9 @@ def child(args):
     folder = tempfile.mkdtemp(prefix="augbench")
     corpus = argparse.Namespace(batch=args.batch * args.steps, seconds=args.seconds, chars=args.chars)
     csv_path, _ = tt.write_dataset(folder, corpus)
-    augment = [spec.format(noise=noise_csv(folder)) for spec in DS_EXAMPLE] if args.child == "ds" else []
+    augment = [spec.format(noise=noise_csv(folder)) for spec in DS_EXAMPLE] if args.child != "none" else []
+    if args.child == "ds-tempo":  # tempo lengthens some utterances, and a batch is padded to its longest
+        augment = [spec for spec in augment if not spec.startswith("tempo")]
     define_flags()
     argv = ["bench", "--train_files", csv_path, "--n_hidden", str(args.n_hidden), "--train_batch_size",
             str(args.batch), "--epochs", "2", "--log_level", "2", "--alphabet_config_path",
@@ -117,21 +122,22 @@ def child(args):
                 except tf.errors.OutOfRangeError:
                     break
                 times.append(time.time() - started)
-    print(json.dumps({"seconds_per_step": statistics.median(times[1:]), "first_step": times[0]}))
+    print(json.dumps({"seconds_per_step": statistics.median(times[1:] or times), "first_step": times[0],
+                      "pid": os.getpid()}))
 
 
 def step_times(args):
     results = {}
     for width in args.widths:
-        for name in ("none", "ds"):
+        for name in args.sets:
             command = [sys.executable, os.path.abspath(__file__), "--child", name, "--n_hidden", str(width),
                        "--batch", str(args.batch), "--steps", str(args.steps), "--seconds", str(args.seconds),
                        "--chars", str(args.chars)]
             output = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True,
                                     universal_newlines=True).stdout
             measured = json.loads(output.strip().splitlines()[-1])
-            results[(width, name)] = measured["seconds_per_step"]
-            print("  n_hidden {:5d}, {:4s}: {:.3f} s per step (median; the epoch's first step {:.3f} s)".format(
+            results[(width, name)] = measured
+            print("  n_hidden {:5d}, {:8s}: {:.3f} s per step (median; the epoch's first step {:.3f} s)".format(
                 width, name, measured["seconds_per_step"], measured["first_step"]), flush=True)
     return results
 
@@ -191,24 +197,42 @@ def main(argv=None):
     parser.add_argument("--chars", type=int, default=12, help="transcript length (default 12)")
     parser.add_argument("--clips", type=int, default=40, help="clips per augmentation cost (default 40)")
     parser.add_argument("--skip_steps", action="store_true", help="only the per-augmentation table")
-    parser.add_argument("--child", choices=["none", "ds"], help=argparse.SUPPRESS)
+    parser.add_argument("--sets", nargs="+", choices=sorted(SET_NAMES), default=["none", "ds", "ds-tempo"],
+                        help="augmentation sets to time: none, ds (DeepSpeech's example), ds-tempo (it without tempo)")
+    parser.add_argument("--output", help="write the report as JSON to this file")
+    parser.add_argument("--child", choices=sorted(SET_NAMES), help=argparse.SUPPRESS)
     parser.add_argument("--n_hidden", type=int, default=2048, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         return child(args)
-    print("CPU: {} ({} cores visible)".format(cpu_name(), os.cpu_count()))
+    print("CPU: {} ({} cores visible, load average {:.1f})".format(cpu_name(), os.cpu_count(), os.getloadavg()[0]))
+    report = {"cpu": cpu_name(), "cores": os.cpu_count(), "load_average_at_start": os.getloadavg()[0],
+              "config": {key: getattr(args, key) for key in ("widths", "batch", "steps", "seconds", "clips", "sets")},
+              "step_seconds": {}}
     if not args.skip_steps:
         print("Step time, batch {} of {} s utterances, {} steps per epoch (2nd epoch, median):".format(
             args.batch, args.seconds, args.steps), flush=True)
+        print("  (one process per setting: TF's thread pools and graph state are process-wide)")
         results = step_times(args)
         for width in args.widths:
-            ratio = results[(width, "ds")] / results[(width, "none")]
-            print("  n_hidden {:5d}: DeepSpeech's example set / none = {:.3f} ({:+.1f} %)".format(
-                width, ratio, 100 * (ratio - 1)))
+            for name in args.sets:
+                if name != "none" and "none" in args.sets:
+                    ratio = results[(width, name)]["seconds_per_step"] / results[(width, "none")]["seconds_per_step"]
+                    results[(width, name)]["ratio_to_none"] = ratio
+                    print("  n_hidden {:5d}: {} / none = {:.3f} ({:+.1f} %)".format(
+                        width, SET_NAMES[name], ratio, 100 * (ratio - 1)))
     print("Cost per augmentation at p=1 (ms of one core per second of audio, {} clips of {} s):".format(
         args.clips, args.seconds), flush=True)
-    for name, cost in per_augmentation(args).items():
+    costs = per_augmentation(args)
+    for name, cost in costs.items():
         print("  {:24s} {:8.2f}".format(name, cost))
+    report["cost_ms_per_audio_second"] = costs
+    if not args.skip_steps:
+        for (width, name), measured in results.items():
+            report["step_seconds"].setdefault(str(width), {})[name] = measured
+    if args.output:
+        with open(args.output, "w") as handle:
+            json.dump(report, handle, indent=1)
     return 0
 
 

@@ -247,15 +247,14 @@ class Resample(SampleAugmentation):
     PARAMS = {"rate": (int, 8000, 1, "Hz")}
 
     def apply(self, audio, sample_rate, clock, rng):
-        from scipy.signal import resample_poly  # pylint: disable=import-outside-toplevel
+        # Band-limited (FFT) resampling: its cost does not depend on the ratio of the rates, unlike a polyphase
+        # filter, whose length grows with rate / gcd(rate, sample rate) (a picked rate of 11873 Hz would be slow).
+        from scipy.signal import resample  # pylint: disable=import-outside-toplevel
         rate = max(1, self.rate.pick(clock, rng))
-        if rate == sample_rate:
+        if rate == sample_rate or len(audio) < 2:
             return audio
-        divisor = math.gcd(rate, sample_rate)
-        there = resample_poly(audio.astype(np.float64), rate // divisor, sample_rate // divisor)
-        back = resample_poly(there, sample_rate // divisor, rate // divisor)[:len(audio)]
-        if len(back) < len(audio):
-            back = np.pad(back, (0, len(audio) - len(back)))
+        there = resample(audio.astype(np.float64), max(1, int(round(len(audio) * rate / float(sample_rate)))))
+        back = resample(there, len(audio))
         return back.astype(np.float32)
 
 

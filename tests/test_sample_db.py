@@ -219,7 +219,8 @@ def test_training_cli_with_sdb_augment_and_shuffle(corpus, tmp_path):
     noise = str(tmp_path / "noise.sdb")
     with sample_db.SDBWriter(noise, "opus", labeled=False) as writer:
         writer.add(tone(3000, 0.5), RATE)
-    result = run_module("deepspeech_freeze.train", "--train_files", sdb_path, "--dev_files", ldc,
+    result = run_module("deepspeech_freeze.train", "--train_files", sdb_path, "--dev_files", sdb_path,
+                        "--test_files", sdb_path, "--beam_width", "2",
                         "--alphabet_config_path", ENGLISH, "--n_hidden", "16", "--epochs", "2", "--noshow_progressbar",
                         "--train_batch_size", "2", "--shuffle_batches", "--shuffle_start", "0",
                         "--read_buffer", "64k", "--augment", "overlay[p=0.5,source={},snr=20:10]".format(noise),
@@ -227,3 +228,4 @@ def test_training_cli_with_sdb_augment_and_shuffle(corpus, tmp_path):
                         "--checkpoint_dir", str(tmp_path / "ck"), "--summary_dir", str(tmp_path / "sm"))
     assert "1 of 3 training samples are left out in each epoch (different ones per epoch" in result.output
     assert "Finished training epoch 1" in result.output
+    assert "Testing model on {}".format(sdb_path) in result.output and "WER:" in result.output  # SDB dev + test
