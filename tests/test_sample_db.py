@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import ENGLISH, GERMAN, LDC_DIR, LDC_TRANSCRIPT, run_module, write_csv
+from test_augment import DS_EXAMPLE
 from deepspeech_freeze import sample_db, sample_pipeline
 from deepspeech_freeze.alphabet import Alphabet
 from deepspeech_freeze.config import Config, DataConfig, ModelConfig, TrainingConfig
@@ -219,12 +220,17 @@ def test_training_cli_with_sdb_augment_and_shuffle(corpus, tmp_path):
     noise = str(tmp_path / "noise.sdb")
     with sample_db.SDBWriter(noise, "opus", labeled=False) as writer:
         writer.add(tone(3000, 0.5), RATE)
+    # DeepSpeech's TRAINING.rst example as written (its overlay source an SDB made here), plus one of each
+    # augmentation at p=1 so that every one runs inside training.
+    augment_flags = []
+    for spec in DS_EXAMPLE:
+        augment_flags += ["--augment", spec.format(noise=noise)]
+        augment_flags += ["--augment", spec.format(noise=noise).replace("p=0.1", "p=1").replace("p=0.5", "p=1")]
     result = run_module("deepspeech_freeze.train", "--train_files", sdb_path, "--dev_files", sdb_path,
                         "--test_files", sdb_path, "--beam_width", "2",
                         "--alphabet_config_path", ENGLISH, "--n_hidden", "16", "--epochs", "2", "--noshow_progressbar",
                         "--train_batch_size", "2", "--shuffle_batches", "--shuffle_start", "0",
-                        "--read_buffer", "64k", "--augment", "overlay[p=0.5,source={},snr=20:10]".format(noise),
-                        "--augment", "tempo[factor=1~0.2]", "--augment", "time_mask[domain=features]",
+                        "--read_buffer", "64k", *augment_flags,
                         "--checkpoint_dir", str(tmp_path / "ck"), "--summary_dir", str(tmp_path / "sm"))
     assert "1 of 3 training samples are left out in each epoch (different ones per epoch" in result.output
     assert "Finished training epoch 1" in result.output
