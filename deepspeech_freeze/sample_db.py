@@ -18,6 +18,7 @@ import io
 import json
 import os
 import struct
+import threading
 import wave
 
 import numpy as np
@@ -248,6 +249,7 @@ class SDB(object):
         if not os.path.isfile(path):
             raise UserError("sample database {} does not exist".format(path))
         self.size = os.path.getsize(path)
+        self.lock = threading.Lock()
         self.handle = open(path, "rb", buffering=buffering)
         if self._read(0, 8) != MAGIC:
             raise self._error(0, "not a sample database (no SAMPLEDB magic)")
@@ -287,8 +289,9 @@ class SDB(object):
                         "deepspeech_freeze.build_sdb)".format(self.path, offset, what))
 
     def _read(self, offset, length):
-        self.handle.seek(offset)
-        data = self.handle.read(length)
+        with self.lock:  # the input pipeline's parallel map reads through one shared handle
+            self.handle.seek(offset)
+            data = self.handle.read(length)
         if len(data) != length:
             raise self._error(offset, "file ends after {} of {} bytes (truncated, or an unfinished write)".format(
                 len(data), length))

@@ -235,3 +235,20 @@ def test_training_cli_with_sdb_augment_and_shuffle(corpus, tmp_path):
     assert "1 of 3 training samples are left out in each epoch (different ones per epoch" in result.output
     assert "Finished training epoch 1" in result.output
     assert "Testing model on {}".format(sdb_path) in result.output and "WER:" in result.output  # SDB dev + test
+
+
+def test_parallel_reads_of_one_sdb_agree(tmp_path):
+    """The pipeline's map reads one shared SDB handle from several threads at once."""
+    from concurrent.futures import ThreadPoolExecutor
+    target = str(tmp_path / "many.sdb")
+    clips = [tone(200 + 37 * index, 0.5 + 0.1 * (index % 5)) for index in range(40)]
+    with sample_db.SDBWriter(target, "wav") as writer:
+        for index, clip in enumerate(clips):
+            writer.add(clip, RATE, "t{}".format(index))
+    ids = ["{}:{}".format(target, index) for index in range(40)] * 20
+    with ThreadPoolExecutor(8) as pool:
+        # Unbuffered: every read is a system call that releases the GIL, so an unguarded seek/read pair interleaves.
+        loaded = list(pool.map(lambda sample_id: sample_db.load_audio(sample_id, 0)[0], ids))
+    for sample_id, audio in zip(ids, loaded):
+        expected = clips[int(sample_id.rsplit(":", 1)[1])]
+        assert len(audio) == len(expected) and np.max(np.abs(audio - expected)) < 1e-4
