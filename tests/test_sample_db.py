@@ -252,3 +252,14 @@ def test_parallel_reads_of_one_sdb_agree(tmp_path):
     for sample_id, audio in zip(ids, loaded):
         expected = clips[int(sample_id.rsplit(":", 1)[1])]
         assert len(audio) == len(expected) and np.max(np.abs(audio - expected)) < 1e-4
+
+
+def test_towers_each_take_their_own_augmented_batches(tmp_path):
+    """Two towers read consecutive batches of one augmented pipeline (as DeepSpeech's towers do)."""
+    ldc = write_csv(tmp_path / "ldc.csv", [(os.path.join(LDC_DIR, "LDC93S1.wav"), 93638, LDC_TRANSCRIPT)] * 5)
+    result = run_module("deepspeech_freeze.train", "--train_files", ldc, "--alphabet_config_path", ENGLISH,
+                        "--n_hidden", "8", "--epochs", "1", "--noshow_progressbar", "--cpu_towers", "2",
+                        "--augment", "tempo[factor=1~0.3]", "--augment", "volume[dbfs=-6~3]",
+                        "--checkpoint_dir", str(tmp_path / "ck"), "--summary_dir", str(tmp_path / "sm"))
+    assert "1 of 5 training samples are left out in each epoch (the same longest ones" in result.output
+    assert "Finished training epoch 0" in result.output
