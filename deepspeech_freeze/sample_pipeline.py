@@ -82,11 +82,26 @@ def needs_python(frame, config, train_phase):
     return bool(train_phase and (config.data.augment or config.data.shuffle_batches))
 
 
+#: The first user-facing problem a loader met inside TF (which would otherwise only report it inside an op error
+#: with a traceback); :func:`take_error` hands it to the training loop.
+_ERRORS = []
+
+
+def take_error():
+    """The :class:`~deepspeech_freeze.errors.UserError` a loader raised inside the pipeline, or None."""
+    return _ERRORS.pop(0) if _ERRORS else None
+
+
 def _loader(augmentations, sample_rate, buffering):
     def load(sample_id, clock, seed):
-        samples, _ = sample_db.load_audio(sample_id.decode("utf-8"), buffering)
-        if augmentations:
-            samples = augment.apply_sample_augmentations(samples, sample_rate, float(clock), int(seed), augmentations)
+        try:
+            samples, _ = sample_db.load_audio(sample_id.decode("utf-8"), buffering)
+            if augmentations:
+                samples = augment.apply_sample_augmentations(samples, sample_rate, float(clock), int(seed),
+                                                             augmentations)
+        except sample_db.UserError as err:
+            _ERRORS.append(err)
+            raise
         return np.asarray(samples, dtype=np.float32).reshape(-1, 1)
     return load
 

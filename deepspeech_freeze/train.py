@@ -21,7 +21,7 @@ import time
 
 from .tfcompat import tf
 
-from . import checkpoints, data, distributed, lstm, prefix_cache, tfcompat
+from . import checkpoints, data, distributed, lstm, prefix_cache, sample_pipeline, tfcompat
 from .config import from_flags, session_config
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
@@ -211,6 +211,11 @@ def run_epoch(loop, epoch, label, set_name, train, writer=None, dataset=None):
             result = loop.session.run(fetches, feed_dict=feed)
         except tf.errors.OutOfRangeError:
             break
+        except tf.errors.OpError:
+            problem = sample_pipeline.take_error()  # a damaged sample met while loading: one message, no traceback
+            if problem is not None:
+                raise problem from None
+            raise
         loop.stop.check()
         if len(result["non_finite"]):
             files = [name.decode("utf-8") for name in result["non_finite"].ravel()]

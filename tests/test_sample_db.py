@@ -263,3 +263,20 @@ def test_towers_each_take_their_own_augmented_batches(tmp_path):
                         "--checkpoint_dir", str(tmp_path / "ck"), "--summary_dir", str(tmp_path / "sm"))
     assert "1 of 5 training samples are left out in each epoch (the same longest ones" in result.output
     assert "Finished training epoch 0" in result.output
+
+
+def test_sample_damaged_inside_its_audio_is_one_message(tmp_path):
+    """The header checks at start-up pass; the damage is met when the pipeline decodes the audio mid-epoch."""
+    target = str(tmp_path / "bad.sdb")
+    ldc = write_csv(tmp_path / "ldc.csv", [(os.path.join(LDC_DIR, "LDC93S1.wav"), 93638, LDC_TRANSCRIPT)])
+    run_module("deepspeech_freeze.build_sdb", "--workers", "1", ldc, target)
+    data = bytearray(open(target, "rb").read())
+    offset = sample_db.SDB(target).offsets[0]
+    packet_length_at = offset + 4 + 4 + 10  # entry size, column size, Opus header
+    data[packet_length_at:packet_length_at + 2] = b"\xff\xff"  # the first packet claims more bytes than there are
+    open(target, "wb").write(bytes(data))
+    result = run_module("deepspeech_freeze.train", "--train_files", target, "--alphabet_config_path", ENGLISH,
+                        "--n_hidden", "8", "--epochs", "1", "--noshow_progressbar",
+                        "--checkpoint_dir", str(tmp_path / "ck"), "--summary_dir", str(tmp_path / "sm"), check=False)
+    assert result.returncode == 2 and "Traceback" not in result.output, result.output[-3000:]
+    assert "bad.sdb (sample 0 at byte {}): Opus packet at byte 10 is cut off".format(offset) in result.output
