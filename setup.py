@@ -61,6 +61,7 @@ setup(
         "editdistance>=0.5",
         "matplotlib>=3.1",
         "num2words>=0.5.10",
+        "opuslib>=3.0.1",  # --augment codec and Opus sample databases (Debian: libopus0)
     ],
     extras_require={
         "cpu": ['tensorflow>=1.15,<2; python_version < "3.9"', 'tensorflow-cpu>=2.15,<3; python_version >= "3.9"'],

@@ -172,6 +172,7 @@ DEB_PACKAGES=(
     libboost-program-options-dev libboost-system-dev libboost-thread-dev libboost-test-dev
     zlib1g-dev libbz2-dev liblzma-dev
     espeak-ng sox ffmpeg
+    libopus0
 )
 # Horovod on the tf2 stack (--test): TensorFlow 2.21's headers include highwayhash and farmhash headers that its
 # wheel does not ship (xla/printer.h, tsl/platform/fingerprint.h); Debian has both as header packages.

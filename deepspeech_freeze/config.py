@@ -18,6 +18,7 @@ from .alphabet import Alphabet
 from .errors import UserError
 from .flags import DEFAULT_DATA_HOME, FLAGS
 from .geometry import N_CONTEXT, N_INPUT, RELU_CLIP
+from .sample_db import parse_file_size
 from .naming import DROPOUT_FLAGS, LAYERS, format_layers, parse_layer_set, top_layers
 
 
@@ -69,7 +70,8 @@ def split_files(value):
 
 
 #: How a flag's value becomes a field's value, by the ``convert`` named in the field's metadata.
-_CONVERTERS = {"path": _absolute, "files": split_files}
+_CONVERTERS = {"path": _absolute, "files": split_files, "tuple": lambda value: tuple(value or ()),
+               "file_size": parse_file_size}
 
 
 def _flag(default, name=None, convert=None):
@@ -113,8 +115,19 @@ class DataConfig:
     feature_cache: str = _flag("", convert="path")
     cache_for_epochs: int = _flag(0)
     reject_short_audio: bool = _flag(False)
+    #: ``--augment`` values as given (command-line order); parsed by :mod:`~deepspeech_freeze.augment`.
+    augment: Tuple[str, ...] = _flag((), convert="tuple")
+    read_buffer: int = _flag(1 << 20, convert="file_size")  # bytes
+    shuffle_batches: bool = _flag(False)
+    shuffle_start: int = _flag(1)
+    shuffle_buffer: int = _flag(1000)
 
     def __post_init__(self):
+        from .augment import parse_augmentations  # pylint: disable=import-outside-toplevel
+        parse_augmentations(self.augment, self.sample_rate, self.read_buffer)  # every spec problem, at start-up
+        _at_least("read_buffer", self.read_buffer, 1)
+        _at_least("shuffle_start", self.shuffle_start, 0)
+        _at_least("shuffle_buffer", self.shuffle_buffer, 1)
         for flag, value in (("audio_sample_rate", self.sample_rate), ("feature_win_len", self.feature_win_len),
                             ("feature_win_step", self.feature_win_step), ("train_batch_size", self.train_batch_size),
                             ("dev_batch_size", self.dev_batch_size), ("test_batch_size", self.test_batch_size)):
@@ -349,6 +362,10 @@ class Config:
 
     def __post_init__(self):
         _one_of("load_evaluate", self.load_evaluate, ("auto", "best", "last"))
+        if self.data.augment and self.training.frozen_prefix_cache:
+            raise UserError("--augment and --frozen_prefix_cache cannot be combined: the frozen-prefix cache stores "
+                            "the frozen layers' outputs of the unchanged audio once, while augmentation changes the "
+                            "audio in every epoch. Drop --frozen_prefix_cache to train with augmentation")
         if self.load_cudnn and self.training.train_cudnn:
             raise UserError("--load_cudnn and --train_cudnn contradict each other: --load_cudnn is for loading a "
                             "cuDNN checkpoint without cuDNN; with --train_cudnn the cuDNN weights load directly. "
@@ -399,13 +416,6 @@ def _reject_unsupported(flags):
     """DeepSpeech flags this project does not implement: an error instead of silently ignoring them."""
     if flags.utf8:
         raise UserError("--utf8 is not supported by deepspeech-freeze; use an alphabet file")
-    if flags.augment:
-        raise UserError("--augment is not supported by deepspeech-freeze (the reproduced paper used no "
-                        "augmentation); remove the flag")
-    if flags.read_buffer != "1MB":
-        raise UserError("--read_buffer {}: deepspeech-freeze reads every sample file whole (DeepSpeech uses the "
-                        "buffer for its SDB sample databases, which are not supported); remove the flag"
-                        .format(flags.read_buffer))
 
 
 def _transfer_layers(flags):

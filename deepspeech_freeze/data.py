@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from .tfcompat import tf
 
-from . import audio
+from . import audio, sample_db, sample_pipeline
 from .errors import UserError
 from .progress import announce_large_file
 
@@ -92,20 +92,25 @@ def load_samples(csv_paths, config, labelled=True, reject_short=False):
         return None
     for path in csv_paths:
         announce_large_file(log, "Loading", path)  # reading the rows and checking every WAV takes a while
-    frame = pd.concat([read_csv(path, labelled) for path in csv_paths], ignore_index=True)
+    buffering = config.data.read_buffer
+    frame = pd.concat([sample_pipeline.sdb_frame(path, buffering) if sample_db.is_sdb(path) else
+                       read_csv(path, labelled) for path in csv_paths], ignore_index=True)
     what = ",".join(csv_paths)
     if frame.empty:
         raise UserError("{} holds no samples: add rows below the header".format(what))
     duplicated = frame.duplicated(subset=["wav_filename", "transcript"])
     if duplicated.any():
-        log.warning("%d duplicate rows in %s are used once (first: %s)", int(duplicated.sum()), what,
-                    frame.loc[duplicated, "origin"].iloc[0])
-        frame = frame[~duplicated].reset_index(drop=True)
+        # DeepSpeech trains on a row as often as it is listed: users repeat rows to up-sample a scarce speaker.
+        log.info("%d duplicate rows in %s are kept: each is trained on as often as it is listed (first: %s)",
+                 int(duplicated.sum()), what, frame.loc[duplicated, "origin"].iloc[0])
 
     problems, short, labels_column, frames_column, samples_column = [], [], [], [], []
     for row in frame.itertuples(index=False):
         problem, labels, n_frames, n_samples = None, [], 0, 0
-        info, problem = audio.wav_info(row.wav_filename)
+        if sample_db.split_sample_id(row.wav_filename)[1] is not None:
+            info, problem = sample_pipeline.sample_info(row.wav_filename, buffering)
+        else:
+            info, problem = audio.wav_info(row.wav_filename)
         if info is not None:
             problem = audio.wav_problem(info, config.data.sample_rate)
             n_samples = info.n_samples
@@ -198,13 +203,17 @@ class FeatureCache(object):
             os.remove(path)
 
 
-def create_dataset(frame, config, batch_size, train_phase, cache_prefix="", shard=None):
+def create_dataset(frame, config, batch_size, train_phase, cache_prefix="", shard=None, schedule=None):
     """A tf.data pipeline of ``(wav_filename, features [B,T,26], n_frames [B], labels [B,L], label_lengths [B])``.
 
     WAV decoding and MFCC run in parallel inside TF; batches are zero-padded to their longest sample. Training drops
     the last partial batch, dev and test keep it (DeepSpeech 0.7.4). ``shard`` (Horovod) picks this process's
-    samples before anything is read.
+    samples before anything is read. SDB samples, ``--augment`` and ``--shuffle_batches`` (the training set, ordered
+    by ``schedule``) go through :mod:`~deepspeech_freeze.sample_pipeline`.
     """
+    if schedule is not None or sample_pipeline.needs_python(frame, config, train_phase):
+        return sample_pipeline.create_dataset(frame, config, batch_size, train_phase, cache_prefix, shard,
+                                              schedule if train_phase else None)
     labels = list(frame["labels"])
     max_len = max(1, max(len(item) for item in labels))
     padded = np.zeros((len(labels), max_len), dtype=np.int32)
@@ -240,11 +249,33 @@ class PlainInputs(object):
         self.config = config
         self.cache = FeatureCache(config.data.feature_cache)
         self.cache.prepare()
+        self.schedule = None
+        #: Samples in one training step over all towers and ranks (set by the loop); the rest of an epoch is left out.
+        self.samples_per_step = None
+        if config.data.augment and config.data.feature_cache:
+            # DeepSpeech 0.7.4 caches augmented features too (its flag help says otherwise), and warns; so do we.
+            if config.data.cache_for_epochs == 0:
+                log.warning("--augment with --feature_cache: the features of the first epoch, augmented once, are "
+                            "cached and reused by every later epoch, which can over-fit; --cache_for_epochs N "
+                            "re-augments every N epochs")
+        if config.data.feature_cache and config.data.cache_for_epochs == 1:
+            log.warning("--cache_for_epochs 1 rebuilds the feature cache in every epoch and never reads it: use "
+                        "N > 1, or drop --feature_cache")
 
-    def dataset(self, name, frame, batch_size, train_phase, shard=None):
-        """Batches of sample set ``name`` (``'train'`` is the one that goes through the feature cache)."""
+    def dataset(self, name, frame, batch_size, train_phase, shard=None, usable=None):
+        """Batches of sample set ``name`` (``'train'`` is the one that goes through the feature cache).
+        ``usable``: how many training samples make whole steps (the rest is left out each epoch)."""
+        schedule = None
+        data_config = self.config.data
+        if name == "train" and (data_config.augment or data_config.shuffle_batches):
+            per_step = self.samples_per_step or batch_size
+            schedule = self.schedule = sample_pipeline.EpochSchedule(
+                len(frame), len(frame) - len(frame) % per_step if usable is None else usable, self.config.training.epochs, batch_size,
+                self.config.training.random_seed, data_config.shuffle_batches, data_config.shuffle_start,
+                data_config.shuffle_buffer)
         return create_dataset(frame, self.config, batch_size, train_phase,
-                              cache_prefix=self.cache.prefix if name == "train" else "", shard=shard)
+                              cache_prefix=self.cache.prefix if name == "train" else "", shard=shard,
+                              schedule=schedule)
 
     def build_graph(self, named_sets):
         """Nothing to build: the MFCCs are computed inside each batch's pipeline."""
@@ -254,6 +285,8 @@ class PlainInputs(object):
 
     def start_epoch(self, epoch):
         """``--cache_for_epochs N``: rebuild the feature cache every N epochs."""
+        if self.schedule is not None:
+            self.schedule.start_epoch(epoch)
         every = self.config.data.cache_for_epochs
         if self.cache.prefix and every > 0 and epoch > 0 and epoch % every == 0:
             log.info("Invalidating feature cache")

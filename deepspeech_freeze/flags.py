@@ -30,8 +30,8 @@ def define_flags():
     f.DEFINE_string("test_files", "", "comma-separated CSV files to test on after training")
     f.DEFINE_string("metrics_files", "", "comma-separated CSV files whose loss is reported after each epoch "
                                          "without affecting training decisions")
-    f.DEFINE_string("read_buffer", "1MB", "DeepSpeech's read buffer for SDB sample databases, which are not "
-                                          "supported: files are read whole, and another value is an error")
+    f.DEFINE_string("read_buffer", "1MB", "buffer size for reading sample databases (SDB) and overlay sources, "
+                                          "e.g. 1MB, 512k or 65536 (bytes)")
     f.DEFINE_string("feature_cache", "", "cache the training set's features at this path prefix after the first "
                                          "epoch (TF dataset cache); an incomplete cache from a crashed run is "
                                          "detected and rebuilt")
@@ -40,8 +40,15 @@ def define_flags():
     f.DEFINE_integer("feature_win_step", 20, "feature window step in milliseconds")
     f.DEFINE_integer("audio_sample_rate", 16000, "sample rate every WAV file must have; files with another rate "
                                                  "are reported before training starts, with the sox command to fix them")
-    f.DEFINE_multi_string("augment", None, "DeepSpeech 0.7.4 augmentation spec; not supported here (Eberhard & "
-                                           "Zesch used none): giving one is an error")
+    f.DEFINE_multi_string("augment", None, "training-data augmentation as in DeepSpeech 0.7.4, repeatable: "
+                                           "name[p=...,param=value,...], e.g. pitch[p=0.1,pitch=1~0.2]; values v, "
+                                           "v~r, start:end or start:end~r. Training set only")
+    f.DEFINE_boolean("shuffle_batches", False, "reshuffle the order of the training batches every epoch from "
+                                               "--shuffle_start on (batches keep samples of similar length; the "
+                                               "samples left out by the dropped last batch differ per epoch)")
+    f.DEFINE_integer("shuffle_start", 1, "first epoch (zero-based) whose batches are shuffled with "
+                                         "--shuffle_batches")
+    f.DEFINE_integer("shuffle_buffer", 1000, "batches held in the shuffle buffer with --shuffle_batches")
 
     # --- Global constants -------------------------------------------------------------------------------------
     f.DEFINE_integer("epochs", 75, "how many epochs (complete passes over the training set) to train")

@@ -21,7 +21,8 @@ import time
 
 from .tfcompat import session_config, tf
 
-from . import advice, checkpoints, data, distributed, frozen_proof, lstm, precision, prefix_cache, tfcompat, towers
+from . import (advice, checkpoints, data, distributed, frozen_proof, lstm, precision, prefix_cache, sample_pipeline,
+               tfcompat, towers)
 from .config import from_flags
 from .errors import UserError, run_main
 from .flags import define_flags
@@ -142,6 +143,11 @@ def run_epoch(loop, epoch, label, set_id, train, writer=None, dataset=None):
             result = loop.session.run(fetches, feed_dict=feed)
         except tf.errors.OutOfRangeError:
             break
+        except tf.errors.OpError:
+            problem = sample_pipeline.take_error()  # a damaged sample met while loading: one message, no traceback
+            if problem is not None:
+                raise problem from None
+            raise
         loop.stop.check()
         if len(result["non_finite"]):
             files = [name.decode("utf-8") for name in result["non_finite"].ravel()]
@@ -226,7 +232,13 @@ def load_sample_sets(config, dist, devices):
     per_step = batch * len(devices) * dist.size
     if len(train_set) < per_step:
         raise UserError(advice.batch_too_large(len(train_set), batch, len(devices), dist.size))
-    train_set = train_set.iloc[:dist.usable_samples(len(train_set), batch * len(devices))]
+    left_out = len(train_set) % per_step
+    if left_out:
+        log.info("The last partial training step is dropped (as in DeepSpeech): %d of %d training samples are left "
+                 "out in each epoch (%s)", left_out, len(train_set), "different ones per epoch with --shuffle_batches"
+                 if config.data.shuffle_batches else "the same longest ones every epoch; --shuffle_batches varies them")
+    if not config.data.shuffle_batches:  # with shuffling the epoch schedule picks the samples left out
+        train_set = train_set.iloc[:dist.usable_samples(len(train_set), batch * len(devices))]
     named = {"train": train_set}
     named.update((sample_set_id(path), frame) for path, frame in dev_sets + metrics_sets)
     return named, dev_sets, metrics_sets
@@ -303,6 +315,7 @@ def fit(config, dist=None):
     devices = towers.available_devices(config.runtime)
     sets, dev_sets, metrics_sets = load_sample_sets(config, dist, devices)
     inputs = training_inputs(config, dist)
+    inputs.samples_per_step = config.data.train_batch_size * len(devices) * dist.size
     tf.compat.v1.reset_default_graph()
     tf.compat.v1.set_random_seed(config.training.random_seed)
     batch_size = {name: config.data.train_batch_size if name == "train" else config.data.dev_batch_size

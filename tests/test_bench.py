@@ -169,3 +169,15 @@ def test_cross_stack_compare_stacks_bench_runs(tmp_path):
     for row in report["specs"]:
         assert row["tf1 / tf2 projected"] == pytest.approx(row["tf1"] / row["tf2 projected"])
     assert report["goal"]["target"] == 1.5 and "goal (0 frozen" in output and "tf2 projected" in output
+
+
+@pytest.mark.slow
+def test_augmentation_bench_runs(tmp_path):
+    output, report = _run_bench("augmentation", "--widths", "16", "--batch", "2", "--steps", "2", "--clips", "2",
+                                "--sets", "none", "ds", tmp_path=tmp_path)
+    assert "DeepSpeech's example set / none" in output and "one process per setting" in output
+    assert set(report["step_seconds"]["16"]) == {"none", "ds"}
+    assert len({run["pid"] for run in report["step_seconds"]["16"].values()}) == 2  # each in its own process
+    assert set(report["cost_ms_per_audio_second"]) >= {"overlay", "reverb", "resample", "codec", "volume", "pitch",
+                                                       "tempo", "frequency_mask", "time_mask", "dropout", "add",
+                                                       "multiply"}

@@ -49,7 +49,13 @@ NONSENSE = [
     (["--freeze_layers", "1-6"], "--freeze_layers 1-6: freezes all six layers"),
     (["--freeze_layers", "7"], "--freeze_layers 7: layers are numbered 1-6"),
     (["--drop_source_layers", "6"], "--drop_source_layers 6: use 1 (layer 6) to 5 (layers 2-6)"),
-    (["--read_buffer", "4MB"], "--read_buffer 4MB: deepspeech-freeze reads every sample file whole"),
+    (["--read_buffer", "1.5MB"], "--read_buffer 1.5MB: use a whole number of bytes"),
+    (["--augment", "pitch[p=0.1,pich=1~0.2]"], "--augment pitch[p=0.1,pich=1~0.2]: unknown parameter 'pich'"),
+    (["--augment", "frequency_mask[n=2.5]"], "--augment frequency_mask[n=2.5]: n=2.5: '2.5' is not a whole number"),
+    (["--augment", "overlay[source=nowhere.sdb]"], "--augment overlay[source=nowhere.sdb]: overlay source "
+                                                    "nowhere.sdb does not exist"),
+    (["--augment", "tempo", "--frozen_prefix_cache", "pc"], "--augment and --frozen_prefix_cache cannot be combined"),
+    (["--shuffle_buffer", "0"], "--shuffle_buffer 0: must be at least 1"),
     (["--utf8"], "--utf8 is not supported"),
     (["--load_cudnn", "--train_cudnn"], "--load_cudnn and --train_cudnn contradict each other"),
 ]
