@@ -303,6 +303,9 @@ class Config:
     one_shot_infer: str = ""
     #: The flags as given (written to ``flags.txt`` in the save directory); empty for a hand-built Config.
     flags_text: str = ""
+    #: False when --alphabet_config_path was left at its default: a model's recorded alphabet may then replace it
+    #: (:mod:`deepspeech_freeze.alphabet_guard`).
+    alphabet_given: bool = True
 
     def __post_init__(self):
         _one_of("load_evaluate", self.load_evaluate, ("auto", "best", "last"))
@@ -436,7 +439,8 @@ def from_flags(flags=FLAGS):
         save_dir=_absolute(flags.save_checkpoint_dir) or checkpoint_dir,
         summary_dir=_absolute(flags.summary_dir) or os.path.join(DEFAULT_DATA_HOME, "summaries"),
         load_evaluate=flags.load_evaluate, load_cudnn=flags.load_cudnn,
-        one_shot_infer=_absolute(flags.one_shot_infer), flags_text=flags.flags_into_string())
+        one_shot_infer=_absolute(flags.one_shot_infer), flags_text=flags.flags_into_string(),
+        alphabet_given=not flags["alphabet_config_path"].using_default_value)
 
 
 def session_config(runtime):

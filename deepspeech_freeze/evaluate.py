@@ -8,7 +8,7 @@ import logging
 
 from .tfcompat import tf
 
-from . import checkpoints, data, decoding, metrics, tfcompat
+from . import alphabet_guard, checkpoints, data, decoding, metrics, tfcompat
 from .config import from_flags, session_config
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
@@ -93,6 +93,7 @@ def test(config, directory, scorer=None):
 def main(_argv):
     setup_logging(FLAGS.log_level)
     config = from_flags()
+    config = alphabet_guard.resolve(config, config.load_dir)
     if not config.data.test_files:
         raise UserError("--test_files is empty: give the CSV file(s) to evaluate")
     test(config, config.load_dir)

@@ -34,7 +34,7 @@ import sys
 
 from .tfcompat import tf
 
-from . import audio, checkpoints, tfcompat
+from . import alphabet_guard, audio, checkpoints, tfcompat
 from .config import from_flags, session_config
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
@@ -305,6 +305,7 @@ def main(_argv):
     """``python -m deepspeech_freeze.export --checkpoint_dir DIR --export_dir OUT [--export_tflite]``."""
     setup_logging(FLAGS.log_level)
     config = from_flags()
+    config = alphabet_guard.resolve(config, config.load_dir)
     print(export(config, config.load_dir))
 
 

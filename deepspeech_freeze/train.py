@@ -21,7 +21,7 @@ import time
 
 from .tfcompat import tf
 
-from . import checkpoints, data, distributed, lstm, prefix_cache, tfcompat
+from . import alphabet_guard, checkpoints, data, distributed, lstm, prefix_cache, tfcompat
 from .config import from_flags, session_config
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
@@ -470,6 +470,9 @@ def main(_argv):
     """Train, then test and export, as DeepSpeech.py's main does."""
     setup_logging(FLAGS.log_level)
     config = from_flags()
+    # The model's recorded alphabet: checked (or taken) before a scorer is loaded or a graph is built with it.
+    config = (alphabet_guard.resolve_for_training(config) if config.is_training
+              else alphabet_guard.resolve(config, config.trained_dir))
     scorer = None
     if config.decoding.scorer_path:
         from . import evaluate  # pylint: disable=import-outside-toplevel

@@ -17,7 +17,7 @@ import os
 
 from .tfcompat import tf
 
-from . import audio, checkpoints, decoding
+from . import alphabet_guard, audio, checkpoints, decoding
 from .config import from_flags, session_config
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
@@ -104,6 +104,7 @@ def write_jsonl(path, results):
 def main(_argv):
     setup_logging(FLAGS.log_level)
     config = from_flags()
+    config = alphabet_guard.resolve(config, config.load_dir)
     paths = audio_paths(FLAGS.audio)
     results = transcribe_files(config, config.load_dir, paths)
     single = len(paths) == 1 and not os.path.isdir(FLAGS.audio)
