@@ -260,6 +260,8 @@ class ExportConfig:
     export_dir: str = ""
     remove_export: bool = False
     tflite: bool = False
+    #: TFLite only: post-training dynamic-range (8-bit weight) quantisation, DeepSpeech 0.7.4's only kind.
+    quantize: bool = True
     zip: bool = False
     batch_size: int = 1
     n_steps: int = 16
@@ -428,6 +430,7 @@ def from_flags(flags=FLAGS):
             report_count=flags.report_count, test_output_file=_absolute(flags.test_output_file)),
         export=ExportConfig(
             export_dir=_absolute(flags.export_dir), remove_export=flags.remove_export, tflite=flags.export_tflite,
+            quantize=flags.export_quantize,
             zip=flags.export_zip, batch_size=flags.export_batch_size, n_steps=flags.n_steps,
             file_name=flags.export_file_name, beam_width=flags.export_beam_width,
             author_id=flags.export_author_id, model_name=flags.export_model_name,

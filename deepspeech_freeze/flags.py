@@ -123,6 +123,8 @@ def define_flags():
     f.DEFINE_string("export_dir", "", "directory to export the model (output_graph.pb) to after training")
     f.DEFINE_boolean("remove_export", False, "delete --export_dir before exporting")
     f.DEFINE_boolean("export_tflite", False, "export a TFLite model instead of a protobuf graph")
+    f.DEFINE_boolean("export_quantize", True, "quantise the TFLite model's weights to 8 bits (DeepSpeech 0.7.4 always "
+                                              "does); --noexport_quantize writes a float TFLite model (Coqui's flag)")
     f.DEFINE_integer("n_steps", 16, "time steps per call of the exported graph; -1 for dynamic")
     f.DEFINE_boolean("export_zip", False, "export a TFLite model and zip it with the scorer")
     f.DEFINE_string("export_file_name", "output_graph", "base name of the exported model file")
