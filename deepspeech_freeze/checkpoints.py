@@ -370,6 +370,10 @@ def restore_for_training(session, config):
                  else "Loading most recent checkpoint from", path)
         log.info("Transfer: %s", spec.describe())
         restore(session, path, reinit_layers=spec.reinit_layers, purpose="train", force_lr=force_lr)
+        if spec.reuse_output_rows:
+            from . import output_rows  # pylint: disable=import-outside-toplevel
+            output_rows.reuse(session, path, output_rows.source_labels(spec.source_dir, spec.source_alphabet_path),
+                              list(config.model.alphabet.labels))
         return _new_record(session, config, source=path)
     raise UserError("All initialization methods failed ({}): no checkpoint in {}; use --load_train init to start "
                     "from scratch or point --load_checkpoint_dir at a checkpoint".format(tried, spec.source_dir))

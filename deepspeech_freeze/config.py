@@ -147,6 +147,10 @@ class TransferSpec:
     source_dir: str = ""
     reinit_layers: frozenset = frozenset()
     frozen_layers: frozenset = frozenset()
+    #: --reuse_output_rows: layer 6's rows of shared labels and the blank start from the source's
+    #: (:mod:`deepspeech_freeze.output_rows`); --source_alphabet_config_path names the source's alphabet.
+    reuse_output_rows: bool = False
+    source_alphabet_path: str = ""
 
     def __post_init__(self):
         for what, layers in (("frozen", self.frozen_layers), ("re-initialised", self.reinit_layers)):
@@ -158,6 +162,9 @@ class TransferSpec:
         if len(self.reinit_layers) == len(LAYERS):
             raise UserError("--reinit_layers {}: re-initialises every layer; use --load_train init to start from "
                             "scratch".format(format_layers(self.reinit_layers)))
+        if self.reuse_output_rows and LAYERS[-1] not in self.reinit_layers:
+            raise UserError("--reuse_output_rows starts layer 6's rows from the source, which only applies when "
+                            "layer 6 is re-initialised for a new alphabet: add --drop_source_layers 1")
         both = self.frozen_layers & self.reinit_layers
         if both:
             raise UserError("--freeze_layers {} and the re-initialised layers {} overlap on layer(s) {}: a "
@@ -402,7 +409,9 @@ def from_flags(flags=FLAGS):
         reject_short_audio=flags.reject_short_audio)
     # Only training re-initialises layers; a test, export or inference loads the model as it is.
     transfer = TransferSpec(source_dir=load_dir, reinit_layers=reinit if data.train_files else frozenset(),
-                            frozen_layers=frozen)
+                            frozen_layers=frozen,
+                            reuse_output_rows=flags.reuse_output_rows and bool(data.train_files),
+                            source_alphabet_path=_absolute(flags.source_alphabet_config_path))
     return Config(
         data=data,
         model=ModelConfig(alphabet=alphabet, n_hidden=flags.n_hidden, relu_clip=flags.relu_clip,

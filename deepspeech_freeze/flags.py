@@ -102,6 +102,11 @@ def define_flags():
     f.DEFINE_integer("drop_source_layers", 0, "re-initialise the top N layers (1: layer 6 only ... 5: layers 2-6) "
                                               "instead of loading them from --load_checkpoint_dir; needed when the "
                                               "target alphabet differs from the source's")
+    f.DEFINE_boolean("reuse_output_rows", False, "with layer 6 re-initialised for a new alphabet: start the rows of "
+                                                 "characters the source alphabet also has, and the blank, from the "
+                                                 "source's rows")
+    f.DEFINE_string("source_alphabet_config_path", "", "the source model's alphabet for --reuse_output_rows (default: "
+                                                       "the one recorded in its run.json)")
     f.DEFINE_string("reinit_layers", "", "re-initialise exactly these layers (same syntax as --freeze_layers, e.g. "
                                          "1-3 for top-down training) instead of loading them from the source; the "
                                          "general form of --drop_source_layers, which it excludes")
