@@ -4,7 +4,7 @@
 [--scorer_path kenlm.scorer] [--checkpoint_dir CKPT] [--proc N] [--dump PREFIX]``
 
 The stock ``deepspeech`` 0.7.4 package transcribes every WAV of the CSVs with the exported model, in ``--proc``
-worker processes (:mod:`deepspeech_freeze.stock_client_worker`): ``deepspeech`` for a ``.pb``, the
+worker processes (:data:`WORKER`): ``deepspeech`` for a ``.pb``, the
 ``deepspeech-tflite`` 0.7.4 runtime for a ``.tflite`` (both are the ``deepspeech`` module, so the TFLite one lives in
 its own directory: ``--tflite_runtime``, ``$DSF_TFLITE_RUNTIME``, or ``tflite-runtime`` in the client's venv, where
 ``bin/install.sh --test`` puts it). The client decodes as it does on a phone: the model's own beam width, the
@@ -35,7 +35,38 @@ from .logs import setup_logging
 
 log = logging.getLogger("deepspeech_freeze")
 
-WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stock_client_worker.py")
+#: A worker, run as ``python -c WORKER`` by the client's interpreter: the stock ``deepspeech`` 0.7.4 package
+#: transcribes WAV files with an exported model. It imports nothing of this package and no TensorFlow:
+#: libdeepspeech.so carries its own TensorFlow (or TFLite), which must not meet another one in the same process, and
+#: it may run under another interpreter (the TF 1.15 stack's, whose Python the client's wheels are built for). It
+#: reads ``{"model", "scorer", "wavs"}`` as JSON on stdin and writes a first JSON line describing the client, then one
+#: ``{"wav", "prediction"}`` (or ``{"wav", "error"}``) per file.
+WORKER = """
+import json
+import sys
+import wave
+
+
+def main():
+    request = json.loads(sys.stdin.read())
+    import numpy as np
+    import deepspeech
+    model = deepspeech.Model(request["model"])
+    if request.get("scorer"):
+        model.enableExternalScorer(request["scorer"])
+    print(json.dumps({"client": deepspeech.__file__, "version": getattr(deepspeech, "version", lambda: "")(),
+                      "beam_width": model.beamWidth(), "sample_rate": model.sampleRate()}), flush=True)
+    for path in request["wavs"]:
+        try:
+            with wave.open(path) as handle:
+                audio = np.frombuffer(handle.readframes(handle.getnframes()), np.int16)
+            print(json.dumps({"wav": path, "prediction": model.stt(audio)}), flush=True)
+        except Exception as err:  # pylint: disable=broad-except  (reported per file by the parent)
+            print(json.dumps({"wav": path, "error": "{}: {}".format(type(err).__name__, err)}), flush=True)
+
+
+main()
+"""
 #: The native client's beam search keeps the 40 most probable labels per frame (DeepSpeech 0.7.4's modelstate).
 CLIENT_CUTOFF_TOP_N = 40
 _REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -70,7 +101,7 @@ def run_clients(model, scorer, wavs, proc, client_python, tflite_runtime=""):
     for shard in shards:
         if not shard:
             continue
-        worker = subprocess.Popen([client_python, WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        worker = subprocess.Popen([client_python, "-c", WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, env=environment, universal_newlines=True)
         workers.append((worker, json.dumps({"model": model, "scorer": scorer, "wavs": shard})))
     predictions, info = {}, None
