@@ -109,3 +109,37 @@ def test_bad_flags(english_model, ldc_dir, ldc_scorer, tmp_path):
     result = run_module("deepspeech_freeze.lm_optimizer", "--test_files", ldc_dir / "ldc93s1.csv", "--scorer_path",
                         ldc_scorer, "--n_trials", "1", "--write_scorer", existing, *common, check=False)
     assert result.returncode == 2 and "exists" in result.output and existing.read_bytes() == b"x"
+
+
+def test_ctrl_c_keeps_the_trials_and_the_same_command_resumes(english_model, ldc_dir, ldc_scorer, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    from conftest import subprocess_pythonpath
+    storage = tmp_path / "study.db"
+    args = [sys.executable, "-m", "deepspeech_freeze.lm_optimizer", "--test_files", str(ldc_dir / "ldc93s1.csv"),
+            "--checkpoint_dir", str(english_model), "--scorer_path", ldc_scorer, "--n_trials", "100000",
+            "--lm_optimizer_storage", str(storage), "--beam_width", "16", "--n_hidden", "100",
+            "--alphabet_config_path", ENGLISH, "--noshow_progressbar"]
+    env = dict(os.environ, PYTHONPATH=subprocess_pythonpath(), PYTHONIOENCODING="utf-8")
+    # A suite started as a background job inherits SIGINT ignored; a user's terminal delivers it.
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                               env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if "Trial 2 finished" in line:
+            process.send_signal(signal.SIGINT)
+            break
+    rest, _ = process.communicate(timeout=300)
+    output = "".join(seen) + rest
+    assert process.returncode == 130, output[-3000:]
+    assert "Best params: lm_alpha=" in output and "run the same command again to resume" in output
+    assert "Traceback" not in output
+    import optuna
+    done = [t for t in optuna.load_study(study_name="lm_optimizer", storage="sqlite:///" + str(storage)).trials
+            if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
+    assert len(done) >= 3
+    args[args.index("100000")] = str(len(done) + 1)
+    resumed = run_module("deepspeech_freeze.lm_optimizer", *args[3:])
+    assert "{} trial(s) already done, 1 to run".format(len(done)) in resumed.output
