@@ -68,17 +68,20 @@ def test_export_refuses_a_different_alphabet(english_model, swapped, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_without_the_flag_the_recorded_alphabet_is_used(english_model, ldc_dir, swapped, tmp_path):
+def test_without_the_flag_the_recorded_alphabet_is_used(english_model, ldc_dir, swapped, tmp_path, ldc_scorer):
     """A model whose record says it was trained with the swapped alphabet: without --alphabet_config_path, the
-    recorded labels decode it (the log says so); given the default English file explicitly, it is refused."""
+    recorded labels decode it, with a scorer too (the log says so); given the default English file explicitly, it
+    is refused."""
     copy = tmp_path / "model"
     shutil.copytree(str(english_model), str(copy))
     record = json.loads((copy / "run.json").read_text(encoding="utf-8"))
     record["alphabet"] = Alphabet(swapped).labels
     (copy / "run.json").write_text(json.dumps(record), encoding="utf-8")
     result = run_module("deepspeech_freeze.evaluate", "--checkpoint_dir", copy, "--test_files",
-                        ldc_dir / "ldc93s1.csv", "--n_hidden", "100", "--noshow_progressbar")
+                        ldc_dir / "ldc93s1.csv", "--n_hidden", "100", "--noshow_progressbar", "--scorer_path",
+                        ldc_scorer, "--beam_width", "16")
     assert "Using the alphabet recorded in {}".format(copy / "run.json") in result.output
+    assert "Test on {} - WER".format(ldc_dir / "ldc93s1.csv") in result.output
     result = run_module("deepspeech_freeze.evaluate", "--checkpoint_dir", copy, "--test_files",
                         ldc_dir / "ldc93s1.csv", "--n_hidden", "100", "--alphabet_config_path", ENGLISH, check=False)
     assert "alphabet mismatch" in one_error(result)
