@@ -72,3 +72,15 @@ def test_transfer_with_reuse_freezing_proof_and_stock_client(english_model, ldc_
     measured = run_module("deepspeech_freeze.evaluate_export", "--model", export_dir / "output_graph.pb",
                           "--test_files", csv_path, "--n_hidden", "100", "--client_python", stacks.require("tf1"))
     assert re.search(r"^Exported model .*: WER [0-9.]+, CER [0-9.]+$", measured.stdout, re.M)
+
+
+@pytest.mark.parametrize("freeze", ["", "1-5"])
+def test_reuse_with_no_and_with_the_most_freezing(freeze, english_model, ldc_dir, tmp_path):
+    """Transfer 0 frozen and layers 1-5 frozen (1-3 is above); the proof covers every frozen layer."""
+    extra = ["--freeze_layers", freeze] if freeze else []
+    result = run_module("deepspeech_freeze.train", "--train_files", ldc_dir / "ldc93s1.csv", "--epochs", "1",
+                        "--n_hidden", "100", "--noshow_progressbar", "--load_checkpoint_dir", english_model,
+                        "--save_checkpoint_dir", tmp_path / "de", "--alphabet_config_path", GERMAN,
+                        "--drop_source_layers", "1", "--reuse_output_rows", *extra)
+    assert "Reused output rows: 28 of 31 labels" in result.output
+    assert ("frozen layers 1-5 unchanged (bit-identical)" in result.output) == bool(freeze)
