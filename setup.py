@@ -62,6 +62,10 @@ setup(
         "matplotlib>=3.1",
         "num2words>=0.5.10",
         "opuslib>=3.0.1",  # --augment codec and Opus sample databases (Debian: libopus0)
+        'optuna>=3,<4; python_version < "3.8"',  # lm_optimizer (optuna 4 needs Python 3.8+)
+        'optuna>=3; python_version >= "3.8"',
+        'webrtcvad>=2.0.10; python_version < "3.9"',  # transcribe --src (VAD splitting)
+        'webrtcvad-wheels>=2.0.14; python_version >= "3.9"',  # the same module, with built wheels for new Pythons
     ],
     extras_require={
         "cpu": ['tensorflow>=1.15,<2; python_version < "3.9"', 'tensorflow-cpu>=2.15,<3; python_version >= "3.9"'],

@@ -27,6 +27,15 @@ class Alphabet(object):
         self.labels = parse_alphabet_text(text, path)
         self._index = {label: i for i, label in enumerate(self.labels)}
 
+    @classmethod
+    def from_labels(cls, labels, path):
+        """An alphabet of ``labels`` that were read elsewhere (a run record); ``path`` names where, in messages."""
+        alphabet = cls.__new__(cls)
+        alphabet.path = path
+        alphabet.labels = list(labels)
+        alphabet._index = {label: i for i, label in enumerate(alphabet.labels)}
+        return alphabet
+
     @property
     def size(self):
         """Number of labels, without the CTC blank."""

@@ -270,6 +270,10 @@ def restore_for_training(session, config, record):
                  else "Loading most recent checkpoint from", path)
         log.info("Transfer: %s", spec.describe())
         restore(session, path, reinit_layers=spec.reinit_layers, purpose="train", force_lr=force_lr)
+        if spec.reuse_output_rows:
+            from . import output_rows  # pylint: disable=import-outside-toplevel
+            output_rows.reuse(session, path, output_rows.source_labels(spec.source_dir, spec.source_alphabet_path),
+                              list(config.model.alphabet.labels))
         return path, False
     other = find_checkpoint(spec.source_dir, "last" if load_train == "best" else "best")
     raise UserError(advice.nothing_to_load(load_train, spec.source_dir, config.save_dir, bool(other)))

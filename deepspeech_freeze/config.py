@@ -193,6 +193,10 @@ class TransferSpec:
     source_dir: str = ""
     reinit_layers: frozenset = frozenset()
     frozen_layers: frozenset = frozenset()
+    #: --reuse_output_rows: layer 6's rows of shared labels and the blank start from the source's
+    #: (:mod:`deepspeech_freeze.output_rows`); --source_alphabet_config_path names the source's alphabet.
+    reuse_output_rows: bool = False
+    source_alphabet_path: str = ""
 
     def __post_init__(self):
         for what, layers in (("frozen", self.frozen_layers), ("re-initialised", self.reinit_layers)):
@@ -204,6 +208,9 @@ class TransferSpec:
         if len(self.reinit_layers) == len(LAYERS):
             raise UserError("--reinit_layers {}: re-initialises every layer; use --load_train init to start from "
                             "scratch".format(format_layers(self.reinit_layers)))
+        if self.reuse_output_rows and LAYERS[-1] not in self.reinit_layers:
+            raise UserError("--reuse_output_rows starts layer 6's rows from the source, which only applies when "
+                            "layer 6 is re-initialised for a new alphabet: add --drop_source_layers 1")
         both = self.frozen_layers & self.reinit_layers
         if both:
             raise UserError("--freeze_layers {} and the re-initialised layers {} overlap on layer(s) {}: a "
@@ -316,6 +323,8 @@ class ExportConfig:
     export_dir: str = _flag("", convert="path")
     remove_export: bool = _flag(False)
     tflite: bool = _flag(False, "export_tflite")
+    #: TFLite only: post-training dynamic-range (8-bit weight) quantisation, DeepSpeech 0.7.4's only kind.
+    quantize: bool = _flag(True, "export_quantize")
     zip: bool = _flag(False, "export_zip")
     batch_size: int = _flag(1, "export_batch_size")
     n_steps: int = _flag(16)
@@ -359,6 +368,9 @@ class Config:
     one_shot_infer: str = _flag("", convert="path")
     #: The flags as given (written to ``flags.txt`` in the save directory); empty for a hand-built Config.
     flags_text: str = ""
+    #: False when --alphabet_config_path was left at its default: a model's recorded alphabet may then replace it
+    #: (:mod:`deepspeech_freeze.alphabet_guard`).
+    alphabet_given: bool = True
 
     def __post_init__(self):
         _one_of("load_evaluate", self.load_evaluate, ("auto", "best", "last"))
@@ -463,7 +475,9 @@ def from_flags(flags=FLAGS):
     data = _section(DataConfig, flags)
     # Only training re-initialises layers; a test, export or inference loads the model as it is.
     transfer = TransferSpec(source_dir=load_dir, reinit_layers=reinit if data.train_files else frozenset(),
-                            frozen_layers=frozen)
+                            frozen_layers=frozen,
+                            reuse_output_rows=flags.reuse_output_rows and bool(data.train_files),
+                            source_alphabet_path=_absolute(flags.source_alphabet_config_path))
     lstm_kinds = {name: os.environ.get(variable, "").strip().lower()
                   for name, variable in (("lstm_forward", LSTM_FORWARD_ENV), ("lstm_gradient", LSTM_GRADIENT_ENV))}
     return _section(
@@ -474,7 +488,8 @@ def from_flags(flags=FLAGS):
         export=_section(ExportConfig, flags), load_dir=load_dir,
         save_dir=_absolute(flags.save_checkpoint_dir) or checkpoint_dir,
         summary_dir=_absolute(flags.summary_dir) or os.path.join(DEFAULT_DATA_HOME, "summaries"),
-        flags_text=flags.flags_into_string())
+        flags_text=flags.flags_into_string(),
+        alphabet_given=not flags["alphabet_config_path"].using_default_value)
 
 
 def missing_flags(*names, flags=FLAGS):

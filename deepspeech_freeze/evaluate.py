@@ -8,7 +8,7 @@ import logging
 
 from .tfcompat import session_config, tf
 
-from . import checkpoints, data, decoding, metrics, tfcompat
+from . import alphabet_guard, checkpoints, data, decoding, metrics, tfcompat
 from .config import from_flags
 from .errors import UserError, run_main
 from .flags import define_flags
@@ -95,6 +95,7 @@ def test(config, directory, decoder=None):
 def main(_argv):
     config = from_flags()
     setup_logging(config.runtime.log_level)
+    config = alphabet_guard.resolve(config, config.load_dir)
     if not config.data.test_files:
         raise UserError("--test_files is empty: give the CSV file(s) to evaluate")
     test(config, config.load_dir)

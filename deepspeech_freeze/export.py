@@ -34,7 +34,7 @@ import sys
 
 from .tfcompat import session_config, tf
 
-from . import audio, checkpoints, tfcompat
+from . import alphabet_guard, audio, checkpoints, tfcompat
 from .config import from_flags
 from .errors import UserError, run_main
 from .flags import define_flags
@@ -195,11 +195,13 @@ def fold_constant_nodes(graph_def):
             nodes[name].CopyFrom(constant)
 
 
-def to_tflite(graph_def, inputs, outputs):
-    """Convert a frozen graph to a TFLite flatbuffer (post-training weight quantisation, custom audio ops)."""
+def to_tflite(graph_def, inputs, outputs, quantize=True):
+    """Convert a frozen graph to a TFLite flatbuffer (custom audio ops). ``quantize``: post-training dynamic-range
+    quantisation (8-bit weights, float activations), as DeepSpeech 0.7.4 always does; False keeps float weights."""
     converter = tf.compat.v1.lite.TFLiteConverter(graph_def, input_tensors=list(inputs.values()),
                                                   output_tensors=list(outputs.values()))
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
     # AudioSpectrogram and Mfcc are not TFLite builtins, but the DeepSpeech TFLite runtime ships kernels for them.
     converter.allow_custom_ops = True
     # TF 1.15's converter runs the ``toco_from_protos`` script of this Python's environment through the shell; make
@@ -283,7 +285,7 @@ def export(config, checkpoint_dir):
 
     if tflite:
         try:
-            model = to_tflite(frozen, inputs, outputs)
+            model = to_tflite(frozen, inputs, outputs, quantize=settings.quantize)
         except Exception as err:  # pylint: disable=broad-except  (the converter raises ConverterError & co.)
             raise UserError("TFLite conversion failed: {}".format(str(err).strip().split("\n")[0]))
         path = os.path.join(export_dir, settings.file_name + ".tflite")
@@ -304,6 +306,7 @@ def main(_argv):
     """``python -m deepspeech_freeze.export --checkpoint_dir DIR --export_dir OUT [--export_tflite]``."""
     config = from_flags()
     setup_logging(config.runtime.log_level)
+    config = alphabet_guard.resolve(config, config.load_dir)
     print(export(config, config.load_dir))
 
 

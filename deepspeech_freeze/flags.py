@@ -111,6 +111,11 @@ def define_flags():
     f.DEFINE_integer("drop_source_layers", 0, "re-initialise the top N layers (1: layer 6 only ... 5: layers 2-6) "
                                               "instead of loading them from --load_checkpoint_dir; needed when the "
                                               "target alphabet differs from the source's")
+    f.DEFINE_boolean("reuse_output_rows", False, "with layer 6 re-initialised for a new alphabet: start the rows of "
+                                                 "characters the source alphabet also has, and the blank, from the "
+                                                 "source's rows")
+    f.DEFINE_string("source_alphabet_config_path", "", "the source model's alphabet for --reuse_output_rows (default: "
+                                                       "the one recorded in its run.json)")
     f.DEFINE_string("reinit_layers", "", "re-initialise exactly these layers (same syntax as --freeze_layers, e.g. "
                                          "1-3 for top-down training) instead of loading them from the source; the "
                                          "general form of --drop_source_layers, which it excludes")
@@ -132,6 +137,8 @@ def define_flags():
     f.DEFINE_string("export_dir", "", "directory to export the model (output_graph.pb) to after training")
     f.DEFINE_boolean("remove_export", False, "delete --export_dir before exporting")
     f.DEFINE_boolean("export_tflite", False, "export a TFLite model instead of a protobuf graph")
+    f.DEFINE_boolean("export_quantize", True, "quantise the TFLite model's weights to 8 bits (DeepSpeech 0.7.4 always "
+                                              "does); --noexport_quantize writes a float TFLite model (Coqui's flag)")
     f.DEFINE_integer("n_steps", 16, "time steps per call of the exported graph; -1 for dynamic")
     f.DEFINE_boolean("export_zip", False, "export a TFLite model and zip it with the scorer")
     f.DEFINE_string("export_file_name", "output_graph", "base name of the exported model file")

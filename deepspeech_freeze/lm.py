@@ -467,6 +467,11 @@ def build_scorer(input_txt, output_dir, alphabet_path, language="de", keep_digit
     if keep_intermediate:
         say("  intermediate files kept: {}".format(", ".join(paths[name] for name in intermediate
                                                               if os.path.exists(paths[name]))))
+    if (default_alpha, default_beta) == (DEFAULT_ALPHA, DEFAULT_BETA):
+        say("  alpha {} and beta {} are DeepSpeech's defaults, tuned for its English model and scorer, not for this "
+            "language model: tune them on a dev set with `python -m deepspeech_freeze.lm_optimizer --test_files "
+            "dev.csv --checkpoint_dir CKPT --scorer_path {} --n_trials 100 --write_scorer tuned.scorer` (or pass "
+            "--lm_alpha/--lm_beta)".format(default_alpha, default_beta, paths["scorer"]))
     say("  done in {:.1f} s".format(time.time() - started))
     return {"paths": paths, "stats": stats, "vocabulary": vocabulary, "arpa_counts": arpa_counts,
             "filtered_counts": filtered_counts, "package": package}

@@ -130,7 +130,9 @@ def check_scorer_package(path, alphabet, probe):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     environment = dict(os.environ)
     environment["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [environment.get("PYTHONPATH")] if p])
-    result = subprocess.run([sys.executable, "-m", "deepspeech_freeze.scorer_package", probe, path, alphabet.path],
+    # The labels go along: a model's recorded alphabet (alphabet_guard) has no alphabet file of its own.
+    result = subprocess.run([sys.executable, "-m", "deepspeech_freeze.scorer_package", probe, path, alphabet.path,
+                             json.dumps(list(alphabet.labels))],
                             env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     said = [line.strip() for line in result.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
@@ -153,13 +155,16 @@ def check_scorer_package(path, alphabet, probe):
 
 
 def run_probe(argv):
-    """The child's side of :func:`check_scorer_package`: ``probe path alphabet_path``; one JSON line on stdout."""
+    """The child's side of :func:`check_scorer_package`: ``probe path alphabet_path [labels_json]``; one JSON line
+    on stdout. With ``labels_json`` the alphabet is those labels (``alphabet_path`` only names it)."""
     from .alphabet import Alphabet
 
-    probe, path, alphabet_path = argv
+    probe, path, alphabet_path = argv[:3]
     module, function = probe.split(":")
     try:
-        answer = {"info": getattr(importlib.import_module(module), function)(path, Alphabet(alphabet_path))}
+        alphabet = (Alphabet.from_labels(json.loads(argv[3]), alphabet_path) if len(argv) > 3
+                    else Alphabet(alphabet_path))
+        answer = {"info": getattr(importlib.import_module(module), function)(path, alphabet)}
     except ScorerFileError as err:
         answer = {"problem": str(err)}
     sys.stdout.write("\n" + json.dumps(answer) + "\n")

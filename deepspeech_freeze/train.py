@@ -21,8 +21,8 @@ import time
 
 from .tfcompat import session_config, tf
 
-from . import (advice, checkpoints, data, distributed, frozen_proof, lstm, precision, prefix_cache, sample_pipeline,
-               tfcompat, towers)
+from . import (advice, alphabet_guard, checkpoints, data, distributed, frozen_proof, lstm, precision, prefix_cache,
+               sample_pipeline, tfcompat, towers)
 from .config import from_flags
 from .errors import UserError, run_main
 from .flags import define_flags
@@ -432,6 +432,9 @@ def main(_argv):
     """Train, then test and export, as DeepSpeech.py's main does."""
     config = from_flags()
     setup_logging(config.runtime.log_level)
+    # The model's recorded alphabet: checked (or taken) before a scorer is loaded or a graph is built with it.
+    config = (alphabet_guard.resolve_for_training(config) if config.is_training
+              else alphabet_guard.resolve(config, config.trained_dir))
     decoder = None
     if config.decoding.scorer_path:
         from . import evaluate  # pylint: disable=import-outside-toplevel

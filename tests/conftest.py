@@ -62,6 +62,24 @@ def english_model(tmp_path_factory, ldc_dir):
     return folder / "ckpt"
 
 
+@pytest.fixture(scope="session")
+def ldc_scorer(tmp_path_factory):
+    """A scorer package (English alphabet) whose LM knows the LDC93S1 sentence (an ARPA bigram written here)."""
+    import kenlm_fixtures
+    from deepspeech_freeze import scorer_package
+    from deepspeech_freeze.alphabet import Alphabet
+    folder = tmp_path_factory.mktemp("ldc_scorer")
+    words = LDC_TRANSCRIPT.split()
+    arpa = folder / "ldc.arpa"
+    unigrams = ["-1.0\t<unk>\t0", "-99\t<s>\t-0.3"] + ["-1.2\t{}\t-0.3".format(w) for w in words] + ["-1.2\t</s>"]
+    bigrams = ["-0.05\t{}\t{}".format(a, b) for a, b in zip(["<s>"] + words, words + ["</s>"])]
+    arpa.write_text("\\data\\\nngram 1={}\nngram 2={}\n\n\\1-grams:\n{}\n\n\\2-grams:\n{}\n\n\\end\\\n".format(
+        len(unigrams), len(bigrams), "\n".join(unigrams), "\n".join(bigrams)))
+    binary = kenlm_fixtures.arpa_to_kenlm_binary(str(arpa), str(folder / "ldc.binary"))
+    return scorer_package.write_scorer_package(binary, words, Alphabet(ENGLISH), str(folder / "ldc.scorer"),
+                                               0.931289039105002, 1.1834137581510284)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # --every-module (make test-fast): fail unless every module of the package was exercised by the tests that ran,
 # through a call in this process during a test or a CLI subprocess (run_module) that loaded it.

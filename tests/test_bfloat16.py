@@ -73,7 +73,8 @@ def test_what_the_flag_means_per_device_and_stack():
 
 
 def test_the_session_option_is_the_rewriters_field():
-    from deepspeech_freeze.config import RuntimeConfig, session_config
+    from deepspeech_freeze.config import RuntimeConfig
+    from deepspeech_freeze.tfcompat import session_config
     from deepspeech_freeze.tfcompat import IS_TF2
     options = precision.configure_session(session_config(RuntimeConfig()), "float32")
     assert "auto_mixed_precision" not in str(options.graph_options.rewrite_options)

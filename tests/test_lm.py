@@ -63,6 +63,9 @@ def test_output_files_and_summary(built):
         assert not (out / name).exists(), name  # removed without --keep_intermediate
     assert "302 lines read, 300 kept, 2 dropped (1 outside the alphabet, 1 empty)" in output
     assert "'é' x1" in output and "'ê' x1" in output
+    # DeepSpeech's English alpha/beta are stored: the summary says so and how to tune them for this language.
+    assert "are DeepSpeech's defaults, tuned for its English model" in output
+    assert "python -m deepspeech_freeze.lm_optimizer" in output and str(out / "kenlm.scorer") in output
     counts = re.search(r"ARPA n-grams: (.*) \(after the vocabulary filter: (.*)\)", output)
     before = [int(n.replace(",", "")) for n in re.findall(r"-grams ([\d,]+)", counts.group(1))]
     after = [int(n.replace(",", "")) for n in re.findall(r"-grams ([\d,]+)", counts.group(2))]
