@@ -196,8 +196,8 @@ def evaluate_export(config, model, csv_paths, scorer_path="", proc=1, client_pyt
 
 
 def main(_argv):
-    setup_logging(FLAGS.log_level)
     config = from_flags()
+    setup_logging(config.runtime.log_level)
     csv_paths = [path for path in (FLAGS.csv.split(",") if FLAGS.csv else config.data.test_files) if path]
     if not csv_paths:
         raise UserError("--test_files is empty: give the CSV file(s) to measure the exported model on")

@@ -187,14 +187,14 @@ def _storage(text):
     return "sqlite:///" + os.path.abspath(text)
 
 
-def _check_flags():
+def _check_flags(config):
     for name in ("lm_alpha_max", "lm_beta_max"):
         value = getattr(FLAGS, name)
         if not math.isfinite(value) or value <= 0:
             raise UserError("--{} {}: give a positive upper bound (DeepSpeech's default is 5)".format(name, value))
     if FLAGS.n_trials < 1:
         raise UserError("--n_trials {}: give at least 1 trial".format(FLAGS.n_trials))
-    if FLAGS.write_scorer and not FLAGS.scorer_path:
+    if FLAGS.write_scorer and not config.decoding.scorer_path:
         raise UserError("--write_scorer needs --scorer_path: the package to copy with the tuned weights")
 
 
@@ -260,12 +260,12 @@ def optimize(config, storage=None, study_name="lm_optimizer", seed=-1, n_trials=
 
 
 def main(_argv):
-    setup_logging(FLAGS.log_level)
     config = from_flags()
+    setup_logging(config.runtime.log_level)
     config = alphabet_guard.resolve(config, config.load_dir)
     if not config.data.test_files:
         raise UserError("--test_files is empty: give the CSV file(s) to tune alpha and beta on")
-    _check_flags()
+    _check_flags(config)
     result = optimize(config, storage=_storage(FLAGS.lm_optimizer_storage), study_name=FLAGS.lm_optimizer_study,
                       seed=FLAGS.lm_optimizer_seed, n_trials=FLAGS.n_trials, alpha_max=FLAGS.lm_alpha_max,
                       beta_max=FLAGS.lm_beta_max, write_scorer=FLAGS.write_scorer)
