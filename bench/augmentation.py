@@ -34,6 +34,7 @@ for path in (ROOT, HERE):
         sys.path.insert(0, path)
 
 import numpy as np  # noqa: E402
+from report import cpu_model as cpu_name  # noqa: E402  (this folder is on sys.path)
 
 #: DeepSpeech 0.7.4's doc/TRAINING.rst example, the overlay source filled in by :func:`noise_csv`.
 DS_EXAMPLE = ["overlay[p=0.5,source={noise},layers=1,snr=50:20~10]",
@@ -51,17 +52,6 @@ DS_EXAMPLE = ["overlay[p=0.5,source={noise},layers=1,snr=50:20~10]",
 RATE = 16000
 SET_NAMES = {"none": "no augmentation", "ds": "DeepSpeech's example set",
              "ds-tempo": "the example set without tempo"}
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def noise_csv(folder):

@@ -27,19 +27,10 @@ import tempfile
 import time
 import wave
 
+from report import cpu_model  # this script's folder is on sys.path
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SENTENCE = "Der Zug fährt um acht Uhr ab."
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def write_clip(path, rate, seconds=1.0):

@@ -47,6 +47,7 @@ from deepspeech_freeze.tfcompat import session_config  # noqa: E402
 from deepspeech_freeze.flags import FLAGS, define_flags  # noqa: E402
 from deepspeech_freeze.naming import LAYERS, format_layers, parse_layer_set  # noqa: E402
 from report import write_report  # noqa: E402  (the bench folder is on sys.path; others call tt.write_report)
+from report import cpu_model  # noqa: E402
 
 DEFAULT_SPECS = ["0", "1", "1-2", "1-3", "1-4", "1-3,5", "1-5"]
 SAMPLE_RATE = 16000
@@ -442,18 +443,6 @@ def format_table(report):
             for name, entry in converted.items()) or "none"))
     lines.append("peak RSS of the process: {:.2f} GB".format(report["peak_rss_mb"] / 1024))
     return "\n".join(lines)
-
-
-def cpu_model():
-    """The CPU's model name from /proc/cpuinfo ("unknown" where it cannot be read)."""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _print_run(run):
