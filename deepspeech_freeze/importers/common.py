@@ -276,7 +276,7 @@ def parallel_map(function, jobs, workers, bar=None):
     pool = ThreadPool(max(1, min(workers, len(jobs))))
     try:
         for result in pool.imap_unordered(function, jobs):
-            _advance(bar, bar.value + 1)
+            _advance(bar, bar.done + 1)
             yield result
     except BaseException:
         pool.terminate()
@@ -291,9 +291,9 @@ def parallel_map(function, jobs, workers, bar=None):
 
 def _advance(bar, value):
     """Move ``bar`` to ``value``, never past its end (a bar of unknown length has none)."""
-    if isinstance(bar.max_value, int):
-        value = min(value, bar.max_value)
-    bar.update(max(value, bar.value))
+    if bar.total:
+        value = min(value, bar.total)
+    bar.update(max(value, bar.done))
 
 
 class Entries(object):
@@ -439,7 +439,7 @@ def _import_batch(batch, target, alphabet, normalize, jobs, max_seconds, ms_per_
         out.flush()
         state["announced"] = True
     if state["bar"] is None and jobs_by_wav:
-        state["bar"] = _progress(total or progressbar_unknown())
+        state["bar"] = _progress(total or None)  # None: a count without an end
     results = {}
     for wav, status, value in parallel_map(_prepare_audio, jobs_by_wav.values(), jobs, bar=state["bar"]):
         results[wav] = (status, value)
@@ -469,11 +469,6 @@ def summary_total(summary):
     """Clips and skipped entries counted so far (the progress bar's position)."""
     return sum(info["total"] for key, info in summary.items() if isinstance(info, dict)) + \
         sum(summary["unsplit"].values())
-
-
-def progressbar_unknown():
-    import progressbar  # progressbar2
-    return progressbar.UnknownLength
 
 
 class _PartCsv(object):
