@@ -73,7 +73,8 @@ def child(args):
     iterator initialisation, which the graph augmentations' conds and loops make slower)."""
     import train_throughput as tt
     from deepspeech_freeze import data, distributed, train
-    from deepspeech_freeze.config import from_flags, session_config
+    from deepspeech_freeze.config import from_flags
+    from deepspeech_freeze.tfcompat import session_config
     from deepspeech_freeze.flags import FLAGS, define_flags
     from deepspeech_freeze.tfcompat import tf
     folder = tempfile.mkdtemp(prefix="augbench")
