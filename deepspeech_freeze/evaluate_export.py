@@ -132,9 +132,9 @@ def checkpoint_rates(config, csv_paths, beam_width, scorer_path):
     settings = dataclasses.replace(config.decoding, beam_width=beam_width, scorer_path=scorer_path, lm_alpha=alpha,
                                    lm_beta=beta, cutoff_prob=1.0, cutoff_top_n=CLIENT_CUTOFF_TOP_N)
     config = dataclasses.replace(config, decoding=settings)
-    scorer = decoding.load_scorer(scorer_path, config.model.alphabet, alpha, beta)
+    decoder = decoding.Decoder.load(config.decoding, config.model.alphabet)
     everything = []
-    for _path, samples in evaluate.evaluate_sets(config, config.load_dir, csv_paths, scorer):
+    for _path, samples in evaluate.evaluate_sets(config, config.load_dir, csv_paths, decoder):
         everything.extend(samples)
     _scored, wer, cer, _loss = metrics.score_samples(everything)
     return wer, cer

@@ -40,7 +40,7 @@ from .errors import UserError, run_cli
 from .evaluate import build_eval_graph
 from .flags import FLAGS, define_flags
 from .logs import setup_logging
-from .scorer_package import TRAILER_HEAD, VocabularyError
+from .scorer_package import TRAILER_HEAD, VocabularyError, find_trailer
 
 log = logging.getLogger("deepspeech_freeze")
 
@@ -147,7 +147,6 @@ def write_tuned_scorer(source, destination, alpha, beta):
     directory = os.path.dirname(os.path.abspath(destination))
     if not os.path.isdir(directory):
         raise UserError("--write_scorer {}: directory {} does not exist".format(destination, directory))
-    from .decoder_modern import find_trailer  # pylint: disable=import-outside-toplevel  (pure Python, no flashlight)
     with open(source, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
         try:
             offset = find_trailer(view)[0]
@@ -169,7 +168,6 @@ def write_tuned_scorer(source, destination, alpha, beta):
 
 def stored_weights(path):
     """(alpha, beta) stored in scorer package ``path``."""
-    from .decoder_modern import find_trailer  # pylint: disable=import-outside-toplevel
     with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
         return tuple(find_trailer(view)[2:4])
 
