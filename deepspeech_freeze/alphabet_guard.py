@@ -13,6 +13,7 @@ that keeps the output layer) compare ``--alphabet_config_path`` with it here:
 import dataclasses
 import logging
 
+from . import advice
 from .alphabet import Alphabet
 from .errors import UserError
 from .naming import LAYERS
@@ -71,6 +72,13 @@ def resolve_for_training(config):
     its alphabet; a transfer that keeps the output layer must use the source's (when the source has a record)."""
     own = recorded_alphabet(config.save_dir)
     if own is not None and config.training.load_train != "init":
+        # Layers to re-initialise or another source asked into a folder that holds a run: that is a transfer, so
+        # say so first (the way out is another save directory); the alphabet differing is then only a symptom.
+        # An alphabet alone is this check's own case (a continued run keeps its alphabet).
+        spec, record = config.transfer, RunRecord.load(config.save_dir)
+        if advice.resume_conflict(config.save_dir, record, spec.source_dir, spec.reinit_layers, own):
+            raise UserError(advice.resume_conflict(config.save_dir, record, spec.source_dir, spec.reinit_layers,
+                                                   config.model.alphabet.labels))
         return resolve(config, config.save_dir,
                        fix="A continued run keeps its alphabet: pass the alphabet it was trained with (or leave "
                            "--alphabet_config_path out), or train into a new --save_checkpoint_dir")
