@@ -35,11 +35,9 @@ import numpy as np
 from .tfcompat import session_config, tf
 
 from . import alphabet_guard, checkpoints, data, decoding, metrics, tfcompat
-from .config import from_flags
 from .errors import UserError, run_cli
 from .evaluate import build_eval_graph
 from .flags import FLAGS, define_flags
-from .logs import setup_logging
 from .scorer_package import TRAILER_HEAD, VocabularyError, find_trailer
 
 log = logging.getLogger("deepspeech_freeze")
@@ -249,9 +247,7 @@ def optimize(config, storage=None, study_name="lm_optimizer", seed=-1, n_trials=
 
 
 def main(_argv):
-    config = from_flags()
-    setup_logging(config.runtime.log_level)
-    config = alphabet_guard.resolve(config, config.load_dir)
+    config = alphabet_guard.trained_model_config()
     if not config.data.test_files:
         raise UserError("--test_files is empty: give the CSV file(s) to tune alpha and beta on")
     _check_flags(config)

@@ -42,10 +42,8 @@ import numpy as np
 from .tfcompat import session_config, tf
 
 from . import alphabet_guard, audio, checkpoints, decoding, vad
-from .config import from_flags
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
-from .logs import setup_logging
 from .model import create_model
 
 log = logging.getLogger("deepspeech_freeze")
@@ -295,9 +293,7 @@ def transcribe_src(config, directory, settings):
 
 
 def main(_argv):
-    config = from_flags()
-    setup_logging(config.runtime.log_level)
-    config = alphabet_guard.resolve(config, config.load_dir)
+    config = alphabet_guard.trained_model_config()
     if FLAGS.src:
         if FLAGS.audio:
             raise UserError("--src (DeepSpeech's transcribe.py) and --audio both choose the input: give one")
