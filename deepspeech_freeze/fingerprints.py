@@ -1,8 +1,9 @@
 """Fingerprints of model weights: a digest per variable that is equal exactly when the values are bit-identical.
 
 Two promises rest on them: the frozen-weights proof (the run record keeps them as the source is loaded,
-:mod:`~deepspeech_freeze.frozen_proof` compares them at the end) and the frozen-prefix cache's key (:mod:`~deepspeech_freeze.prefix_cache`, stale when the prefix
-weights change). Both sit above this module; it knows only arrays, the graph's variables and the layer names.
+:mod:`~deepspeech_freeze.frozen_proof` compares them at the end) and the frozen-prefix cache's key
+(:mod:`~deepspeech_freeze.prefix_cache`: a cache is stale once the prefix weights change). Both sit above this
+module; it knows only arrays, the graph's variables and the layer names.
 """
 import hashlib
 
