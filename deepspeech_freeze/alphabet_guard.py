@@ -15,7 +15,9 @@ import logging
 
 from . import advice
 from .alphabet import Alphabet
+from .config import from_flags
 from .errors import UserError
+from .logs import setup_logging
 from .naming import LAYERS
 from .run_record import RunRecord
 
@@ -65,6 +67,15 @@ def resolve(config, directory, fix=None):
              len(recorded))
     model = dataclasses.replace(config.model, alphabet=Alphabet.from_labels(recorded, where))
     return dataclasses.replace(config, model=model)
+
+
+def trained_model_config():
+    """The start-up of a tool that uses a trained model (evaluate, transcribe, export, lm_optimizer,
+    evaluate_export): the Config from the flags, logging at ``--log_level``, then the alphabet of the model in
+    ``--checkpoint_dir`` (:func:`resolve`), so that nothing loads a scorer or builds a graph with another one."""
+    config = from_flags()
+    setup_logging(config.runtime.log_level)
+    return resolve(config, config.load_dir)
 
 
 def resolve_for_training(config):

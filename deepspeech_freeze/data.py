@@ -203,34 +203,40 @@ class FeatureCache(object):
             os.remove(path)
 
 
+def padded_labels(frame):
+    """The label rows of ``frame`` as one zero-padded ``[N, L]`` int32 array (L: the longest, at least 1) and their
+    lengths ``[N]``."""
+    labels = list(frame["labels"])
+    padded = np.zeros((len(labels), max(1, max(len(item) for item in labels))), dtype=np.int32)
+    for index, item in enumerate(labels):
+        padded[index, :len(item)] = item
+    return padded, np.array([len(item) for item in labels], dtype=np.int32)
+
+
 def create_dataset(frame, config, batch_size, train_phase, cache_prefix="", shard=None, schedule=None):
     """A tf.data pipeline of ``(wav_filename, features [B,T,26], n_frames [B], labels [B,L], label_lengths [B])``.
 
     WAV decoding and MFCC run in parallel inside TF; batches are zero-padded to their longest sample. Training drops
     the last partial batch, dev and test keep it (DeepSpeech 0.7.4). ``shard`` (Horovod) picks this process's
     samples before anything is read. SDB samples, ``--augment`` and ``--shuffle_batches`` (the training set, ordered
-    by ``schedule``) go through :mod:`~deepspeech_freeze.sample_pipeline`.
+    by ``schedule``) are loaded by :mod:`~deepspeech_freeze.sample_pipeline`; the batching is the same.
     """
+    padded, lengths = padded_labels(frame)
     if schedule is not None or sample_pipeline.needs_python(frame, config, train_phase):
-        return sample_pipeline.create_dataset(frame, config, batch_size, train_phase, cache_prefix, shard,
-                                              schedule if train_phase else None)
-    labels = list(frame["labels"])
-    max_len = max(1, max(len(item) for item in labels))
-    padded = np.zeros((len(labels), max_len), dtype=np.int32)
-    for index, item in enumerate(labels):
-        padded[index, :len(item)] = item
-    lengths = np.array([len(item) for item in labels], dtype=np.int32)
-    dataset = tf.data.Dataset.from_tensor_slices((frame["wav_filename"].values.astype(str), padded, lengths))
-    if shard is not None:
-        dataset = shard(dataset)
+        dataset = sample_pipeline.sample_dataset(frame, config, padded, lengths, train_phase, shard,
+                                                 schedule if train_phase else None)
+    else:
+        dataset = tf.data.Dataset.from_tensor_slices((frame["wav_filename"].values.astype(str), padded, lengths))
+        if shard is not None:
+            dataset = shard(dataset)
 
-    def load(filename, label_row, label_length):
-        features, n_frames = audio.wav_file_to_mfccs(filename, config.data.window_samples,
-                                                     config.data.step_samples, config.model.n_input,
-                                                     config.data.sample_rate / 2)
-        return filename, features, n_frames, label_row[:label_length], label_length
+        def load(filename, label_row, label_length):
+            features, n_frames = audio.wav_file_to_mfccs(filename, config.data.window_samples,
+                                                         config.data.step_samples, config.model.n_input,
+                                                         config.data.sample_rate / 2)
+            return filename, features, n_frames, label_row[:label_length], label_length
 
-    dataset = dataset.map(load, num_parallel_calls=tf.data.experimental.AUTOTUNE)
+        dataset = dataset.map(load, num_parallel_calls=tf.data.experimental.AUTOTUNE)
     if cache_prefix:
         dataset = dataset.cache(cache_prefix)
     dataset = dataset.padded_batch(batch_size, padded_shapes=([], [None, config.model.n_input], [], [None], []),

@@ -3,14 +3,16 @@
 The search library is a :class:`Backend`, chosen once per process by :func:`backend`: ds_ctcdecoder where it is
 installed, else (the TF 2 stack: it has no wheels past Python 3.8) flashlight-text through
 :mod:`deepspeech_freeze.decoder_modern`, with the same ``.scorer`` packages. Everything else decodes through this
-module the same way: :class:`Decoder` (the decoding settings with their scorer loaded) for a model's outputs,
-:func:`load_scorer` and :func:`beam_search_batch` for the parts.
+module the same way: :class:`Decoder` (the decoding settings with their scorer loaded) for a model's outputs, its
+:meth:`Decoder.reweight` for the scorer tuner's trials, :func:`load_scorer` and :func:`beam_search_batch` for the
+parts.
 
 The acoustic model's logits are softmaxed and made batch-major; ds_ctcdecoder's batch decoder searches each entry
 with ``beam_width`` beams, optionally rescored by a scorer package (KenLM language model + vocabulary), and the
 text of the best beam is the transcript. The scorer's alpha (LM weight) and beta (word insertion bonus) come from
 the flags, overriding the defaults stored in the package.
 """
+import dataclasses
 import logging
 import os
 import tempfile
@@ -68,6 +70,10 @@ class Backend(object):
         """The backend's scorer for a package already checked by the probe."""
         raise NotImplementedError
 
+    def reweight(self, scorer, alpha, beta):
+        """Give ``scorer`` (this backend's, loaded) new alpha/beta in place, without reading the package again."""
+        raise NotImplementedError
+
     def beam_search(self, probs, lengths, alphabet, beam_width, scorer, cutoff_prob, cutoff_top_n, num_processes):
         """The best beam's text per entry of checked batch-major ``probs``."""
         raise NotImplementedError
@@ -91,6 +97,9 @@ class DsCtcdecoder(Backend):
             raise UserError("--scorer_path {}: ds_ctcdecoder could not load the scorer package ({}). {}".format(
                 scorer_path, name, SCORER_HINT))
 
+    def reweight(self, scorer, alpha, beta):
+        scorer.reset_params(float(alpha), float(beta))
+
     def beam_search(self, probs, lengths, alphabet, beam_width, scorer, cutoff_prob, cutoff_top_n, num_processes):
         import ds_ctcdecoder  # pylint: disable=import-outside-toplevel
 
@@ -109,6 +118,10 @@ class Flashlight(Backend):
 
     def load_scorer(self, scorer_path, alphabet, alpha, beta):
         return decoder_modern.load_scorer(scorer_path, alphabet, alpha, beta)
+
+    def reweight(self, scorer, alpha, beta):
+        # FlashlightScorer keeps the weights as plain attributes and reads them at every decode.
+        scorer.alpha, scorer.beta = float(alpha), float(beta)
 
     def beam_search(self, probs, lengths, alphabet, beam_width, scorer, cutoff_prob, cutoff_top_n, num_processes):
         return decoder_modern.beam_search_batch(probs, lengths, alphabet, beam_width, scorer=scorer,
@@ -309,6 +322,13 @@ class Decoder(object):
         """The decoder with ``settings.scorer_path`` loaded (none for '') with ``--lm_alpha``/``--lm_beta``."""
         return cls(settings, alphabet, load_scorer(settings.scorer_path, alphabet, settings.lm_alpha,
                                                    settings.lm_beta))
+
+    def reweight(self, alpha, beta):
+        """Decode from now on with scorer weights ``alpha``/``beta``: the loaded scorer is changed in place, not
+        read again (the scorer tuner tries thousands of pairs). Without a scorer only the settings change."""
+        if self.scorer is not None:
+            backend().reweight(self.scorer, alpha, beta)
+        self.settings = dataclasses.replace(self.settings, lm_alpha=float(alpha), lm_beta=float(beta))
 
     def decode(self, probs, n_frames):
         """Transcripts of batch-major softmax ``probs`` ``[B, T, n_classes]`` with ``n_frames`` valid frames each."""

@@ -9,10 +9,8 @@ import logging
 from .tfcompat import session_config, tf
 
 from . import alphabet_guard, checkpoints, data, decoding, metrics, tfcompat
-from .config import from_flags
 from .errors import UserError, run_main
 from .flags import define_flags
-from .logs import setup_logging
 from .model import create_model
 from .progress import Progress
 
@@ -93,9 +91,7 @@ def test(config, directory, decoder=None):
 
 
 def main(_argv):
-    config = from_flags()
-    setup_logging(config.runtime.log_level)
-    config = alphabet_guard.resolve(config, config.load_dir)
+    config = alphabet_guard.trained_model_config()
     if not config.data.test_files:
         raise UserError("--test_files is empty: give the CSV file(s) to evaluate")
     test(config, config.load_dir)

@@ -28,10 +28,8 @@ import subprocess
 import sys
 
 from . import alphabet_guard, checkpoints, data, metrics
-from .config import from_flags
 from .errors import UserError, run_cli
 from .flags import FLAGS, define_flags
-from .logs import setup_logging
 
 log = logging.getLogger("deepspeech_freeze")
 
@@ -196,12 +194,10 @@ def evaluate_export(config, model, csv_paths, scorer_path="", proc=1, client_pyt
 
 
 def main(_argv):
-    config = from_flags()
-    setup_logging(config.runtime.log_level)
+    config = alphabet_guard.trained_model_config()
     csv_paths = [path for path in (FLAGS.csv.split(",") if FLAGS.csv else config.data.test_files) if path]
     if not csv_paths:
         raise UserError("--test_files is empty: give the CSV file(s) to measure the exported model on")
-    config = alphabet_guard.resolve(config, config.load_dir)
     scorer = config.decoding.scorer_path  # --scorer (evaluate_tflite.py's name) is an alias of --scorer_path
     evaluate_export(config, FLAGS.model, [os.path.abspath(path) for path in csv_paths], scorer_path=scorer,
                     proc=FLAGS.proc, client_python=FLAGS.client_python, tflite_runtime=FLAGS.tflite_runtime,

@@ -35,10 +35,8 @@ import sys
 from .tfcompat import session_config, tf
 
 from . import alphabet_guard, audio, checkpoints, tfcompat
-from .config import from_flags
 from .errors import UserError, run_main
 from .flags import define_flags
-from .logs import setup_logging
 from .model import create_model
 
 log = logging.getLogger("deepspeech_freeze")
@@ -304,9 +302,7 @@ def export(config, checkpoint_dir):
 
 def main(_argv):
     """``python -m deepspeech_freeze.export --checkpoint_dir DIR --export_dir OUT [--export_tflite]``."""
-    config = from_flags()
-    setup_logging(config.runtime.log_level)
-    config = alphabet_guard.resolve(config, config.load_dir)
+    config = alphabet_guard.trained_model_config()
     print(export(config, config.load_dir))
 
 

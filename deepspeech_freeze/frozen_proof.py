@@ -1,41 +1,21 @@
 """The frozen-weights proof: fingerprints of the frozen layers' variables as they were loaded, and the check at the
 end of a run that every one of them is bit-identical in the run's checkpoints and in the source.
 
-The fingerprints live in the run record (:class:`~deepspeech_freeze.run_record.RunRecord`); this module computes
-and compares them, and reads checkpoints only through :mod:`~deepspeech_freeze.checkpoints`.
+The fingerprints (:mod:`~deepspeech_freeze.fingerprints`, taken as the source is loaded) live in the run record
+(:class:`~deepspeech_freeze.run_record.RunRecord`); this module compares them, and reads checkpoints only through
+:mod:`~deepspeech_freeze.checkpoints`.
 """
-import hashlib
 import os
 
-import numpy as np
 from .tfcompat import tf
 
 from .checkpoints import CheckpointView, find_checkpoint
-from .naming import KIND_OF_LAYER, is_adam_slot, layer_of_variable
+from .fingerprints import fingerprint
+from .naming import KIND_OF_LAYER, layer_of_variable
 
 
 class FrozenLayersChanged(Exception):
     """A frozen variable differs from its source: the run's central promise was broken. Never silenced."""
-
-
-def fingerprint(value):
-    """sha256 of an array's dtype, shape and bytes: equal fingerprints mean bit-identical values."""
-    value = np.ascontiguousarray(value)
-    digest = hashlib.sha256()
-    digest.update("{}{}".format(value.dtype.str, value.shape).encode())
-    digest.update(value.tobytes())
-    return digest.hexdigest()
-
-
-def frozen_variables(frozen_layers, graph_vars=None):
-    """The graph variables of the frozen layers (weights and biases; frozen layers have no Adam slots)."""
-    graph_vars = tf.compat.v1.global_variables() if graph_vars is None else graph_vars
-    return [v for v in graph_vars if layer_of_variable(v.op.name) in frozen_layers and not is_adam_slot(v.op.name)]
-
-
-def fingerprints(session, frozen_layers):
-    """``{variable name: fingerprint}`` of the frozen layers' variables as ``session`` holds them now."""
-    return {v.op.name: fingerprint(session.run(v)) for v in frozen_variables(frozen_layers)}
 
 
 def verify_frozen(record, save_dir):

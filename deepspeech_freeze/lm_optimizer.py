@@ -35,11 +35,9 @@ import numpy as np
 from .tfcompat import session_config, tf
 
 from . import alphabet_guard, checkpoints, data, decoding, metrics, tfcompat
-from .config import from_flags
 from .errors import UserError, run_cli
 from .evaluate import build_eval_graph
 from .flags import FLAGS, define_flags
-from .logs import setup_logging
 from .scorer_package import TRAILER_HEAD, VocabularyError, find_trailer
 
 log = logging.getLogger("deepspeech_freeze")
@@ -88,39 +86,30 @@ def acoustic_pass(config, directory, csv_paths):
 # Trials: decoding only
 
 
-def set_weights(scorer, alpha, beta):
-    """Give a loaded scorer (ds_ctcdecoder's or the modern decoder's) new alpha/beta without reloading it."""
-    if hasattr(scorer, "reset_params"):  # ds_ctcdecoder.Scorer
-        scorer.reset_params(float(alpha), float(beta))
-    else:  # decoder_modern.FlashlightScorer reads them at every decode
-        scorer.alpha, scorer.beta = float(alpha), float(beta)
-
-
-def decode_set(batches, config, scorer):
-    """Scored samples (:func:`metrics.score_sample` records) of one set's stored outputs."""
-    decoder = config.decoding
+def decode_set(batches, decoder):
+    """Scored samples (:func:`metrics.score_sample` records) of one set's stored outputs, decoded by ``decoder``
+    (a :class:`~deepspeech_freeze.decoding.Decoder`)."""
     samples = []
     for batch in batches:
-        hypotheses = decoding.beam_search_batch(batch["probs"], batch["n_frames"], config.model.alphabet,
-                                                decoder.beam_width, scorer=scorer, cutoff_prob=decoder.cutoff_prob,
-                                                cutoff_top_n=decoder.cutoff_top_n)
+        hypotheses = decoder.decode(batch["probs"], batch["n_frames"])
         samples.extend(metrics.score_sample(name, src, res, 0.0)
                        for name, src, res in zip(batch["filenames"], batch["transcripts"], hypotheses))
     return samples
 
 
-def make_objective(config, sets, scorer, alpha_max, beta_max, timings):
-    """The optuna objective: WER over all sets pooled, each set's WER reported (step = its index) for pruning."""
+def make_objective(decoder, sets, alpha_max, beta_max, timings):
+    """The optuna objective: WER over all sets pooled, each set's WER reported (step = its index) for pruning.
+    Each trial re-weights ``decoder``'s scorer (loaded once) and decodes the stored outputs."""
     import optuna  # pylint: disable=import-outside-toplevel
 
     def objective(trial):
         alpha = trial.suggest_float("lm_alpha", 0.0, alpha_max)
         beta = trial.suggest_float("lm_beta", 0.0, beta_max)
-        set_weights(scorer, alpha, beta)
+        decoder.reweight(alpha, beta)
         started = time.time()
         everything = []
         for index, (_path, batches) in enumerate(sets):
-            samples = decode_set(batches, config, scorer)
+            samples = decode_set(batches, decoder)
             everything.extend(samples)
             trial.report(metrics.corpus_rates(samples)[0], index)
             if trial.should_prune():
@@ -201,9 +190,8 @@ def optimize(config, storage=None, study_name="lm_optimizer", seed=-1, n_trials=
     """Tune alpha/beta (see the module docstring); returns a dict with the best values, trial counts and the
     measured seconds of the acoustic pass and of the trials."""
     import optuna  # pylint: disable=import-outside-toplevel
-    decoder = config.decoding
-    scorer = decoding.load_scorer(decoder.scorer_path, config.model.alphabet, decoder.lm_alpha, decoder.lm_beta)
-    if scorer is None:
+    decoder = decoding.Decoder.load(config.decoding, config.model.alphabet)
+    if decoder.scorer is None:
         log.warning("No --scorer_path: alpha and beta change nothing without a scorer (the study still runs, as "
                     "DeepSpeech's does)")
     started = time.time()
@@ -224,7 +212,7 @@ def optimize(config, storage=None, study_name="lm_optimizer", seed=-1, n_trials=
     interrupted = False
     try:
         if remaining:
-            study.optimize(make_objective(config, sets, scorer, alpha_max, beta_max, timings), n_trials=remaining,
+            study.optimize(make_objective(decoder, sets, alpha_max, beta_max, timings), n_trials=remaining,
                            n_jobs=1, show_progress_bar=config.training.show_progressbar)
     except KeyboardInterrupt:
         interrupted = True
@@ -247,9 +235,10 @@ def optimize(config, storage=None, study_name="lm_optimizer", seed=-1, n_trials=
               "model in each of these {} trial(s), as DeepSpeech does, would take {:.1f} s instead of {:.1f} s: "
               "{:.1f}x".format(acoustic_seconds, decode, len(timings), rerun, once, rerun / once))
     if write_scorer:
-        write_tuned_scorer(decoder.scorer_path, write_scorer, result["lm_alpha"], result["lm_beta"])
+        scorer_path = config.decoding.scorer_path
+        write_tuned_scorer(scorer_path, write_scorer, result["lm_alpha"], result["lm_beta"])
         print("Wrote {} (a copy of {} with default alpha {} and beta {})".format(
-            write_scorer, decoder.scorer_path, result["lm_alpha"], result["lm_beta"]))
+            write_scorer, scorer_path, result["lm_alpha"], result["lm_beta"]))
     if interrupted:
         print("Interrupted after {} completed trial(s); {}".format(
             len(completed), "run the same command again to resume" if storage
@@ -258,9 +247,7 @@ def optimize(config, storage=None, study_name="lm_optimizer", seed=-1, n_trials=
 
 
 def main(_argv):
-    config = from_flags()
-    setup_logging(config.runtime.log_level)
-    config = alphabet_guard.resolve(config, config.load_dir)
+    config = alphabet_guard.trained_model_config()
     if not config.data.test_files:
         raise UserError("--test_files is empty: give the CSV file(s) to tune alpha and beta on")
     _check_flags(config)

@@ -19,7 +19,7 @@ import os
 import numpy as np
 from .tfcompat import tf
 
-from . import frozen_proof, tfcompat
+from . import fingerprints, tfcompat
 from .data import create_dataset
 from .errors import UserError
 from .naming import DROPOUT_FLAGS, DROPOUT_INDEX_OF_LAYER, format_layers
@@ -111,9 +111,9 @@ class PrefixCache(object):
 
     def _key(self, session, frame):
         digest = hashlib.sha256()
-        prefix_vars = frozen_proof.frozen_variables(frozenset(range(1, self.depth + 1)))
-        for variable in sorted(prefix_vars, key=lambda v: v.op.name):
-            digest.update(frozen_proof.fingerprint(session.run(variable)).encode())
+        prefix = fingerprints.of_layers(session, frozenset(range(1, self.depth + 1)))
+        for name in sorted(prefix):
+            digest.update(prefix[name].encode())
         data = self.config.data
         digest.update(json.dumps([self.depth, self.fp16, self.config.model.n_hidden, self.config.model.relu_clip,
                                   data.sample_rate, data.window_samples, data.step_samples]).encode())

@@ -61,7 +61,7 @@ class RunRecord:
     @classmethod
     def new(cls, config, source, frozen_fingerprints):
         """The record of a run that starts now from checkpoint ``source`` (None: initialised) with the frozen
-        variables' fingerprints as loaded (:func:`~deepspeech_freeze.frozen_proof.fingerprints`)."""
+        variables' fingerprints as loaded (:func:`~deepspeech_freeze.fingerprints.of_layers`)."""
         spec = config.transfer
         return cls(source_checkpoint=os.path.abspath(source) if source else None,
                    reinit_layers=format_layers(spec.reinit_layers), frozen_layers=format_layers(spec.frozen_layers),

@@ -1,7 +1,8 @@
 """The input pipeline when samples need Python: ``--augment``, SDB sample databases, ``--shuffle_batches``.
 
-:func:`data.create_dataset <deepspeech_freeze.data.create_dataset>` hands a set here when any of these is in play;
-otherwise TF decodes the WAV files itself and nothing here runs.
+:func:`data.create_dataset <deepspeech_freeze.data.create_dataset>` has a set's samples loaded here when any of these
+is in play (and batches them as it batches the others); otherwise TF decodes the WAV files itself and nothing here
+runs.
 
 * The training set's order comes from :class:`EpochSchedule`, a generator that knows the epoch (set by the loop
   before each epoch): it yields each sample's index, its augmentation clock and its seed. DeepSpeech's
@@ -106,21 +107,17 @@ def _loader(augmentations, sample_rate, buffering):
     return load
 
 
-def create_dataset(frame, config, batch_size, train_phase, cache_prefix="", shard=None, schedule=None):
-    """Like :func:`data.create_dataset <deepspeech_freeze.data.create_dataset>` (same element structure), for sets
-    that need Python. ``schedule`` (an :class:`EpochSchedule`) orders the training set; other sets run in order
-    with clock 0 and are never augmented."""
+def sample_dataset(frame, config, padded, lengths, train_phase, shard=None, schedule=None):
+    """The samples of a set that needs Python, one element each, as
+    :func:`data.create_dataset <deepspeech_freeze.data.create_dataset>` batches them: ``(wav_filename, features
+    [T,26], n_frames, labels [L], label_length)``. ``padded``/``lengths``: the set's label rows
+    (:func:`data.padded_labels <deepspeech_freeze.data.padded_labels>`). ``schedule`` (an :class:`EpochSchedule`)
+    orders the training set; other sets run in order with clock 0 and are never augmented."""
     data_config = config.data
     augmentations = augment.parse_augmentations(data_config.augment, data_config.sample_rate,
                                                 data_config.read_buffer) if train_phase else []
     sample_augs = [item for item in augmentations if isinstance(item, augment.SampleAugmentation)]
     graph_augs = [item for item in augmentations if isinstance(item, augment.GraphAugmentation)]
-    labels = list(frame["labels"])
-    max_len = max(1, max(len(item) for item in labels))
-    padded = np.zeros((len(labels), max_len), dtype=np.int32)
-    for index, item in enumerate(labels):
-        padded[index, :len(item)] = item
-    lengths = np.array([len(item) for item in labels], dtype=np.int32)
     names = tf.constant(frame["wav_filename"].values.astype(str))
     padded_t, lengths_t = tf.constant(padded), tf.constant(lengths)
 
@@ -156,12 +153,7 @@ def create_dataset(frame, config, batch_size, train_phase, cache_prefix="", shar
                                                         data_config.sample_rate / 2)
         return filename, features, n_frames, label_row, label_length
 
-    dataset = dataset.map(load, num_parallel_calls=tf.data.experimental.AUTOTUNE)
-    if cache_prefix:
-        dataset = dataset.cache(cache_prefix)
-    dataset = dataset.padded_batch(batch_size, padded_shapes=([], [None, config.model.n_input], [], [None], []),
-                                   drop_remainder=train_phase)
-    return dataset.prefetch(tf.data.experimental.AUTOTUNE)
+    return dataset.map(load, num_parallel_calls=tf.data.experimental.AUTOTUNE)
 
 
 def sdb_frame(path, buffering):

@@ -21,8 +21,8 @@ import time
 
 from .tfcompat import session_config, tf
 
-from . import (advice, alphabet_guard, checkpoints, data, distributed, frozen_proof, lstm, precision, prefix_cache,
-               sample_pipeline, tfcompat, towers)
+from . import (advice, alphabet_guard, checkpoints, data, distributed, fingerprints, frozen_proof, lstm, precision,
+               prefix_cache, sample_pipeline, tfcompat, towers)
 from .config import from_flags
 from .errors import UserError, run_main
 from .flags import define_flags
@@ -281,7 +281,7 @@ def start(session, config, dist, graph, save_dir):
         record = RunRecord.load(config.save_dir)
         path, resumed = checkpoints.restore_for_training(session, config, record)
         if not resumed:
-            record = RunRecord.new(config, path, frozen_proof.fingerprints(session, config.transfer.frozen_layers))
+            record = RunRecord.new(config, path, fingerprints.of_layers(session, config.transfer.frozen_layers))
         elif record.best_dev_loss is not None:
             log.info("Best dev loss so far: %f (epoch %s, step %s); best_dev only moves to a better model",
                      record.best_dev_loss, record.best_dev_epoch, record.best_dev_step)

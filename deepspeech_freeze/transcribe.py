@@ -26,6 +26,7 @@ windows built in the graph), batch 1, no dropout; the softmax output is decoded 
 (``--beam_width``, optional ``--scorer_path`` with ``--lm_alpha``/``--lm_beta``). That is what DeepSpeech 0.7.4's
 ``--one_shot_infer`` computes; :func:`transcribe_files` also serves ``train --one_shot_infer``.
 """
+import dataclasses
 import glob
 import io
 import json
@@ -41,10 +42,8 @@ import numpy as np
 from .tfcompat import session_config, tf
 
 from . import alphabet_guard, audio, checkpoints, decoding, vad
-from .config import from_flags
 from .errors import UserError, run_main
 from .flags import FLAGS, define_flags
-from .logs import setup_logging
 from .model import create_model
 
 log = logging.getLogger("deepspeech_freeze")
@@ -181,9 +180,10 @@ class SegmentTranscriber(object):
 
     def __init__(self, config, directory, settings):
         self.config, self.settings = config, settings
-        decoder = config.decoding
-        self.scorer = decoding.load_scorer(decoder.scorer_path, config.model.alphabet, decoder.lm_alpha,
-                                           decoder.lm_beta)
+        # DeepSpeech's transcribe.py leaves the cut-offs at the decoder's defaults, not at the flags.
+        self.decoder = decoding.Decoder.load(dataclasses.replace(config.decoding, cutoff_prob=1.0,
+                                                                 cutoff_top_n=TLOG_CUTOFF_TOP_N),
+                                             config.model.alphabet)
         tf.compat.v1.reset_default_graph()
         self.graph = build_segment_graph(config)
         self.session = tf.compat.v1.Session(config=session_config(config.runtime))
@@ -201,7 +201,7 @@ class SegmentTranscriber(object):
             if temporary:
                 os.remove(temporary)
         entries = []
-        graph, decoder = self.graph, self.config.decoding
+        graph = self.graph
         window = self.config.data.window_samples
         for batch in segment_batches(segments, self.settings["batch_size"], self.settings["outlier_duration_ms"],
                                      self.settings["outlier_batch_size"]):
@@ -217,8 +217,7 @@ class SegmentTranscriber(object):
             for row, feature in enumerate(features):
                 padded[row, :len(feature)] = feature
             probs = self.session.run(graph["probs"], {graph["features"]: padded, graph["lengths"]: lengths})
-            texts = decoding.beam_search_batch(probs, lengths, self.config.model.alphabet, decoder.beam_width,
-                                               scorer=self.scorer, cutoff_prob=1.0, cutoff_top_n=TLOG_CUTOFF_TOP_N)
+            texts = self.decoder.decode(probs, lengths)
             entries.extend({"start": s.start_ms, "end": s.end_ms, "transcript": t} for s, t in zip(batch, texts))
         return sorted(entries, key=lambda entry: entry["start"])
 
@@ -294,9 +293,7 @@ def transcribe_src(config, directory, settings):
 
 
 def main(_argv):
-    config = from_flags()
-    setup_logging(config.runtime.log_level)
-    config = alphabet_guard.resolve(config, config.load_dir)
+    config = alphabet_guard.trained_model_config()
     if FLAGS.src:
         if FLAGS.audio:
             raise UserError("--src (DeepSpeech's transcribe.py) and --audio both choose the input: give one")

@@ -334,3 +334,32 @@ def test_tf2_damaged_scorer_stops_training_with_one_error_line(own_lm_files, tmp
     errors = [line for line in result.output.splitlines() if line.startswith("ERROR: ")]
     assert len(errors) == 1 and str(truncated) in errors[0] and "is truncated or damaged" in errors[0], errors
     assert "STARTING Optimization" not in result.output
+
+
+# --- Both stacks: the Decoder's scorer re-weighted in place (the scorer tuner's trials) -------------------------
+
+def test_decoder_reweight_changes_the_loaded_scorer_in_place(own_lm_files, alphabet):
+    """``Decoder.reweight`` on this stack's backend (ds_ctcdecoder on TF 1.15, flashlight on TF 2): the loaded scorer
+    itself gets the new alpha/beta and the next decode follows them; "hat" is acoustically a little better than
+    "cat", which the LM much prefers, so alpha decides."""
+    from deepspeech_freeze.config import DecodingConfig
+    if decoding.backend().unavailable():
+        pytest.skip(decoding.backend().unavailable())
+    frames = spell("cat")
+    frames[0] = {"c": 0.4, "h": 0.5}
+    probs = frames_to_probs(frames, alphabet)
+    settings = DecodingConfig(scorer_path=own_lm_files["scorer"], beam_width=64, lm_alpha=0.0, lm_beta=0.0)
+    decoder = decoding.Decoder.load(settings, alphabet)
+    scorer = decoder.scorer
+    assert decoder.decode(probs, [probs.shape[1]]) == ["hat"]
+    decoder.reweight(2.0, 0.0)
+    assert decoder.scorer is scorer and (scorer.alpha, scorer.beta) == (2.0, 0.0)
+    assert (decoder.settings.lm_alpha, decoder.settings.lm_beta) == (2.0, 0.0)
+    assert decoder.decode(probs, [probs.shape[1]]) == ["cat"]
+    decoder.reweight(0.0, 0.0)
+    assert decoder.decode(probs, [probs.shape[1]]) == ["hat"]
+    # Without a scorer there is nothing to re-weight; the settings still say what was asked.
+    plain = decoding.Decoder(DecodingConfig(beam_width=64), alphabet)
+    plain.reweight(1.5, 2.5)
+    assert plain.scorer is None and (plain.settings.lm_alpha, plain.settings.lm_beta) == (1.5, 2.5)
+    assert plain.decode(probs, [probs.shape[1]]) == ["hat"]

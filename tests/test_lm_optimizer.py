@@ -48,6 +48,14 @@ def test_acoustic_model_runs_once_and_trials_only_decode(english_model, ldc_dir,
     assert 0 <= result["lm_alpha"] <= 3.0 and 0 <= result["lm_beta"] <= 2.0
 
 
+def test_a_study_without_a_scorer_runs(english_model, ldc_dir):
+    """Without --scorer_path alpha and beta change nothing, but the study still runs, as DeepSpeech's does (the
+    trials once stopped at re-weighting a scorer that was not there)."""
+    result = lm_optimizer.optimize(make_config(english_model, ldc_dir / "ldc93s1.csv", ""), seed=1, n_trials=2)
+    assert result["trials_run"] == 2 and result["trials_done"] == 2
+    assert 0.0 <= result["wer"] <= 1.0
+
+
 def test_best_wer_equals_a_full_evaluation_with_those_weights(english_model, ldc_dir, ldc_scorer, two_sets):
     """The CLI as a DeepSpeech user types it; the WER it reports is what evaluate measures with the chosen weights
     (the stored softmax outputs are the model's)."""
