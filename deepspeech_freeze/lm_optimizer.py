@@ -38,7 +38,7 @@ from . import alphabet_guard, checkpoints, data, decoding, metrics, tfcompat
 from .errors import UserError, run_cli
 from .evaluate import build_eval_graph
 from .flags import FLAGS, define_flags
-from .scorer_package import TRAILER_HEAD, VocabularyError, find_trailer
+from .scorer_package import VocabularyError, find_trailer
 
 log = logging.getLogger("deepspeech_freeze")
 
