@@ -301,3 +301,54 @@ def test_a_file_damaged_after_the_start_up_checks_is_named_when_met(tmp_path):
                     session.run(batches[2])
     assert "1 of 1 samples in {} cannot be used".format(csv) in str(info.value)
     assert "a.csv row 2 ({}): cut off".format(tmp_path / "a.wav") in str(info.value)
+
+
+def wav_variants(good):
+    """Damaged and odd copies of the WAV file bytes ``good`` (a 44-byte header: RIFF, fmt of 16, data)."""
+    import struct
+    fmt, data = good[12:36], good[36:]
+
+    def riff(body):
+        return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WAVE" + body
+    return {
+        "good": good,
+        "cut": good[:len(good) // 2],
+        "header only": good[:44],
+        "odd data size": riff(fmt + b"data" + struct.pack("<I", len(data) - 1) + data[:-1]),
+        "stray bytes": good + b"xyz",
+        "list first": riff(b"LIST" + struct.pack("<I", 4) + b"INFO" + fmt + data),
+        "odd-sized chunk before data": riff(fmt + b"LIST" + struct.pack("<I", 5) + b"INFOx\0" + data),
+        "byte rate": good[:28] + struct.pack("<I", 12345) + good[32:],
+        "two data chunks": riff(fmt + data + data),
+        "chunk after data": riff(fmt + data + b"LIST" + struct.pack("<I", 4) + b"INFO"),
+        "chunk after data claims too much": good + b"LIST" + struct.pack("<I", 255) + b"x",  # TF reads it
+    }
+
+
+def test_the_wav_check_refuses_exactly_what_tensorflow_refuses(tmp_path):
+    """wav_info (the start-up check) against TF's own decoder, on damaged and odd layouts: a file passes the check
+    if and only if decode_wav reads it, so no run meets a WAV its checks let through and TF refuses."""
+    from deepspeech_freeze import audio
+    from deepspeech_freeze.tfcompat import tf
+    good = open(os.path.join(LDC_DIR, "LDC93S1.wav"), "rb").read()
+    verdicts = {}
+    with tf.Graph().as_default():
+        contents = tf.compat.v1.placeholder(tf.string, [])
+        decoded = tf.audio.decode_wav(contents, desired_channels=1).audio
+        with tf.compat.v1.Session() as session:
+            for name, variant in wav_variants(good).items():
+                path = tmp_path / (name.replace(" ", "_") + ".wav")
+                path.write_bytes(variant)
+                try:
+                    session.run(decoded, {contents: variant})
+                    tf_reads = True
+                except tf.errors.InvalidArgumentError:
+                    tf_reads = False
+                info, problem = audio.wav_info(str(path))
+                verdicts[name] = (tf_reads, problem)
+    assert {name: tf_reads for name, (tf_reads, _) in verdicts.items()} == {
+        name: problem is None for name, (_, problem) in verdicts.items()}, verdicts
+    assert verdicts["good"] == (True, None) and verdicts["chunk after data claims too much"] == (True, None)
+    assert sum(1 for tf_reads, _ in verdicts.values() if not tf_reads) == 8
+    assert "cut off: its header promises 93594 bytes of audio, the file holds 46775" in verdicts["cut"][1]
+    assert "3 stray bytes" in verdicts["stray bytes"][1] and "sox" in verdicts["stray bytes"][1]
