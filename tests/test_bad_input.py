@@ -202,7 +202,11 @@ def evaluate(workdir, csv):
 GOOD_CSV = [("good.wav", 93638, LDC_TRANSCRIPT)]
 
 
-@pytest.mark.parametrize("where", ["--train_files", "--dev_files", "--test_files", "--augment"])
+SLOW = pytest.mark.slow  # the same check as a fast case of the test, in another set or path
+
+
+@pytest.mark.parametrize("where", [pytest.param("--train_files", marks=SLOW), "--dev_files",
+                                   pytest.param("--test_files", marks=SLOW), pytest.param("--augment", marks=SLOW)])
 def test_cut_off_wav_in_any_set_stops_before_training(workdir, where):
     """Python's wave module reads a cut-off WAV without a word; TF's decoder (training without --augment, every
     dev and test set) stopped with a traceback naming no file. The test set is checked before training too."""
@@ -229,7 +233,8 @@ def test_evaluate_names_every_damaged_wav(workdir):
         assert "t.csv row {} ({}): {}".format(row, workdir / name, problem) in output
 
 
-@pytest.mark.parametrize("where", ["evaluate", "--dev_files", "--test_files"])
+@pytest.mark.parametrize("where", ["evaluate", pytest.param("--dev_files", marks=SLOW),
+                                   pytest.param("--test_files", marks=SLOW)])
 def test_sdb_entry_cut_off_stops_before_any_work(workdir, where):
     path, offset = damaged_sdb(workdir, "cut")
     if where == "evaluate":
@@ -241,7 +246,8 @@ def test_sdb_entry_cut_off_stops_before_any_work(workdir, where):
     assert "rebuild the sample database" in output
 
 
-@pytest.mark.parametrize("where", ["evaluate", "--train_files", "--augment", "--dev_files", "--test_files"])
+@pytest.mark.parametrize("where", ["evaluate", "--train_files", pytest.param("--augment", marks=SLOW),
+                                   pytest.param("--dev_files", marks=SLOW), pytest.param("--test_files", marks=SLOW)])
 def test_undecodable_sdb_sample_is_named_when_met(workdir, where):
     """The framing is intact, so the start-up checks pass; decoding meets the damage: in the first training step,
     in validation after the first epoch, or in the test after training. The epoch trained before the dev or test

@@ -90,7 +90,6 @@ def test_ranks_augment_their_samples_differently_and_reruns_repeat(tmp_path, ldc
         assert not np.array_equal(rank_features(frame, reseeded, 2, 0)[0], rank0[0]), spec
 
 
-@pytest.mark.slow
 def test_two_ranks_train_with_augment(tmp_path, ldc_dir):
     """A real two-rank run with --augment (sample and graph domains) finishes with equal weights on both ranks."""
     names = ["{}.wav".format(letter) for letter in "abcd"]
