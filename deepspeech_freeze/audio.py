@@ -5,6 +5,7 @@ training starts, so a bad file ends the run with a message naming it instead of 
 """
 import collections
 import os
+import struct
 import wave
 
 from .tfcompat import tf
@@ -23,13 +24,66 @@ def wav_info(path):
     if os.path.getsize(path) == 0:
         return None, "file is empty (0 bytes)"
     try:
-        with wave.open(path, "rb") as handle:
-            info = WavInfo(handle.getframerate(), handle.getnchannels(), handle.getsampwidth(), handle.getnframes())
+        with open(path, "rb") as handle:
+            with wave.open(handle, "rb") as reader:  # leaves ``handle`` open
+                info = WavInfo(reader.getframerate(), reader.getnchannels(), reader.getsampwidth(),
+                               reader.getnframes())
+            problem = tf_wav_problem(handle, os.fstat(handle.fileno()).st_size)
     except (wave.Error, EOFError) as err:
         return None, "not a PCM WAV file ({}); convert it with: sox IN.wav -b 16 -c 1 OUT.wav".format(err)
     except OSError as err:
         return None, "cannot be read ({})".format(err.strerror or err)
-    return info, None
+    return (None, problem) if problem is not None else (info, None)
+
+
+_CONVERT = "convert it again with: sox IN.wav -b 16 -c 1 OUT.wav"
+
+
+def tf_wav_problem(handle, size):
+    """Why TensorFlow's WAV decoder would refuse a file whose header Python's ``wave`` module read fine, or None.
+
+    ``wave`` reads the header and stops at the data chunk; TF's ``decode_wav`` (the input pipeline without
+    ``--augment``) walks every chunk and stops the run with an error that names no file. So the rules it applies
+    are checked here, on the headers alone (``handle``: the file opened in binary, ``size`` bytes long): the
+    ``fmt `` chunk comes first, holds 16 or 18 bytes and agrees with itself; the data chunk holds all the audio its
+    size promises (a file cut off by an interrupted copy does not); chunks follow each other without padding and
+    no stray bytes follow the last one."""
+    handle.seek(12)
+    head = handle.read(8)
+    if len(head) < 8 or head[:4] != b"fmt ":
+        return "its first chunk is {!r}, not 'fmt ' (TensorFlow reads no other layout); {}".format(
+            head[:4].decode("latin-1"), _CONVERT)
+    (format_size,) = struct.unpack("<I", head[4:])
+    if format_size not in (16, 18):
+        return "its fmt chunk holds {} bytes, not 16 or 18 (TensorFlow reads only plain PCM headers); {}".format(
+            format_size, _CONVERT)
+    fields = handle.read(16)
+    if len(fields) < 16:
+        return "cut off inside its fmt chunk; {}".format(_CONVERT)
+    _, channels, rate, byte_rate, block, bits = struct.unpack("<HHIIHH", fields)
+    if block != channels * bits // 8 or byte_rate != rate * block:
+        return "damaged header: {} bytes per frame and {} bytes per second do not fit {} channel(s) of {}-bit " \
+               "audio at {} Hz; {}".format(block, byte_rate, channels, bits, rate, _CONVERT)
+    offset, data_found = 20 + format_size, False
+    while offset < size:
+        handle.seek(offset)
+        head = handle.read(8)
+        if len(head) < 8:
+            return "damaged: {} stray bytes follow its last chunk (at byte {}); {}".format(size - offset, offset,
+                                                                                        _CONVERT)
+        name, (length,) = head[:4], struct.unpack("<I", head[4:])
+        if name == b"data":
+            if data_found:
+                return "damaged: a second data chunk at byte {}; {}".format(offset, _CONVERT)
+            data_found = True
+            length -= length % max(1, block)  # TF reads whole frames only
+            if offset + 8 + length > size:
+                return "cut off: its header promises {} bytes of audio, the file holds {} (an interrupted copy or " \
+                       "conversion?); copy or convert it again".format(length, size - offset - 8)
+        offset += 8 + length  # a chunk that claims more than is left ends the walk, as in TF
+    # wave found a data chunk, so TF missed it: a chunk of odd length before it, whose pad byte TF does not skip.
+    return None if data_found else "damaged: TensorFlow finds no data chunk (an odd-sized chunk before it?); " \
+                                   "{}".format(_CONVERT)
 
 
 def wav_problem(info, expected_rate):

@@ -440,6 +440,21 @@ def _usage(cls):
     return "{} takes {}".format(cls.NAME, ", ".join(params))
 
 
+def _checked_value(fail, key, text, parse, problem, low=None, high=None, out_of_range=None):
+    """``parse(text)`` (a number or a :class:`ValueRange`) of parameter ``key``, or ``fail('key=text: ...')``:
+    ``problem`` when it cannot be parsed (``{error}`` in it is replaced by the parser's reason), ``out_of_range``
+    (default ``problem``) when any value it can reach lies outside ``[low, high]`` (NaN is outside)."""
+    try:
+        value = parse(text)
+    except ValueError as err:
+        fail("{}={}: {}".format(key, text, problem.format(error=err)))
+    ends = (value.start, value.end) if isinstance(value, ValueRange) else (value,)
+    # "not >=": a NaN fails both comparisons, so it counts as out of range.
+    if (low is not None and not min(ends) >= low) or (high is not None and not max(ends) <= high):
+        fail("{}={}: {}".format(key, text, out_of_range or problem))
+    return value
+
+
 def parse_augmentation(spec, sample_rate=16000, read_buffer=1 << 20):
     """One ``--augment`` value -> an :class:`Augmentation`; every problem is one UserError quoting the value."""
     def fail(what):
@@ -471,12 +486,8 @@ def parse_augmentation(spec, sample_rate=16000, read_buffer=1 << 20):
     kwargs = {}
     for key, value in given.items():
         if key == "p":
-            try:
-                kwargs["p"] = float(value)
-            except ValueError:
-                fail("p={}: p is a probability, a plain number in [0, 1]".format(value))
-            if not 0.0 <= kwargs["p"] <= 1.0:
-                fail("p={}: p is a probability, a plain number in [0, 1]".format(value))
+            kwargs["p"] = _checked_value(fail, key, value, float, "p is a probability, a plain number in [0, 1]",
+                                         low=0.0, high=1.0)
         elif key == "domain":
             if not cls.DOMAIN_CHOICES:
                 fail("{} always works in the {} domain; remove domain=".format(name, cls.DEFAULT_DOMAIN))
@@ -491,18 +502,12 @@ def parse_augmentation(spec, sample_rate=16000, read_buffer=1 << 20):
                 kwargs[key] = value
                 continue
             if kind == "plain":
-                try:
-                    kwargs[key] = float(value)
-                except ValueError:
-                    fail("{}={}: give a plain number".format(key, value))
+                kwargs[key] = _checked_value(fail, key, value, float, "give a plain number")
                 continue
-            try:
-                parsed = parse_value_range(value, kind)
-            except ValueError as err:
-                fail("{}={}: {}; the forms are v, v~r, start:end and start:end~r".format(key, value, err))
-            if low is not None and min(parsed.start, parsed.end) < low:
-                fail("{}={}: {} cannot be below {}{}".format(key, value, key, low, " " + unit if unit else ""))
-            kwargs[key] = parsed
+            kwargs[key] = _checked_value(
+                fail, key, value, lambda text, kind=kind: parse_value_range(text, kind),
+                "{error}; the forms are v, v~r, start:end and start:end~r", low=low,
+                out_of_range="{} cannot be below {}{}".format(key, low, " " + unit if unit else ""))
     for key, (kind, default, _, _) in cls.PARAMS.items():
         if key in kwargs:
             continue

@@ -3,6 +3,7 @@
 All checks run before training: every row's WAV header, transcript and length are validated up front, so a bad row
 ends the run at start-up with a message naming the CSV row and the file, never hours later mid-epoch.
 """
+import contextlib
 import glob
 import io
 import logging
@@ -80,6 +81,18 @@ def _describe(problems, total, what):
     return "\n".join(lines)
 
 
+def audio_problem(name, config):
+    """``(header facts, None)`` of one sample's audio (a WAV path or an SDB sample id), or ``(facts or None, why it
+    cannot be used)``: missing, unreadable, damaged, or in a format other than ``--audio_sample_rate`` mono 16-bit."""
+    if sample_db.split_sample_id(name)[1] is not None:
+        info, problem = sample_pipeline.sample_info(name, config.data.read_buffer)
+    else:
+        info, problem = audio.wav_info(name)
+    if info is not None:
+        problem = audio.wav_problem(info, config.data.sample_rate)
+    return info, problem
+
+
 def load_samples(csv_paths, config, labelled=True, reject_short=False):
     """Read and check the CSVs of one flag; returns a DataFrame sorted by file size, with a ``labels`` column.
 
@@ -106,13 +119,9 @@ def load_samples(csv_paths, config, labelled=True, reject_short=False):
 
     problems, short, labels_column, frames_column, samples_column = [], [], [], [], []
     for row in frame.itertuples(index=False):
-        problem, labels, n_frames, n_samples = None, [], 0, 0
-        if sample_db.split_sample_id(row.wav_filename)[1] is not None:
-            info, problem = sample_pipeline.sample_info(row.wav_filename, buffering)
-        else:
-            info, problem = audio.wav_info(row.wav_filename)
+        labels, n_frames, n_samples = [], 0, 0
+        info, problem = audio_problem(row.wav_filename, config)
         if info is not None:
-            problem = audio.wav_problem(info, config.data.sample_rate)
             n_samples = info.n_samples
             n_frames = audio.n_feature_frames(n_samples, config.data.window_samples, config.data.step_samples)
         if problem is None and labelled:
@@ -152,6 +161,32 @@ def load_samples(csv_paths, config, labelled=True, reject_short=False):
             raise UserError("no sample of {} is long enough for its transcript".format(what))
     # Shortest first, as DeepSpeech 0.7 does (stable, so equal sizes keep CSV order); never shuffled.
     return frame.sort_values("wav_filesize", kind="mergesort").reset_index(drop=True)
+
+
+@contextlib.contextmanager
+def reading(frame, config):
+    """Around a ``session.run`` that reads batches of sample set ``frame``: an error TF raises because a sample
+    cannot be loaded becomes the :class:`UserError` that names it, instead of a traceback.
+
+    The start-up checks (:func:`load_samples`) run again first, since a file changed while the run went on is named
+    best by them, with its CSV row; otherwise the loader's own message is used (damage inside an SDB sample's audio,
+    which only decoding finds). Any other error, and the end of the data (``OutOfRangeError``), pass unchanged."""
+    try:
+        yield
+    except tf.errors.OutOfRangeError:
+        raise
+    except tf.errors.OpError:
+        loader_error = sample_pipeline.take_error()
+        # The CSV or SDB files the set was read from: each row's origin is "<file> row <n>" or "<file> sample <n>".
+        what = ",".join(dict.fromkeys(origin.rsplit(" ", 2)[0] for origin in frame["origin"]))
+        log.info("A step over %s failed: checking its samples again in case one is damaged", what)
+        problems = [(row.origin, row.wav_filename, problem) for row in frame.itertuples(index=False)
+                    for problem in [audio_problem(row.wav_filename, config)[1]] if problem is not None]
+        if problems:
+            raise UserError(_describe(problems, len(frame), what)) from None
+        if loader_error is not None:
+            raise loader_error from None
+        raise
 
 
 def dense_to_sparse(labels, lengths):

@@ -74,7 +74,7 @@ class Horovod(Single):
         return count - count % (self.size * batch_size)
 
     def shard(self, dataset):
-        return dataset.shard(self.size, self.rank)
+        return rank_shard(dataset, self.size, self.rank)
 
     def build(self):
         """Create the broadcast and averaging ops (call once the model's variables exist)."""
@@ -103,6 +103,18 @@ class Horovod(Single):
     def configure(self, options):
         options.gpu_options.visible_device_list = str(self.local_rank)
         return options
+
+
+def rank_shard(dataset, size, rank):
+    """Rank ``rank``'s elements of ``dataset`` (of ``size`` ranks): every ``size``-th, from the ``rank``-th on.
+
+    The training set's elements are sample indices with their augmentation seeds, each seed derived from
+    ``--random_seed``, the epoch and the sample's index in the whole set (:func:`augment.sample_seed
+    <deepspeech_freeze.augment.sample_seed>`); every rank builds the same epoch order and keeps only its own
+    elements. So no two ranks (nor two towers, which take different batches) augment with the same seed, a sample
+    gets the same augmentation whatever the number of ranks, and a rerun with the same seed repeats itself.
+    Mixing the rank into the seed would add nothing and would tie a sample's augmentation to the rank count."""
+    return dataset.shard(size, rank)
 
 
 def create(use_horovod):

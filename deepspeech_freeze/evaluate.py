@@ -60,7 +60,8 @@ def evaluate_sets(config, directory, csv_paths, decoder, decode=True):
                                 enabled=config.training.show_progressbar)
             while True:
                 try:
-                    batch = session.run(fetches)
+                    with data.reading(frame, config):  # a damaged sample: one message naming it
+                        batch = session.run(fetches)
                 except tf.errors.OutOfRangeError:
                     break
                 hypotheses = decoder.decode(batch["probs"], batch["n_frames"]) if decode \

@@ -72,7 +72,8 @@ def acoustic_pass(config, directory, csv_paths):
             batches = []
             while True:
                 try:
-                    batch = session.run(fetches)
+                    with data.reading(frame, config):  # a damaged sample: one message naming it
+                        batch = session.run(fetches)
                 except tf.errors.OutOfRangeError:
                     break
                 names = [name.decode("utf-8") for name in batch["filenames"]]

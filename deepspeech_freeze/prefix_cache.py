@@ -20,7 +20,7 @@ import numpy as np
 from .tfcompat import tf
 
 from . import fingerprints, tfcompat
-from .data import create_dataset
+from .data import create_dataset, reading
 from .errors import UserError
 from .naming import DROPOUT_FLAGS, DROPOUT_INDEX_OF_LAYER, format_layers
 from .model import create_model
@@ -139,7 +139,8 @@ class PrefixCache(object):
             with tf.io.TFRecordWriter(temporary) as writer:
                 while True:
                     try:
-                        batch = session.run(self._output)
+                        with reading(frame, self.config):  # a damaged sample: one message naming it
+                            batch = session.run(self._output)
                     except tf.errors.OutOfRangeError:
                         break
                     for index, frames in enumerate(batch["n_frames"]):

@@ -62,6 +62,11 @@ def wav_bytes(samples, sample_rate):
     return buffer.getvalue()
 
 
+class DamagedAudio(UserError):
+    """Audio bytes (a WAV file's, or an Opus container's) that are cut off or cannot be decoded; the message starts
+    with where they are."""
+
+
 def read_wav_bytes(data, where):
     """``(float32 samples, sample rate)`` of a mono 16-bit WAV file's bytes; ``where`` names it in errors."""
     try:
@@ -69,9 +74,15 @@ def read_wav_bytes(data, where):
             if handle.getnchannels() != 1 or handle.getsampwidth() != 2:
                 raise UserError("{}: {} channel(s), {}-bit: training audio must be mono 16-bit PCM".format(
                     where, handle.getnchannels(), 8 * handle.getsampwidth()))
-            return pcm_to_float(handle.readframes(handle.getnframes())), handle.getframerate()
+            promised = handle.getnframes()
+            pcm = handle.readframes(promised)
+            rate = handle.getframerate()
     except (wave.Error, EOFError) as err:
-        raise UserError("{}: not a PCM WAV file ({})".format(where, err))
+        raise DamagedAudio("{}: not a PCM WAV file ({})".format(where, err))
+    if len(pcm) < 2 * promised:  # wave returns what there is without a word
+        raise DamagedAudio("{}: WAV audio cut off: its header promises {} samples, it holds {}".format(
+            where, promised, len(pcm) // 2))
+    return pcm_to_float(pcm), rate
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -115,32 +126,50 @@ def opus_duration(data):
     return pcm_length / float(rate * channels * width)
 
 
-def decode_opus(data, where="Opus data"):
-    """DeepSpeech's Opus container bytes -> ``(float32 samples, sample rate)``."""
+def _opus_header(data, where):
+    """``(PCM byte length, sample rate)`` from an Opus container's header, which must be mono 16-bit."""
     if len(data) < 10:
-        raise UserError("{}: truncated Opus header ({} bytes)".format(where, len(data)))
+        raise DamagedAudio("{}: truncated Opus header ({} bytes)".format(where, len(data)))
     pcm_length, rate, channels, width = struct.unpack(">IIBB", data[:10])
     if channels != 1 or width != 2 or rate not in OPUS_RATES:
-        raise UserError("{}: Opus header says {} Hz, {} channel(s), {}-bit: not DeepSpeech's mono 16-bit Opus"
-                        .format(where, rate, channels, 8 * width))
-    decoder = _opuslib().Decoder(rate, 1)
-    frame_samples = rate * OPUS_FRAME_MS // 1000
-    pcm, position = [], 10
-    decoded = 0
-    while decoded < pcm_length and position < len(data):
+        raise DamagedAudio("{}: Opus header says {} Hz, {} channel(s), {}-bit: not DeepSpeech's mono 16-bit Opus"
+                           .format(where, rate, channels, 8 * width))
+    return pcm_length, rate
+
+
+def opus_packets(data, where):
+    """``(byte position, packet)`` of each packet an Opus container needs for the audio its header promises (one
+    per 60 ms); a container cut off before its last packet is a :class:`DamagedAudio` naming the byte. Reading the
+    packet lengths costs nothing next to decoding, so sample sets check this at start-up."""
+    pcm_length, rate = _opus_header(data, where)
+    frame_bytes = 2 * rate * OPUS_FRAME_MS // 1000
+    needed = -(-pcm_length // frame_bytes)
+    position = 10
+    for number in range(needed):
         if position + 2 > len(data):
-            raise UserError("{}: Opus packet header cut off at byte {}".format(where, position))
+            raise DamagedAudio("{}: Opus audio cut off at byte {} (after {} of its {} packets)".format(
+                where, position, number, needed))
         (size,) = struct.unpack(">H", data[position:position + 2])
         packet = data[position + 2:position + 2 + size]
         if len(packet) != size:
-            raise UserError("{}: Opus packet at byte {} is cut off".format(where, position))
-        try:
-            chunk = decoder.decode(packet, frame_samples)
-        except Exception as err:  # opuslib.OpusError
-            raise UserError("{}: Opus packet at byte {} cannot be decoded ({})".format(where, position, err))
-        pcm.append(chunk)
-        decoded += len(chunk)
+            raise DamagedAudio("{}: Opus packet at byte {} is cut off".format(where, position))
+        yield position, packet
         position += 2 + size
+
+
+def decode_opus(data, where="Opus data"):
+    """DeepSpeech's Opus container bytes -> ``(float32 samples, sample rate)``."""
+    pcm_length, rate = _opus_header(data, where)
+    decoder = _opuslib().Decoder(rate, 1)
+    frame_samples = rate * OPUS_FRAME_MS // 1000
+    pcm = []
+    for position, packet in opus_packets(data, where):
+        try:
+            pcm.append(decoder.decode(packet, frame_samples))
+        except Exception as err:  # opuslib.OpusError, whose str() is libopus's reason as a bytes literal
+            reason = str(err)
+            reason = reason[2:-1] if reason[:2] in ("b'", 'b"') else reason
+            raise DamagedAudio("{}: Opus packet at byte {} cannot be decoded ({})".format(where, position, reason))
     return pcm_to_float(b"".join(pcm)[:pcm_length]), rate
 
 
@@ -325,28 +354,50 @@ class SDB(object):
                 raise self._error(offset, "transcript of entry {} is not UTF-8".format(index))
         return columns[self.speech_column], transcript
 
+    def _where(self, index):
+        return "{} (sample {} at byte {})".format(self.path, index, self.offsets[index])
+
+    def _damaged(self, err):
+        """A :class:`DamagedAudio` of one entry as an :class:`SDBError` that says what to do."""
+        return SDBError("{}; rebuild the sample database from the original audio (python -m "
+                        "deepspeech_freeze.build_sdb)".format(err))
+
     def audio(self, index):
         """``(float32 samples, sample rate)`` of entry ``index``."""
         data, _ = self.entry(index)
-        where = "{} (sample {} at byte {})".format(self.path, index, self.offsets[index])
-        if self.mime == MIME_OPUS:
-            return decode_opus(data, where)
-        return read_wav_bytes(data, where)
+        try:
+            if self.mime == MIME_OPUS:
+                return decode_opus(data, self._where(index))
+            return read_wav_bytes(data, self._where(index))
+        except DamagedAudio as err:
+            raise self._damaged(err) from None
 
     def header(self, index):
-        """``(sample rate, channels, sample width, n_samples)`` of entry ``index`` without decoding its audio."""
+        """``(sample rate, channels, sample width, n_samples)`` of entry ``index`` without decoding its audio. The
+        audio's framing is checked too (an Opus container's packet lengths, a WAV file's length), so an entry cut
+        off is found here; damage inside a packet shows only when it is decoded (:meth:`audio`)."""
         data, _ = self.entry(index)
-        where = "{} (sample {} at byte {})".format(self.path, index, self.offsets[index])
         if self.mime == MIME_OPUS:
             if len(data) < 10:
                 raise self._error(self.offsets[index], "Opus header of sample {} is cut off".format(index))
             pcm_length, rate, channels, width = struct.unpack(">IIBB", data[:10])
+            if channels == 1 and width == 2 and rate in OPUS_RATES:  # any other format is refused by its caller
+                try:
+                    for _ in opus_packets(data, self._where(index)):
+                        pass
+                except DamagedAudio as err:
+                    raise self._damaged(err) from None
             return rate, channels, width, pcm_length // max(1, channels * width)
         try:
             with wave.open(io.BytesIO(data), "rb") as handle:
-                return handle.getframerate(), handle.getnchannels(), handle.getsampwidth(), handle.getnframes()
+                facts = handle.getframerate(), handle.getnchannels(), handle.getsampwidth(), handle.getnframes()
+                held = len(handle.readframes(facts[3])) // max(1, facts[1] * facts[2])
         except (wave.Error, EOFError) as err:
-            raise UserError("{}: not a PCM WAV file ({})".format(where, err))
+            raise self._damaged("{}: not a PCM WAV file ({})".format(self._where(index), err)) from None
+        if held < facts[3]:
+            raise self._damaged("{}: WAV audio cut off: its header promises {} samples, it holds {}".format(
+                self._where(index), facts[3], held))
+        return facts
 
     def close(self):
         """Close the file."""

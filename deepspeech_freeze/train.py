@@ -22,7 +22,7 @@ import time
 from .tfcompat import session_config, tf
 
 from . import (advice, alphabet_guard, checkpoints, data, distributed, fingerprints, frozen_proof, lstm, precision,
-               prefix_cache, sample_pipeline, tfcompat, towers)
+               prefix_cache, tfcompat, towers)
 from .config import from_flags
 from .errors import UserError, run_main
 from .flags import define_flags
@@ -100,11 +100,13 @@ def build_training_graph(config, datasets, devices, wrap_optimizer=lambda optimi
 class Loop(object):
     """What one training invocation carries between its steps and epochs: the session, the graph, the run record
     (rank 0's, or a copy of its validation state on other ranks) and its save directory, the savers, the summary
-    writers and the :class:`StopSignals` the steps check."""
+    writers, the :class:`StopSignals` the steps check, and ``sets``: each sample set's samples by its id in the
+    graph, for naming a sample that cannot be loaded."""
 
-    def __init__(self, config, dist, session, graph, record, save_dir, savers, writers, stop):
+    def __init__(self, config, dist, session, graph, record, save_dir, savers, writers, stop, sets):
         self.config, self.dist, self.session, self.graph = config, dist, session, graph
         self.record, self.save_dir, self.savers, self.writers, self.stop = record, save_dir, savers, writers, stop
+        self.sets = sets
         self.last_checkpoint_time = time.time()
 
     def save_record(self):
@@ -140,14 +142,10 @@ def run_epoch(loop, epoch, label, set_id, train, writer=None, dataset=None):
     progress = EpochProgress(epoch, label, training.show_progressbar and loop.dist.is_chief, dataset)
     while True:
         try:
-            result = loop.session.run(fetches, feed_dict=feed)
+            with data.reading(loop.sets[set_id], loop.config):  # a damaged sample: one message, no traceback
+                result = loop.session.run(fetches, feed_dict=feed)
         except tf.errors.OutOfRangeError:
             break
-        except tf.errors.OpError:
-            problem = sample_pipeline.take_error()  # a damaged sample met while loading: one message, no traceback
-            if problem is not None:
-                raise problem from None
-            raise
         loop.stop.check()
         if len(result["non_finite"]):
             files = [name.decode("utf-8") for name in result["non_finite"].ravel()]
@@ -339,7 +337,7 @@ def fit(config, dist=None):
         stop = stack.enter_context(StopSignals())
         loop = Loop(config, dist, session, graph, record, save_dir,
                     checkpoints.Savers(config.save_dir, config.training.max_to_keep, enabled=dist.is_chief), writers,
-                    stop)
+                    stop, sets)
         log.info("STARTING Optimization")
         started = time.time()
         try:
@@ -443,6 +441,9 @@ def main(_argv):
         raise UserError(tfcompat.export_unsupported_reason())  # before training, not after it
     dist = distributed.create(config.runtime.horovod)
     check_devices(config)
+    if config.is_training and dist.is_chief:
+        for path in config.data.test_files:  # a bad test sample (its header) stops the run now, not after training
+            data.load_samples([path], config)
     if config.is_training:
         try:
             fit(config, dist)

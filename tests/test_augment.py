@@ -118,7 +118,13 @@ def test_ds_example_parses_in_domain_order(noise_csv):
     ("pich[p=0.1]", "unknown augmentation 'pich' (did you mean pitch?)"),
     ("pitch[p=0.1,pich=1~0.2]", "unknown parameter 'pich': pitch takes p"),
     ("pitch[p=1.5]", "p=1.5: p is a probability"),
+    ("pitch[p=nan]", "p=nan: p is a probability"),  # NaN compares false both ways: it must still be refused
+    ("pitch[p=often]", "p=often: p is a probability"),
     ("frequency_mask[n=-1]", "n=-1: n cannot be below 0"),
+    ("frequency_mask[n=3:-1]", "n=3:-1: n cannot be below 0"),  # the end of a range is checked too
+    ("frequency_mask[n=1.5]", "n=1.5: '1.5' is not a whole number (or whole-number range); the forms are v, v~r"),
+    ("resample[rate=0]", "rate=0: rate cannot be below 1 Hz"),
+    ("tempo[max_time=long]", "max_time=long: give a plain number"),
     ("tempo[factor=1~2~3]", "more than one '~'"),
     ("overlay[snr=10]", "overlay needs source="),
     ("overlay[source=missing.sdb]", "overlay source missing.sdb does not exist"),

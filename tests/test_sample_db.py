@@ -266,7 +266,8 @@ def test_towers_each_take_their_own_augmented_batches(tmp_path):
 
 
 def test_sample_damaged_inside_its_audio_is_one_message(tmp_path):
-    """The header checks at start-up pass; the damage is met when the pipeline decodes the audio mid-epoch."""
+    """An entry whose first Opus packet claims more bytes than there are: the start-up checks walk every entry's
+    packet lengths (no decoding), so training stops before its first step."""
     target = str(tmp_path / "bad.sdb")
     ldc = write_csv(tmp_path / "ldc.csv", [(os.path.join(LDC_DIR, "LDC93S1.wav"), 93638, LDC_TRANSCRIPT)])
     run_module("deepspeech_freeze.build_sdb", "--workers", "1", ldc, target)
@@ -280,3 +281,46 @@ def test_sample_damaged_inside_its_audio_is_one_message(tmp_path):
                         "--checkpoint_dir", str(tmp_path / "ck"), "--summary_dir", str(tmp_path / "sm"), check=False)
     assert result.returncode == 2 and "Traceback" not in result.output, result.output[-3000:]
     assert "bad.sdb (sample 0 at byte {}): Opus packet at byte 10 is cut off".format(offset) in result.output
+    assert "STARTING Optimization" not in result.output  # found by the start-up checks
+    assert not os.path.exists(str(tmp_path / "ck"))  # nothing written
+
+
+def entry_with(tmp_path, audio_type, audio_bytes):
+    """An SDB of ``audio_type`` holding ``audio_bytes`` as its one entry; returns the open reader."""
+    path = str(tmp_path / "{}.sdb".format(audio_type))
+    with sample_db.SDBWriter(path, audio_type) as writer:
+        writer.add_encoded(audio_bytes, "a")
+    return sample_db.SDB(path)
+
+
+def test_cut_off_entries_are_found_by_the_header_check_and_bad_packets_by_decoding(tmp_path):
+    """``header()`` (run for every sample at start-up) finds an entry cut off: Opus packets missing at the end,
+    or WAV data shorter than its header says (which Python's wave module reads without a word); a packet libopus
+    refuses shows only when ``audio()`` decodes it. Each message names the file, the sample and its byte offset,
+    and says to rebuild the database."""
+    sound = tone(440, 0.5)
+    opus = sample_db.encode_opus(sound, RATE)
+    database = entry_with(tmp_path, "opus", opus)
+    assert database.header(0) == (RATE, 1, 2, len(sound)) and len(database.audio(0)[0]) == len(sound)
+
+    last_packet = max(position for position, _ in sample_db.opus_packets(opus, "x"))  # 9 packets of 60 ms
+    for where, damaged, problem in (
+            ("opus", opus[:last_packet], "Opus audio cut off at byte {} (after 8 of its 9 packets)".format(last_packet)),
+            ("wav", sample_db.wav_bytes(sound, RATE)[:-100], "WAV audio cut off: its header promises 8000 samples, "
+                                                             "it holds 7950")):
+        database = entry_with(tmp_path, where, damaged)
+        for read in (database.header, database.audio):
+            with pytest.raises(sample_db.SDBError) as info:
+                read(0)
+            message = str(info.value)
+            assert "{}.sdb (sample 0 at byte {}): {}".format(where, database.offsets[0], problem) in message, message
+            assert "rebuild the sample database" in message
+
+    undecodable = bytearray(opus)
+    undecodable[12:14] = b"\x03\x00"  # the first packet: code 3 (a frame count follows) with 0 frames
+    database = entry_with(tmp_path, "opus", bytes(undecodable))
+    assert database.header(0) == (RATE, 1, 2, len(sound))  # the framing is intact
+    with pytest.raises(sample_db.SDBError) as info:
+        database.audio(0)
+    assert "opus.sdb (sample 0 at byte {}): Opus packet at byte 10 cannot be decoded (corrupted stream)".format(
+        database.offsets[0]) in str(info.value)
