@@ -274,7 +274,7 @@ def load_scheme(path, overrides=None):
     common_flags = _check_flags(common_path, common["flags"], defined)
     flag_sets = _check_flag_sets(common_path, common["flag_sets"], defined) if "flag_sets" in common else {}
 
-    rows, names, orders = [], {}, {}
+    rows, names, orders, labels = [], {}, {}, {}
     for filename in sorted(os.listdir(path)):
         if not filename.endswith(".json") or filename == COMMON_FILE:
             continue
@@ -299,6 +299,12 @@ def load_scheme(path, overrides=None):
         for flag_set in _row_flag_sets(row_path, data.get("flag_sets", []), flag_sets, common_path):
             merged.update(flag_set)
         merged.update(row_flags)
+        # The files must tell their rows apart; --set may make rows the same on purpose (augment for all).
+        shown = display_label(label, merged)
+        if shown in labels:
+            raise UserError("{}: its label {!r} (as tables show it) is also the label of {}: give the rows labels "
+                            "that tell them apart".format(row_path, shown, labels[shown]))
+        labels[shown] = row_path
         merged.update(overrides or {})
         compare_with = data.get("compare_with", "")
         if "compare_with" in data and (not isinstance(compare_with, str) or compare_with in ("", name)):
@@ -309,12 +315,7 @@ def load_scheme(path, overrides=None):
     if not rows:
         raise UserError("scheme {} has no rows: add one JSON file per training run next to {}".format(
             path, COMMON_FILE))
-    labels = {}
     for row in rows:
-        if row.label in labels:
-            raise UserError("{}: its label {!r} (as tables show it) is also the label of {}: give the rows labels "
-                            "that tell them apart".format(row.path, row.label, labels[row.label]))
-        labels[row.label] = row.path
         if row.compare_with and row.compare_with not in names:
             raise UserError("{}: \"compare_with\" names {!r}, which is not a row of scheme {}{}; its rows: {}".format(
                 row.path, row.compare_with, path, _suggest(row.compare_with, names), ", ".join(sorted(names))))
