@@ -11,11 +11,16 @@
 #    speakers 04 and 05, dev speaker 11. English trains on the other 9 speakers; German on
 #    --german_train_speakers (default 00,01,02: an under-resourced target language), each take at most --max_takes
 #    times per speaker and digit (default: all).
-# 2. Trains the English source model (the scheme's baseline row, --source_epochs epochs, default 15) once per seed.
-# 3. Runs the 8 rows of experiments/heidelberg-digits on German once per seed; each transfer row loads the source
-#    model of its own seed, so the seed spread includes the source model's.
-# 4. Writes results.md (mean ± sd, 95 % CI, paired bootstrap differences), results.csv, summary.csv and
-#    learning_curves.png (seed spread as a band) to $DSF_DIGITS_DIR/german.
+# 2. Trains the English source model (the scheme's plain baseline row, --source_epochs epochs, default 15) once per
+#    seed; the variant rows never train on English.
+# 3. Runs the rows of experiments/heidelberg-digits (--only: a comma-separated subset) on German once per seed: the
+#    paper's 8 (baseline, transfer-0, freeze-1 ... freeze-1-5), then 5 variants of them: baseline-augment,
+#    transfer-0-augment, freeze-1-2-augment (training-data augmentation) and transfer-0-reuse, freeze-1-3-reuse
+#    (--reuse_output_rows). Each transfer row loads the source model of its own seed, so the seed spread includes
+#    the source model's.
+# 4. Writes results.md (mean ± sd, 95 % CI, paired bootstrap differences against the baseline, "transfer, 0 frozen"
+#    and each variant's plain row), results.csv, summary.csv and learning_curves.png (seed spread as a band) to
+#    $DSF_DIGITS_DIR/german.
 #
 # Everything goes to $DSF_DIGITS_DIR (default runs/digits). Imports, source models and finished rows are reused by a
 # second run; an interrupted row resumes. Further options (--set key=value) go to every training run, the source's
@@ -58,7 +63,7 @@ echo "== 2/4 English source model, seeds $seeds ($work/english)"
     --data "$work/data/english" --alphabet data/alphabets/english.txt --out "$work/english" --seeds "$seeds" \
     ${rest[@]+"${rest[@]}"} --set "epochs=$source_epochs"
 
-echo "== 3/4 German: the 8 schemes, seeds $seeds ($work/german)"
+echo "== 3/4 German: rows ${only[1]:-all of experiments/heidelberg-digits}, seeds $seeds ($work/german)"
 "$python" -m deepspeech_freeze.experiments.run --scheme experiments/heidelberg-digits \
     --data "$work/data/german" --source "$work/english/seed-{seed}/baseline" \
     --alphabet data/alphabets/german.txt --out "$work/german" --seeds "$seeds" \

@@ -208,13 +208,17 @@ def test_seed_conflicts_and_missing_seed_sources_are_errors(tmp_path, hd_dir):
 def test_digits_scheme_is_table2_sized_for_two_cores():
     paper = schemes.load_scheme(os.path.join(ROOT, "experiments", "eberhard2021"))
     digits = schemes.load_scheme(DIGITS)
-    assert [(r.name, r.label, r.order) for r in digits.rows] == [(r.name, r.label, r.order) for r in paper.rows]
-    for a, b in zip(paper.rows, digits.rows):
+    # The paper's 8 rows first, then the 5 variants (tests/test_experiments.py checks those).
+    plain = digits.rows[:len(paper.rows)]
+    assert [(r.name, r.label, r.order) for r in plain] == [(r.name, r.label, r.order) for r in paper.rows]
+    assert [r.compare_with for r in digits.rows[len(paper.rows):]] == [
+        "baseline", "transfer-0", "freeze-1-2", "transfer-0", "freeze-1-3"]
+    for a, b in zip(paper.rows, plain):
         assert a.flags.get("freeze_layers") == b.flags.get("freeze_layers")
         assert a.flags.get("drop_source_layers") == b.flags.get("drop_source_layers")
         assert a.from_scratch == b.from_scratch
     assert digits.common["n_hidden"] == 256 and "random_seed" not in digits.common
-    assert digits.rows[-1].flags["epochs"] * 2 == digits.common["epochs"]  # 1-5 frozen: half, as in the paper
+    assert plain[-1].flags["epochs"] * 2 == digits.common["epochs"]  # 1-5 frozen: half, as in the paper
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -222,13 +226,15 @@ def test_digits_scheme_is_table2_sized_for_two_cores():
 
 
 TINY = ["--set", "n_hidden=32", "--set", "epochs=2", "--set", "train_batch_size=8", "--set", "beam_width=4"]
+# Three plain rows, and one augmented and one reuse variant of transfer-0 (the English source stays the plain baseline).
+ROWS = ("baseline", "transfer-0", "freeze-1-3", "transfer-0-augment", "transfer-0-reuse")
 
 
 @pytest.fixture(scope="module")
 def digits_run(hd_dir, tmp_path_factory):
     work = tmp_path_factory.mktemp("digits")
-    command = [os.path.join(ROOT, "bin", "run-digits.sh"), str(hd_dir), "--seeds", "1,2", "--only",
-               "baseline,transfer-0,freeze-1-3", "--max_takes", "1", "--source_epochs", "2"] + TINY
+    command = [os.path.join(ROOT, "bin", "run-digits.sh"), str(hd_dir), "--seeds", "1,2", "--only", ",".join(ROWS),
+               "--max_takes", "1", "--source_epochs", "2"] + TINY
     result = subprocess.run(command, cwd=ROOT, env=dict(os.environ, DSF_DIGITS_DIR=str(work),
                                                         DSF_VENV_PYTHON=sys.executable),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=900)
@@ -249,13 +255,24 @@ def test_run_digits_end_to_end(digits_run):
     for seed in (1, 2):
         source = read_json(work / "english" / "seed-{}".format(seed) / "baseline" / "result.json")
         assert source["seed"] == seed and source["flags"]["random_seed"] == seed and source["epochs_run"] == 2
-        for name in ("baseline", "transfer-0", "freeze-1-3"):
+        assert "augment" not in source["flags"] and source["label"] == "Baseline (from scratch)"
+        assert os.listdir(str(work / "english" / "seed-{}".format(seed))) == ["baseline"]
+        for name in ROWS:
             result = read_json(work / "german" / "seed-{}".format(seed) / name / "result.json")
             assert result["seed"] == seed and result["flags"]["random_seed"] == seed
             assert result["test_samples"] == 20  # speakers 04 and 05, one take of each digit
             if name != "baseline":
                 # each seed transfers from the source model trained with the same seed
                 assert "/english/seed-{}/baseline/".format(seed) in result["source_checkpoint"]
+    augmented = read_json(work / "german" / "seed-1" / "transfer-0-augment" / "result.json")
+    assert augmented["compare_with"] == "transfer-0" and len(augmented["flags"]["augment"]) == 4
+    assert augmented["label"].startswith("Transfer, 0 frozen + augment pitch[p=0.3,pitch=1~0.1], tempo[")
+    log = (work / "german" / "seed-1" / "transfer-0-augment" / "train.log").read_text(encoding="utf-8")
+    assert " --augment=pitch[p=0.3,pitch=1~0.1] --augment=tempo[p=0.3,factor=1~0.15] --augment=frequency_mask[" in log
+    reuse = read_json(work / "german" / "seed-1" / "transfer-0-reuse" / "result.json")
+    assert reuse["flags"]["reuse_output_rows"] is True and reuse["compare_with"] == "transfer-0"
+    log = (work / "german" / "seed-1" / "transfer-0-reuse" / "train.log").read_text(encoding="utf-8")
+    assert "Reused output rows: 28 of 31 labels shared with the source alphabet" in log
     # The seed changes the run: the two from-scratch German models differ.
     first = read_json(work / "german" / "seed-1" / "baseline" / "result.json")
     second = read_json(work / "german" / "seed-2" / "baseline" / "result.json")
@@ -269,6 +286,10 @@ def test_run_digits_tables_show_seed_statistics(digits_run):
     assert "| Scheme | seeds | WER mean ± sd | WER 95 % CI | CER mean ± sd | CER 95 % CI |" in markdown
     assert "| Baseline (from scratch) | 2 |" in markdown and "| Layers 1-3 frozen | 2 |" in markdown
     assert "Δ WER vs Baseline (from scratch)" in markdown and "Δ CER vs Transfer, 0 frozen" in markdown
+    # Each variant against its plain row, its label naming the augmentation.
+    paired = markdown.split("against the row it varies")[1].split("Notes:")[0]
+    assert "| Transfer, 0 frozen + augment pitch[p=0.3,pitch=1\\~0.1], tempo[" in paired
+    assert "| Transfer, 0 frozen + output rows of shared characters reused | Transfer, 0 frozen | " in paired
     assert "paired bootstrap over the test utterances" in markdown and "speaker-independent" in markdown
     assert "open-vocabulary German" in markdown and "English source model (2 epochs" in markdown
     with io.open(str(work / "german" / "summary.csv"), encoding="utf-8") as handle:
@@ -278,10 +299,12 @@ def test_run_digits_tables_show_seed_statistics(digits_run):
     assert float(summary["baseline"]["wer_mean"]) == pytest.approx(sum(baseline) / 2)
     assert summary["baseline"]["wer_vs_baseline_p"] == "" and summary["freeze-1-3"]["wer_vs_baseline_p"] != ""
     assert summary["transfer-0"]["wer_vs_transfer_p"] == ""
+    assert summary["transfer-0-augment"]["compare_with"] == "transfer-0"
+    assert summary["transfer-0-augment"]["wer_vs_counterpart_p"] != "" and summary["transfer-0"]["compare_with"] == ""
     with io.open(str(work / "german" / "results.csv"), encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert sorted((row["scheme"], row["seed"]) for row in rows) == sorted(
-        (name, str(seed)) for name in ("baseline", "transfer-0", "freeze-1-3") for seed in (1, 2))
+        (name, str(seed)) for name in ROWS for seed in (1, 2))
     png = (work / "german" / "learning_curves.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10000
 
@@ -290,14 +313,14 @@ def test_run_digits_tables_show_seed_statistics(digits_run):
 def test_run_digits_rerun_reuses_everything_and_bad_input_stops(digits_run, hd_dir):
     work, _ = digits_run
     before = (work / "german" / "results.md").read_text(encoding="utf-8")
-    command = [os.path.join(ROOT, "bin", "run-digits.sh"), str(hd_dir), "--seeds", "1,2", "--only",
-               "baseline,transfer-0,freeze-1-3", "--max_takes", "1", "--source_epochs", "2"] + TINY
+    command = [os.path.join(ROOT, "bin", "run-digits.sh"), str(hd_dir), "--seeds", "1,2", "--only", ",".join(ROWS),
+               "--max_takes", "1", "--source_epochs", "2"] + TINY
     env = dict(os.environ, DSF_DIGITS_DIR=str(work), DSF_VENV_PYTHON=sys.executable)
     again = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            universal_newlines=True, timeout=600)
     assert again.returncode == 0, again.stdout[-3000:]
     assert "Finished training" not in again.stdout
-    assert again.stdout.count("exists (delete the folder to run it again)") == 2 + 6  # 2 sources, 3 rows x 2
+    assert again.stdout.count("exists (delete the folder to run it again)") == 2 + 10  # 2 sources, 5 rows x 2
     assert "Audio: 0 converted" in again.stdout
     assert (work / "german" / "results.md").read_text(encoding="utf-8") == before
     missing = subprocess.run(command[:1] + [str(work / "nowhere")] + command[2:], cwd=ROOT, env=env,

@@ -168,6 +168,207 @@ def test_only_names_unknown_rows():
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# Variant rows: repeatable flags as lists, shared flag sets, compare_with (experiments/heidelberg-digits)
+
+DIGITS = os.path.join(ROOT, "experiments", "heidelberg-digits")
+AUGMENT = ["pitch[p=0.3,pitch=1~0.1]", "tempo[p=0.3,factor=1~0.15]", "frequency_mask[p=0.3,n=1:2,size=1:3]",
+           "time_mask[p=0.3,n=1:2,size=10:40]"]
+SPECS = ", ".join(AUGMENT)
+VARIANTS = [  # name, order, plain row, what the row adds to it
+    ("baseline-augment", 8, "baseline", "augment"),
+    ("transfer-0-augment", 9, "transfer-0", "augment"),
+    ("freeze-1-2-augment", 10, "freeze-1-2", "augment"),
+    ("transfer-0-reuse", 11, "transfer-0", "reuse"),
+    ("freeze-1-3-reuse", 12, "freeze-1-3", "reuse"),
+]
+FILES = {split: "/d/{}.csv".format(split) for split in runner.SPLITS}
+
+
+def test_digits_variant_rows_follow_the_plain_rows_and_name_their_counterparts():
+    scheme = schemes.load_scheme(DIGITS)
+    rows = {row.name: row for row in scheme.rows}
+    assert [row.name for row in scheme.rows] == [name for name, _, _, _ in TABLE2] + [v[0] for v in VARIANTS]
+    assert all(not rows[name].compare_with and "augment" not in rows[name].flags for name, _, _, _ in TABLE2)
+    for name, order, plain, adds in VARIANTS:
+        row, counterpart = rows[name], rows[plain]
+        assert row.order == order and row.compare_with == plain, name
+        extra = {k: v for k, v in row.flags.items() if counterpart.flags.get(k) != v}
+        if adds == "augment":
+            # The same flags as the plain row plus the one shared set; the label adds the specs by itself.
+            assert extra == {"augment": AUGMENT}, name
+            assert row.label == "{} + augment {}".format(counterpart.label, SPECS)
+        else:
+            assert extra == {"reuse_output_rows": True}, name
+            assert row.label.startswith(counterpart.label + " + ") and "reused" in row.label
+        assert row.from_scratch == counterpart.from_scratch
+    # Written once: the rows name common.json's flag set instead of repeating the specs.
+    with io.open(os.path.join(DIGITS, "common.json"), encoding="utf-8") as handle:
+        assert json.load(handle)["flag_sets"] == {"augment": {"augment": AUGMENT}}
+    for name, _, _, adds in VARIANTS:
+        with io.open(os.path.join(DIGITS, name + ".json"), encoding="utf-8") as handle:
+            data = json.load(handle)
+        assert "augment" not in data["flags"] and "augment" not in data["label"]
+        assert data.get("flag_sets", []) == (["augment"] if adds == "augment" else [])
+
+
+def test_an_augmented_row_gets_one_augment_option_per_spec_in_order(tmp_path):
+    rows = {row.name: row for row in schemes.load_scheme(DIGITS).rows}
+    for name in ("baseline-augment", "transfer-0-augment", "freeze-1-2-augment"):
+        command = runner.train_command(rows[name], FILES, "/src", GERMAN, "", str(tmp_path))
+        assert [arg for arg in command if arg.startswith("--augment")] == ["--augment=" + s for s in AUGMENT]
+        assert "--reuse_output_rows=true" not in command
+    plain = runner.train_command(rows["freeze-1-2"], FILES, "/src", GERMAN, "", str(tmp_path))
+    assert not [arg for arg in plain if arg.startswith("--augment")]
+    # Only a row whose training finished and whose test did not runs the evaluation: without training options.
+    test = runner.test_command(rows["transfer-0-augment"], FILES, GERMAN, "", str(tmp_path))
+    assert not [arg for arg in test if arg.startswith("--augment")] and "--epochs=10" not in test
+
+
+def test_a_reuse_row_gets_reuse_output_rows(tmp_path):
+    rows = {row.name: row for row in schemes.load_scheme(DIGITS).rows}
+    for name, plain in (("transfer-0-reuse", "transfer-0"), ("freeze-1-3-reuse", "freeze-1-3")):
+        command = runner.train_command(rows[name], FILES, "/src", GERMAN, "", str(tmp_path))
+        assert "--reuse_output_rows=true" in command and "--drop_source_layers=1" in command
+        assert "--load_checkpoint_dir=/src" in command
+        assert "--reuse_output_rows=true" not in runner.train_command(rows[plain], FILES, "/src", GERMAN, "",
+                                                                      str(tmp_path))
+
+
+def test_set_gives_a_repeatable_flag_as_a_list_that_replaces_the_rows_own():
+    overrides = schemes.parse_overrides(["augment=tempo[p=0.5]", "epochs=2", "augment=pitch"])
+    assert overrides["augment"] == ["tempo[p=0.5]", "pitch"]
+    rows = {row.name: row for row in schemes.load_scheme(DIGITS, overrides).rows}
+    for name in ("transfer-0", "transfer-0-augment"):
+        command = runner.train_command(rows[name], FILES, "/src", GERMAN, "", "/runs")
+        assert [arg for arg in command if arg.startswith("--augment")] == ["--augment=tempo[p=0.5]",
+                                                                           "--augment=pitch"]
+        assert rows[name].label.endswith(" + augment tempo[p=0.5], pitch")
+    with pytest.raises(UserError) as caught:
+        schemes.parse_overrides(["augment=tempo[factor=0:]"])
+    assert "--set augment=tempo[factor=0:]" in str(caught.value) and "factor=0:" in str(caught.value)
+
+
+@pytest.mark.parametrize("value, expected", [
+    ([], "is repeatable: give a non-empty list of strings"),
+    (["pitch[p=0.3]", 7], "item 2 of the list is 7"),
+    (["pitch[p=0.3]", ""], 'item 2 of the list is ""'),
+    ({"pitch": 0.3}, "is repeatable"),
+    (["pitch[p=0.3]", "tempo[p=1.3]"], "--augment tempo[p=1.3]: p=1.3: p is a probability"),
+    (["pich[p=0.3]"], "unknown augmentation 'pich' (did you mean pitch?)"),
+    (["pitch[p=0.3],tempo"], "wrong format"),
+])
+def test_a_malformed_augment_list_is_rejected_at_load(tmp_path, value, expected):
+    scheme = copy_scheme(tmp_path, DIGITS)
+    edit_json(scheme / "common.json", lambda d: d["flag_sets"]["augment"].update(augment=value))
+    message = load_error(scheme)
+    assert "common.json (flag set 'augment')" in message and "'augment'" in message and expected in message, \
+        message
+
+
+def test_flag_sets_and_compare_with_are_checked(tmp_path):
+    scheme = copy_scheme(tmp_path, DIGITS)
+    edit_json(scheme / "transfer-0-augment.json", lambda d: d.update(compare_with="transfer-O"))
+    message = load_error(scheme)
+    assert "transfer-0-augment.json" in message and "\"compare_with\" names 'transfer-O'" in message
+    assert "did you mean 'transfer-0'" in message and "not a row of scheme" in message
+    for bad in ("transfer-0-augment", "", 3):
+        edit_json(scheme / "transfer-0-augment.json", lambda d, bad=bad: d.update(compare_with=bad))
+        assert "\"compare_with\" must name another row" in load_error(scheme)
+    edit_json(scheme / "transfer-0-augment.json", lambda d: d.update(compare_with="transfer-0",
+                                                                     flag_sets=["augmnt"]))
+    message = load_error(scheme)
+    assert "flag set 'augmnt' is not defined in" in message and "did you mean 'augment'" in message
+    edit_json(scheme / "transfer-0-augment.json", lambda d: d.update(flag_sets="augment"))
+    assert "\"flag_sets\" must be a list of flag set names" in load_error(scheme)
+    # Without its flag set the row would show the plain row's label: tables could not tell them apart.
+    edit_json(scheme / "transfer-0-augment.json", lambda d: d.update(flag_sets=[]))
+    message = load_error(scheme)
+    assert "label 'Transfer, 0 frozen'" in message and "transfer-0.json" in message
+    edit_json(scheme / "transfer-0-augment.json", lambda d: d.update(flag_sets=["augment"]))
+    edit_json(scheme / "common.json", lambda d: d["flag_sets"].update(fast={"epoch": 1}))
+    message = load_error(scheme)
+    assert "common.json (flag set 'fast')" in message and "did you mean 'epochs'" in message
+    edit_json(scheme / "common.json", lambda d: d["flag_sets"].update(fast=["epochs=1"]))
+    assert "the flag set must be a JSON object" in load_error(scheme)
+    edit_json(scheme / "common.json", lambda d: d["flag_sets"].pop("fast"))
+    assert len(schemes.load_scheme(str(scheme)).rows) == 13  # the repaired copy loads again
+
+
+def write_seeded_variant_runs(root, scheme, wrong, seeds=(1, 2)):
+    """The seed folders of ``wrong`` = {row name: words wrong of 4} as the runner writes them, the label, order,
+    flags and compare_with taken from the scheme's rows (so the tables see what a real run records)."""
+    from test_stats import WORDS, write_run
+    rows = {row.name: row for row in scheme.rows}
+    for seed in seeds:
+        for name, count in wrong.items():
+            row = rows[name]
+            folder = root / "seed-{}".format(seed) / name
+            write_run(folder, name, row.label, row.order, seed, count / 4.0, count / 4.0,
+                      [(word, "x" if index < count else word) for index, word in enumerate(WORDS)],
+                      dict(row.flags, random_seed=seed), row.flags.get("freeze_layers", "none"))
+            edit_json(folder / "result.json", lambda d, row=row: d.update(compare_with=row.compare_with or None))
+
+
+def counterpart_cells(markdown, label):
+    table = markdown.split("against the row it varies")[1]
+    line = next(l for l in table.splitlines() if l.startswith("| {} |".format(label)))
+    return [cell.strip() for cell in line.split(" | ")[1:]]
+
+
+def test_results_show_the_specs_and_compare_each_variant_with_its_counterpart(tmp_path):
+    from conftest import run_module
+    from deepspeech_freeze.experiments.tables import md_text
+    scheme = schemes.load_scheme(DIGITS)
+    labels = {row.name: row.label for row in scheme.rows}
+    runs = tmp_path / "runs"
+    # Chosen so that each difference to the counterpart differs from the one to the baseline and to transfer-0.
+    write_seeded_variant_runs(runs, scheme, {"baseline": 4, "transfer-0": 1, "freeze-1-2": 3, "baseline-augment": 3,
+                                             "transfer-0-augment": 0, "freeze-1-2-augment": 1,
+                                             "transfer-0-reuse": 2})
+    markdown = run_module("deepspeech_freeze.experiments.results", "--runs", runs).stdout
+    augmented = md_text(labels["freeze-1-2-augment"])
+    assert augmented == "Layers 1-2 frozen + augment " + SPECS.replace("~", "\\~")
+    assert "| {} | 2 |".format(augmented) in markdown  # the seed table's row
+    assert counterpart_cells(markdown, augmented)[0] == "Layers 1-2 frozen"
+    assert counterpart_cells(markdown, augmented)[1].startswith("-.500 [")  # 1 vs 3 of 4 wrong
+    assert counterpart_cells(markdown, md_text(labels["baseline-augment"]))[1].startswith("-.250 [")
+    assert counterpart_cells(markdown, md_text(labels["transfer-0-augment"]))[1].startswith("-.250 [")
+    reuse = counterpart_cells(markdown, labels["transfer-0-reuse"])
+    assert reuse[0] == "Transfer, 0 frozen" and reuse[1].startswith("+.250 [")
+    # The plain rows are compared with the references only.
+    assert not [line for line in markdown.split("against the row it varies")[1].splitlines()
+                if line.startswith("| Layers 1-2 frozen |")]
+    with io.open(str(runs / "summary.csv"), encoding="utf-8") as handle:
+        summary = {row["scheme"]: row for row in csv.DictReader(handle)}
+    assert summary["freeze-1-2-augment"]["label"] == labels["freeze-1-2-augment"] and SPECS in \
+        summary["freeze-1-2-augment"]["label"]
+    assert summary["freeze-1-2-augment"]["compare_with"] == "freeze-1-2"
+    assert float(summary["freeze-1-2-augment"]["wer_vs_counterpart_diff"]) == pytest.approx(-0.5)
+    assert float(summary["freeze-1-2-augment"]["wer_vs_baseline_diff"]) == pytest.approx(-0.75)
+    assert float(summary["freeze-1-2-augment"]["wer_vs_transfer_diff"]) == pytest.approx(0.0)
+    assert summary["freeze-1-2"]["compare_with"] == "" and summary["freeze-1-2"]["wer_vs_counterpart_p"] == ""
+    with io.open(str(runs / "results.csv"), encoding="utf-8") as handle:
+        assert {row["label"] for row in csv.DictReader(handle)} == {labels[name] for name in summary}
+
+
+def test_a_variant_whose_counterpart_did_not_run_is_listed_and_never_a_reference(tmp_path):
+    from conftest import run_module
+    from deepspeech_freeze.experiments.tables import md_text
+    scheme = schemes.load_scheme(DIGITS)
+    runs = tmp_path / "runs"
+    write_seeded_variant_runs(runs, scheme, {"baseline": 4, "baseline-augment": 3, "transfer-0-augment": 0,
+                                             "transfer-0-reuse": 2})
+    markdown = run_module("deepspeech_freeze.experiments.results", "--runs", runs).stdout
+    # transfer-0 did not run: neither variant of it becomes the "transfer, 0 frozen" reference.
+    assert "No comparison against a transfer row with nothing frozen" in markdown
+    assert "Δ WER vs Transfer" not in markdown
+    assert "Not compared with their counterpart:" in markdown
+    assert "(its counterpart transfer-0 has no results here)" in markdown
+    augmented = md_text(next(row.label for row in scheme.rows if row.name == "baseline-augment"))
+    assert counterpart_cells(markdown, augmented)[0] == "Baseline (from scratch)"
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # Synthetic corpora
 
 

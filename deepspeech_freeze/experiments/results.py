@@ -27,7 +27,8 @@ import os
 from ..errors import run_cli
 from ..naming import LAYERS
 from . import seed_tables
-from .tables import CSV_COLUMNS, finish_loss_axis, layer_changes, load_results, markdown_table, seed_folders
+from .tables import (CSV_COLUMNS, finish_loss_axis, layer_changes, legend_label, load_results, markdown_table,
+                     md_text, seed_folders)
 
 
 def change_table(results):
@@ -41,7 +42,7 @@ def change_table(results):
         cells = []
         for layer, change in sorted(layer_changes(result).items()):
             cells.append("new" if change is None else ("0" if change == 0 else "{:.3f}".format(change)))
-        lines.append("| {} | {} |".format(result["label"], " | ".join(cells)))
+        lines.append("| {} | {} |".format(md_text(result["label"]), " | ".join(cells)))
     return "\n".join(lines)
 
 
@@ -88,7 +89,7 @@ def plot_curves(results, path, title):
         values += losses
         colour = colours[index % len(colours)]
         axis.plot(epochs, losses, styles[(index // len(colours)) % len(styles)], color=colour, linewidth=1.6,
-                  label=result["label"])
+                  label=legend_label(result["label"]))
         best = result.get("best_dev_epoch")
         if best is not None and best in epochs:
             axis.plot([best], [losses[epochs.index(best)]], "o", color=colour, markersize=7,
@@ -108,7 +109,7 @@ def default_notes(results):
     # One label per row, also when a row ran with several seeds.
     proved = sorted({result["label"]: result.get("order", 0) for result in results if result.get("frozen_proof")}
                     .items(), key=lambda item: item[1])
-    proved = [label for label, _ in proved]
+    proved = [md_text(label) for label, _ in proved]
     if proved:
         notes.append("Frozen layers proved bit-identical to the source after training in: {}.".format(
             "; ".join(proved)))

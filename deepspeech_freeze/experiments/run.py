@@ -68,8 +68,13 @@ def _say(text):
 
 
 def flag_arguments(flags):
-    """``{name: value}`` -> ``["--name=value", ...]`` (switches as --name=true/false)."""
-    return ["--{}={}".format(name, schemes.flag_text(value)) for name, value in flags.items()]
+    """``{name: value}`` -> ``["--name=value", ...]`` (switches as --name=true/false; a list, the value of a
+    repeatable flag such as augment, as one ``--name=item`` per item, in list order)."""
+    arguments = []
+    for name, value in flags.items():
+        for item in value if isinstance(value, list) else [value]:
+            arguments.append("--{}={}".format(name, schemes.flag_text(item)))
+    return arguments
 
 
 def data_files(data_dir):
@@ -173,7 +178,8 @@ def test_command(row, files, alphabet, scorer, out):
     folder = row_dir(out, row)
     flags = OrderedDict(RUNNER_DEFAULTS)
     flags.update(row.flags)
-    for name in ("load_train", "drop_source_layers", "reinit_layers", "freeze_layers", "epochs", "load_cudnn"):
+    for name in ("load_train", "drop_source_layers", "reinit_layers", "freeze_layers", "epochs", "load_cudnn",
+                 "reuse_output_rows", "augment"):
         flags.pop(name, None)
     flags.update([
         ("test_files", files["test"]), ("alphabet_config_path", os.path.abspath(alphabet)),
@@ -240,6 +246,7 @@ def build_result(row, scheme, folder, command):
     source = record.source_checkpoint
     return OrderedDict([
         ("scheme", row.name), ("label", row.label), ("order", row.order), ("scheme_folder", scheme.path),
+        ("compare_with", row.compare_with or None),
         ("wer", wer), ("cer", cer), ("test_loss", test_loss), ("test_samples", len(samples)),
         ("best_dev_loss", record.best_dev_loss), ("best_dev_epoch", record.best_dev_epoch),
         ("epochs_run", len(history)), ("train_seconds", round(train_seconds, 3)),

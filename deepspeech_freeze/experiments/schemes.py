@@ -10,11 +10,29 @@
                           "flags": {"drop_source_layers": 1, "freeze_layers": "1-3"}}
 
 A row's flags are the trainer's (``python -m deepspeech_freeze.train``), without dashes, with JSON values: true /
-false for switches, numbers, strings. They are merged as common < row < ``--set`` on the runner's command line.
+false for switches, numbers, strings, and for a repeatable flag (``augment``) a list of strings, one option per item
+in list order (``"augment": ["pitch[p=0.3]", "tempo"]`` -> ``--augment=pitch[p=0.3] --augment=tempo``).
+
+Settings shared by some rows but not all are written once, as a named flag set in ``common.json``, and each row
+that wants them names the set::
+
+      common.json        {..., "flag_sets": {"augment": {"augment": ["pitch[p=0.3,pitch=1~0.1]", ...]}}}
+      transfer-0-augment.json
+                         {"name": "transfer-0-augment", "label": "Transfer, 0 frozen", "order": 9,
+                          "flag_sets": ["augment"], "flags": {"drop_source_layers": 1},
+                          "compare_with": "transfer-0"}
+
+Flags are merged as common < the row's flag sets (in the order named) < row < ``--set`` on the runner's command
+line. ``compare_with`` names the row this one varies (its plain counterpart): the seed tables compare the two with a
+paired test (:mod:`.seed_tables`), and a row that declares a counterpart is never taken as a reference row itself.
+
+A row's label in every table is its ``label`` plus, when its merged flags augment the training data,
+`` + augment `` and the specs (:func:`display_label`), so a table always says which augmentation a row trained with.
+
 Everything is checked when the scheme is loaded, before any training: unknown keys, unknown flag names (with a
-suggestion), values the flag cannot parse, flags the runner sets itself (data, directories, alphabet, scorer),
-duplicate names or orders, a name that differs from its file name. Each problem is one :class:`UserError` naming the
-file and the key.
+suggestion), values the flag cannot parse (every ``augment`` spec included), flags the runner sets itself (data,
+directories, alphabet, scorer), duplicate names, orders or labels (as tables show them), a name that differs from its
+file name, unknown flag sets and ``compare_with`` names. Each problem is one :class:`UserError` naming the file and the key.
 
 A row whose merged flags hold ``load_train: init`` starts from scratch and needs no source model; every other row
 loads the source model given to the runner.
@@ -28,8 +46,8 @@ from collections import OrderedDict, namedtuple
 from ..errors import UserError
 
 COMMON_FILE = "common.json"
-COMMON_KEYS = ("description", "flags")
-ROW_KEYS = ("name", "label", "order", "description", "flags")
+COMMON_KEYS = ("description", "flags", "flag_sets")
+ROW_KEYS = ("name", "label", "order", "description", "flags", "flag_sets", "compare_with")
 REQUIRED_ROW_KEYS = ("name", "label", "order", "flags")
 
 # Set by the runner from its own arguments; a scheme (or --set) giving them would be silently overridden.
@@ -41,8 +59,10 @@ RUNNER_FLAGS = {
 }
 
 
-class Row(namedtuple("Row", "name label order description flags path")):
-    """One row of a scheme: ``flags`` are the merged flags (common < row < overrides), an OrderedDict."""
+class Row(namedtuple("Row", "name label order description flags path compare_with")):
+    """One row of a scheme: ``label`` is the label tables show (:func:`display_label`), ``flags`` the merged flags
+    (common < flag sets < row < overrides, an OrderedDict), ``compare_with`` the name of its counterpart row or
+    ``""``."""
 
     @property
     def from_scratch(self):
@@ -51,6 +71,22 @@ class Row(namedtuple("Row", "name label order description flags path")):
 
 
 Scheme = namedtuple("Scheme", "name path description common rows")
+
+
+def display_label(label, flags):
+    """The label a table shows for a row: ``label``, plus `` + augment SPEC, SPEC`` when ``flags`` augment the
+    training data (made from the flags, so it cannot disagree with what the row ran)."""
+    augment = flags.get("augment")
+    if not augment:
+        return label
+    specs = [augment] if isinstance(augment, str) else list(augment)
+    return "{} + augment {}".format(label, ", ".join(specs))
+
+
+def is_repeatable(flag):
+    """True for a flag that may be given several times (``DEFINE_multi_*``, e.g. ``augment``)."""
+    from absl import flags as absl_flags  # pylint: disable=import-outside-toplevel
+    return isinstance(flag, absl_flags.MultiFlag)
 
 
 def trainer_flags():
@@ -115,9 +151,11 @@ def check_flag(where, name, value, defined=None):
         raise UserError("{}: flag {!r} is set by the runner from {}; remove it here".format(
             where, name, RUNNER_FLAGS[name]))
     flag = defined[name]
+    if is_repeatable(flag):
+        return _check_list(where, name, value, flag)
     if isinstance(value, (dict, list)) or value is None:
-        raise UserError("{}: flag {!r} has the value {!r}: give a number, a string or true/false".format(
-            where, name, value))
+        raise UserError("{}: flag {!r} has the value {!r}: give a number, a string or true/false (only a "
+                        "repeatable flag such as augment takes a list)".format(where, name, value))
     if flag.boolean:
         if isinstance(value, bool) or str(value).lower() in ("true", "false", "1", "0"):
             return value
@@ -132,24 +170,75 @@ def check_flag(where, name, value, defined=None):
     return value
 
 
+def _check_list(where, name, value, flag):
+    """A repeatable flag's value: a string (one option) or a non-empty list of non-empty strings; returns the list.
+    ``augment`` specs are parsed here already, so a typo stops the scheme before any row trains."""
+    items = [value] if isinstance(value, str) else value
+    example = '["pitch[p=0.3,pitch=1~0.1]", "tempo[p=0.3]"]' if name == "augment" else '["a", "b"]'
+    if not isinstance(items, list) or not items:
+        raise UserError("{}: flag {!r} is repeatable: give a non-empty list of strings, one per option, e.g. "
+                        "{}, not {}".format(where, name, example, json.dumps(value)))
+    for index, item in enumerate(items):
+        if not isinstance(item, str) or not item.strip():
+            raise UserError("{}: flag {!r}: item {} of the list is {}: each item is one option's value, a "
+                            "non-empty string, e.g. {}".format(where, name, index + 1, json.dumps(item), example))
+        try:
+            flag.parser.parse(item)
+        except (ValueError, TypeError) as err:
+            raise UserError("{}: flag {!r} cannot take {!r} ({})".format(where, name, item, err))
+    if name == "augment":
+        from ..augment import parse_augmentation  # pylint: disable=import-outside-toplevel  (numpy only)
+        for item in items:
+            try:
+                parse_augmentation(item)
+            except UserError as err:
+                raise UserError("{}: flag 'augment': {}".format(where, err))
+    return list(items)
+
+
 def flag_text(value):
-    """The command-line text of a JSON value: true/false for switches, numbers without loss, strings as is."""
+    """The command-line text of a JSON value: true/false for switches, numbers without loss, strings as is (a
+    repeatable flag's list is one option per item: :func:`deepspeech_freeze.experiments.run.flag_arguments`)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
 
 
-def _check_flags(path, flags, defined):
+def _check_flags(path, flags, defined, what='"flags"'):
     if not isinstance(flags, dict):
-        raise UserError("{}: \"flags\" must be a JSON object of flag names and values".format(path))
-    for name, value in flags.items():
-        check_flag(path, name, value, defined)
-    return OrderedDict(flags)
+        raise UserError("{}: {} must be a JSON object of flag names and values".format(path, what))
+    return OrderedDict((name, check_flag(path, name, value, defined)) for name, value in flags.items())
+
+
+def _check_flag_sets(path, flag_sets, defined):
+    """common.json's ``flag_sets``: ``{set name: {flag: value}}``, each set checked like flags."""
+    if not isinstance(flag_sets, dict) or not flag_sets:
+        raise UserError("{}: \"flag_sets\" must be a JSON object of named flag sets, e.g. {{\"augment\": "
+                        "{{\"augment\": [\"tempo[p=0.3]\"]}}}}".format(path))
+    return OrderedDict((name, _check_flags("{} (flag set {!r})".format(path, name), flags, defined,
+                                           "the flag set"))
+                       for name, flags in flag_sets.items())
+
+
+def _row_flag_sets(row_path, wanted, flag_sets, common_path):
+    """The flag sets a row names (its ``flag_sets`` list), in order."""
+    if not isinstance(wanted, list) or not all(isinstance(name, str) for name in wanted):
+        raise UserError("{}: \"flag_sets\" must be a list of flag set names from {}, e.g. [\"augment\"]".format(
+            row_path, common_path))
+    for name in wanted:
+        if name not in flag_sets:
+            raise UserError("{}: flag set {!r} is not defined in {}{}{}".format(
+                row_path, name, common_path, _suggest(name, flag_sets),
+                "; its flag sets: " + ", ".join(flag_sets) if flag_sets else " (it has no \"flag_sets\")"))
+    if len(set(wanted)) != len(wanted):
+        raise UserError("{}: \"flag_sets\" names a set twice: {}".format(row_path, ", ".join(wanted)))
+    return [flag_sets[name] for name in wanted]
 
 
 def parse_overrides(items, defined=None):
     """``["epochs=2", "train_cudnn=true"]`` (the runner's ``--set``) -> OrderedDict of typed values (2, True),
-    checked like scheme flags."""
+    checked like scheme flags. A repeatable flag given several times collects its values in a list, which replaces
+    the rows' own list."""
     defined = trainer_flags() if defined is None else defined
     overrides = OrderedDict()
     for item in items or []:
@@ -157,8 +246,12 @@ def parse_overrides(items, defined=None):
             raise UserError("--set {}: write key=value, e.g. --set epochs=2".format(item))
         name, value = item.split("=", 1)
         name = name.strip()
-        check_flag("--set {}".format(item), name, value, defined)
+        checked = check_flag("--set {}".format(item), name, value, defined)
         flag = defined[name]
+        if is_repeatable(flag):
+            # Repeated, like the trainer's own option: --set augment=a --set augment=b gives both, in order.
+            overrides[name] = overrides.get(name, []) + checked
+            continue
         # Typed like the JSON files' values, so result.json records 2, not "2".
         overrides[name] = value.lower() in ("true", "1") if flag.boolean else flag.parser.parse(value)
     return overrides
@@ -179,8 +272,9 @@ def load_scheme(path, overrides=None):
     common = _read_json(common_path)
     _check_keys(common_path, common, COMMON_KEYS, required=("flags",))
     common_flags = _check_flags(common_path, common["flags"], defined)
+    flag_sets = _check_flag_sets(common_path, common["flag_sets"], defined) if "flag_sets" in common else {}
 
-    rows, names, orders = [], {}, {}
+    rows, names, orders, labels = [], {}, {}, {}
     for filename in sorted(os.listdir(path)):
         if not filename.endswith(".json") or filename == COMMON_FILE:
             continue
@@ -202,12 +296,29 @@ def load_scheme(path, overrides=None):
         names[name] = row_path
         row_flags = _check_flags(row_path, data["flags"], defined)
         merged = OrderedDict(common_flags)
+        for flag_set in _row_flag_sets(row_path, data.get("flag_sets", []), flag_sets, common_path):
+            merged.update(flag_set)
         merged.update(row_flags)
+        # The files must tell their rows apart; --set may make rows the same on purpose (augment for all).
+        shown = display_label(label, merged)
+        if shown in labels:
+            raise UserError("{}: its label {!r} (as tables show it) is also the label of {}: give the rows labels "
+                            "that tell them apart".format(row_path, shown, labels[shown]))
+        labels[shown] = row_path
         merged.update(overrides or {})
-        rows.append(Row(name, label, order, data.get("description", ""), merged, row_path))
+        compare_with = data.get("compare_with", "")
+        if "compare_with" in data and (not isinstance(compare_with, str) or compare_with in ("", name)):
+            raise UserError("{}: \"compare_with\" must name another row of the scheme (the row this one varies), "
+                            "not {}".format(row_path, json.dumps(compare_with)))
+        rows.append(Row(name, display_label(label, merged), order, data.get("description", ""), merged, row_path,
+                        compare_with))
     if not rows:
         raise UserError("scheme {} has no rows: add one JSON file per training run next to {}".format(
             path, COMMON_FILE))
+    for row in rows:
+        if row.compare_with and row.compare_with not in names:
+            raise UserError("{}: \"compare_with\" names {!r}, which is not a row of scheme {}{}; its rows: {}".format(
+                row.path, row.compare_with, path, _suggest(row.compare_with, names), ", ".join(sorted(names))))
     rows.sort(key=lambda row: row.order)
     return Scheme(os.path.basename(os.path.normpath(path)), os.path.abspath(path), common.get("description", ""),
                   common_flags, rows)

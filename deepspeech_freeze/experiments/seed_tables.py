@@ -7,16 +7,19 @@ Written by ``python -m deepspeech_freeze.experiments.results`` when the runs fol
   interval of the mean (Student's t, n - 1 degrees of freedom), best dev loss and training time (means); then per
   scheme the difference in WER and CER to the from-scratch baseline and to "transfer, 0 frozen", each with the 95 %
   interval and two-sided p-value of a paired bootstrap over the test utterances in which the seeds are resampled
-  too (:func:`.stats.paired_bootstrap`). When every row has one seed the first table is the single-run table of
-  :mod:`.results`.
+  too (:func:`.stats.paired_bootstrap`); then, for each row that declares a counterpart (``compare_with`` in its
+  scheme file, e.g. an augmented row and the same row without augmentation), the same paired difference to that
+  counterpart. When every row has one seed the first table is the single-run table of :mod:`.results`.
 * ``results.csv``: one line per row and seed (the single-run columns plus ``seed``); ``summary.csv``: one line per
-  row with the statistics and the comparisons.
+  row with the statistics and the comparisons (``compare_with`` and the ``*_vs_counterpart_*`` columns for the
+  declared pairs).
 * ``learning_curves.png``: per row the mean dev loss over the seeds, a band from the lowest to the highest seed,
   and a dot at the mean curve's lowest epoch.
 
 The reference rows are found from what the rows did, not from their names: the baseline is the first row that
 trains from scratch (``load_train: init``), "transfer, 0 frozen" the first row that loads a source and freezes
-nothing.
+nothing; a row that declares a counterpart is a variant of another row and never a reference (so an augmented
+from-scratch row does not become the baseline when the plain one has not run).
 """
 import csv
 import io
@@ -32,6 +35,9 @@ from . import tables
 
 SAMPLES_FILE = "test_samples.json"
 MEASURES = (("wer", "WER", "word_distance", "word_length"), ("cer", "CER", "char_distance", "char_length"))
+REFERENCES = ("baseline", "transfer")
+# The kinds of comparison: against the two reference rows, and against the row's own declared counterpart.
+KINDS = REFERENCES + ("counterpart",)
 
 
 def read_test_samples(result):
@@ -58,6 +64,8 @@ def references(groups):
     found = {"baseline": None, "transfer": None}
     for name, runs in groups.items():
         first = runs[0]
+        if first.get("compare_with"):
+            continue
         scratch = str(first.get("flags", {}).get("load_train", "auto")) == "init"
         if scratch and found["baseline"] is None:
             found["baseline"] = name
@@ -86,8 +94,16 @@ def summaries(groups):
     return rows
 
 
+def counterparts(groups):
+    """``{name: counterpart name}`` of the rows whose result names a ``compare_with`` row, that row's results
+    included or not (:func:`comparisons` compares only those whose counterpart ran)."""
+    return OrderedDict((name, runs[0]["compare_with"]) for name, runs in groups.items()
+                       if runs[0].get("compare_with"))
+
+
 def comparisons(groups, refs, resamples=stats.RESAMPLES):
-    """``{name: {(reference, measure): bootstrap dict}}`` for every row against each reference other than itself."""
+    """``{name: {(kind, measure): bootstrap dict}}`` for every row against each reference other than itself
+    (kind "baseline", "transfer") and against its declared counterpart when that row ran (kind "counterpart")."""
     samples = {name: [read_test_samples(run) for run in runs] for name, runs in groups.items()}
     matrices = {}
     for name in groups:
@@ -96,12 +112,13 @@ def comparisons(groups, refs, resamples=stats.RESAMPLES):
                 matrices[name, measure] = stats.error_matrix(samples[name], distance, length)
             except ValueError as err:
                 raise UserError("row {}: {} (all seeds must be tested on the same test set)".format(name, err))
+    declared = counterparts(groups)
     found = OrderedDict()
     for name in groups:
         found[name] = OrderedDict()
-        for kind in ("baseline", "transfer"):
-            reference = refs.get(kind)
-            if reference is None or reference == name:
+        for kind in KINDS:
+            reference = declared.get(name) if kind == "counterpart" else refs.get(kind)
+            if reference is None or reference == name or reference not in groups:
                 continue
             for measure, _, _, _ in MEASURES:
                 names_a, errors_a, lengths = matrices[name, measure]
@@ -151,20 +168,21 @@ def seeds_table(rows):
              "train time (mean) |", "|---|---|---|---|---|---|---|---|"]
     for row in rows.values():
         lines.append("| {} | {} | {} | {} | {} | {} | {} | {} |".format(
-            row["label"], len(row["seeds"]), spread(row["wer"]), interval(row["wer"]), spread(row["cer"]),
-            interval(row["cer"]), "-" if row["best_dev_loss"] is None else "{:.2f}".format(row["best_dev_loss"]),
+            tables.md_text(row["label"]), len(row["seeds"]), spread(row["wer"]), interval(row["wer"]),
+            spread(row["cer"]), interval(row["cer"]), "-" if row["best_dev_loss"] is None else "{:.2f}".format(row["best_dev_loss"]),
             tables.duration(row["train_seconds"])))
     return "\n".join(lines)
 
 
 def comparison_table(rows, tests, refs):
-    kinds = [kind for kind in ("baseline", "transfer") if refs.get(kind)]
+    """Each row's difference to the baseline and to "transfer, 0 frozen" (markdown), or '' without either."""
+    kinds = [kind for kind in REFERENCES if refs.get(kind)]
     if not kinds:
         return ""
     heads = []
     for kind in kinds:
         label = rows[refs[kind]]["label"]
-        heads += ["Δ WER vs {}".format(label), "Δ CER vs {}".format(label)]
+        heads += ["Δ WER vs {}".format(tables.md_text(label)), "Δ CER vs {}".format(tables.md_text(label))]
     lines = ["| Scheme | " + " | ".join(heads) + " |", "|---|" + "---|" * len(heads)]
     for name, row in rows.items():
         cells = []
@@ -172,8 +190,21 @@ def comparison_table(rows, tests, refs):
             for measure, _, _, _ in MEASURES:
                 test = tests.get(name, {}).get((kind, measure))
                 cells.append("(reference)" if test is None else difference(test))
-        lines.append("| {} | {} |".format(row["label"], " | ".join(cells)))
+        lines.append("| {} | {} |".format(tables.md_text(row["label"]), " | ".join(cells)))
     return "\n".join(lines)
+
+
+def counterpart_table(rows, tests, groups):
+    """Each row that declares a counterpart against that row (markdown), or '' when no such pair ran."""
+    declared = counterparts(groups)
+    lines = ["| Scheme | compared with | Δ WER | Δ CER |", "|---|---|---|---|"]
+    for name, other in declared.items():
+        if other not in rows:
+            continue
+        cells = [difference(tests[name]["counterpart", measure]) for measure, _, _, _ in MEASURES]
+        lines.append("| {} | {} | {} |".format(tables.md_text(rows[name]["label"]),
+                                               tables.md_text(rows[other]["label"]), " | ".join(cells)))
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def statistics_notes(rows, tests):
@@ -195,7 +226,7 @@ def statistics_notes(rows, tests):
     ]
 
 
-def write_csvs(results, rows, tests, out):
+def write_csvs(results, rows, tests, out, declared=None):
     with io.open(os.path.join(out, "results.csv"), "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(("seed",) + tables.CSV_COLUMNS)
@@ -203,10 +234,13 @@ def write_csvs(results, rows, tests, out):
             changes = tables.layer_changes(result)
             writer.writerow([result.get("seed")] + [result.get(column) for column in tables.CSV_COLUMNS[:13]] +
                             ["" if changes[layer] is None else changes[layer] for layer in LAYERS])
+    declared = declared or {}
     columns = ["scheme", "label", "seeds"]
     for measure, _, _, _ in MEASURES:
         columns += ["{}_{}".format(measure, key) for key in ("mean", "sd", "ci_low", "ci_high")]
-    for kind in ("baseline", "transfer"):
+    for kind in KINDS:
+        if kind == "counterpart":
+            columns.append("compare_with")
         for measure, _, _, _ in MEASURES:
             columns += ["{}_vs_{}_{}".format(measure, kind, key) for key in ("diff", "ci_low", "ci_high", "p")]
     with io.open(os.path.join(out, "summary.csv"), "w", encoding="utf-8", newline="") as handle:
@@ -216,7 +250,9 @@ def write_csvs(results, rows, tests, out):
             line = [name, row["label"], " ".join(str(seed) for seed in row["seeds"])]
             for measure, _, _, _ in MEASURES:
                 line += [row[measure][key] for key in ("mean", "sd", "ci_low", "ci_high")]
-            for kind in ("baseline", "transfer"):
+            for kind in KINDS:
+                if kind == "counterpart":
+                    line.append(declared.get(name, ""))
                 for measure, _, _, _ in MEASURES:
                     test = tests.get(name, {}).get((kind, measure))
                     line += [test[key] if test else "" for key in ("diff", "ci_low", "ci_high", "p")]
@@ -245,7 +281,8 @@ def plot_bands(groups, path, title):
         highest = max(highs + ([highest] if highest is not None else []))
         colour = colours[index % len(colours)]
         axis.plot(epochs, means, styles[(index // len(colours)) % len(styles)], color=colour, linewidth=1.6,
-                  label="{} ({} seed{})".format(runs[0]["label"], len(runs), "" if len(runs) == 1 else "s"))
+                  label=tables.legend_label("{} ({} seed{})".format(runs[0]["label"], len(runs),
+                                                                     "" if len(runs) == 1 else "s")))
         if len(runs) > 1:
             axis.fill_between(epochs, lows, highs, color=colour, alpha=0.18, linewidth=0)
         best = means.index(min(means))
@@ -270,6 +307,10 @@ def write_all(results, out, title, notes, pending, resamples=stats.RESAMPLES):
     if compared:
         parts += ["Paired differences over the test utterances (row minus reference; negative: fewer errors):", "",
                   compared, ""]
+    paired = counterpart_table(rows, tests, groups)
+    if paired:
+        parts += ["Paired differences of each variant row against the row it varies (its compare_with; row minus "
+                  "that row; negative: fewer errors):", "", paired, ""]
     parts += ["Notes:", ""]
     parts += ["- {}".format(note) for note in statistics_notes(rows, tests) + list(notes)]
     if not refs["baseline"] or not refs["transfer"]:
@@ -277,12 +318,16 @@ def write_all(results, out, title, notes, pending, resamples=stats.RESAMPLES):
                                                                                   "nothing frozen"))
                    if not refs[kind]]
         parts.append("- No comparison against {}: the runs hold no such row.".format(" or ".join(missing)))
+    unpaired = ["{} (its counterpart {} has no results here)".format(tables.md_text(rows[name]["label"]), other)
+                for name, other in counterparts(groups).items() if other not in rows]
+    if unpaired:
+        parts.append("- Not compared with their counterpart: {}.".format("; ".join(unpaired)))
     if pending:
         parts.append("- Not finished yet (no result.json): {}.".format(", ".join(pending)))
     text = "\n".join(parts) + "\n"
     with io.open(os.path.join(out, "results.md"), "w", encoding="utf-8") as handle:
         handle.write(text)
-    write_csvs(results, rows, tests, out)
+    write_csvs(results, rows, tests, out, counterparts(groups))
     plot_bands(groups, os.path.join(out, "learning_curves.png"), title)
     return text
 

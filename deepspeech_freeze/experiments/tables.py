@@ -5,6 +5,7 @@ seeds per row) both build on it.
 """
 import os
 import re
+import textwrap
 
 from ..errors import UserError
 from ..naming import LAYERS
@@ -89,6 +90,17 @@ def dev_cell(result):
     return "{:.2f} ({})".format(result["best_dev_loss"], result["best_dev_epoch"])
 
 
+def md_text(text):
+    """``text`` for a markdown table cell or list item: ``|`` would end the cell, and a ``~`` pair (as in the
+    augment specs of a label, ``pitch=1~0.1], tempo[...=1~0.15``) would strike the text between them through."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("~", "\\~")
+
+
+def legend_label(text, width=60):
+    """A plot legend entry wrapped at ``width`` characters, so a long label (augment specs) keeps the plot wide."""
+    return "\n".join(textwrap.wrap(text, width)) or text
+
+
 def markdown_table(results):
     """The Table-2-shaped markdown table."""
     lines = ["| Scheme | WER | CER | best dev loss (epoch) | train time | audio h / h |",
@@ -96,7 +108,7 @@ def markdown_table(results):
     for result in results:
         speed = result.get("audio_hours_per_hour")
         lines.append("| {} | {} | {} | {} | {} | {} |".format(
-            result["label"], rate(result.get("wer")), rate(result.get("cer")), dev_cell(result),
+            md_text(result["label"]), rate(result.get("wer")), rate(result.get("cer")), dev_cell(result),
             duration(result.get("train_seconds")), "-" if speed is None else "{:.0f}".format(speed)))
     return "\n".join(lines)
 
