@@ -36,19 +36,8 @@ for path in (ROOT, HERE):
 import numpy as np  # noqa: E402
 from report import cpu_model as cpu_name  # noqa: E402  (this folder is on sys.path)
 
-#: DeepSpeech 0.7.4's doc/TRAINING.rst example, the overlay source filled in by :func:`noise_csv`.
-DS_EXAMPLE = ["overlay[p=0.5,source={noise},layers=1,snr=50:20~10]",
-              "reverb[p=0.1,delay=50.0~30.0,decay=10.0:2.0~1.0]",
-              "resample[p=0.1,rate=12000:8000~4000]",
-              "codec[p=0.1,bitrate=48000:16000]",
-              "volume[p=0.1,dbfs=-10:-40]",
-              "pitch[p=0.1,pitch=1~0.2]",
-              "tempo[p=0.1,factor=1~0.5]",
-              "frequency_mask[p=0.1,n=1:3,size=1:5]",
-              "time_mask[p=0.1,domain=signal,n=3:10~2,size=50:100~40]",
-              "dropout[p=0.1,rate=0.05]",
-              "add[p=0.1,domain=signal,stddev=0~0.5]",
-              "multiply[p=0.1,domain=features,stddev=0~0.5]"]
+from deepspeech_freeze.augment import DEEPSPEECH_EXAMPLE as DS_EXAMPLE  # noqa: E402
+
 RATE = 16000
 SET_NAMES = {"none": "no augmentation", "ds": "DeepSpeech's example set",
              "ds-tempo": "the example set without tempo"}

@@ -34,6 +34,21 @@ _NAME = re.compile(r"^([a-z_]+)(?:\[(.*)\])?$", re.S)
 # Value ranges
 
 
+#: DeepSpeech 0.7.4's example from its doc/TRAINING.rst (section "Augmentation"), all twelve augmentations with
+#: its probabilities; ``{noise}`` stands for overlay's source (a CSV or SDB of noise).
+DEEPSPEECH_EXAMPLE = ["overlay[p=0.5,source={noise},layers=1,snr=50:20~10]",
+                      "reverb[p=0.1,delay=50.0~30.0,decay=10.0:2.0~1.0]",
+                      "resample[p=0.1,rate=12000:8000~4000]",
+                      "codec[p=0.1,bitrate=48000:16000]",
+                      "volume[p=0.1,dbfs=-10:-40]",
+                      "pitch[p=0.1,pitch=1~0.2]",
+                      "tempo[p=0.1,factor=1~0.5]",
+                      "frequency_mask[p=0.1,n=1:3,size=1:5]",
+                      "time_mask[p=0.1,domain=signal,n=3:10~2,size=50:100~40]",
+                      "dropout[p=0.1,rate=0.05]",
+                      "add[p=0.1,domain=signal,stddev=0~0.5]",
+                      "multiply[p=0.1,domain=features,stddev=0~0.5]"]
+
 class ValueRange(object):
     """``(start, end, radius)`` of one parameter, of type ``int`` or ``float``."""
 
@@ -392,33 +407,35 @@ class Dropout(GraphAugmentation):
         return tensor * tf.cast(draw >= rate, tensor.dtype)
 
 
-class Add(GraphAugmentation):
+class _GaussianNoise(GraphAugmentation):
+    """Gaussian noise of standard deviation ``stddev`` on every value (the base of add and multiply)."""
+    PARAMS = {"stddev": (float, 5.0, 0.0, "")}
+    DOMAIN_CHOICES = ("signal", "spectrogram", "features")
+    DEFAULT_DOMAIN = "features"
+
+    def noise(self, tensor, clock, seed):
+        """N(0, stddev) noise of ``tensor``'s shape, stddev drawn at ``clock``."""
+        from .tfcompat import tf  # pylint: disable=import-outside-toplevel
+        stddev = self.stddev.tf_pick(clock, _seed(seed, 1))
+        return stddev * tf.random.stateless_normal(tf.shape(tensor), seed=_seed(seed, 3))
+
+
+class Add(_GaussianNoise):
     """Add Gaussian noise N(0, ``stddev``) to every value."""
     NAME = "add"
-    PARAMS = {"stddev": (float, 5.0, 0.0, "")}
-    DOMAIN_CHOICES = ("signal", "spectrogram", "features")
-    DEFAULT_DOMAIN = "features"
 
     def apply(self, tensor, clock, seed, context):
-        from .tfcompat import tf  # pylint: disable=import-outside-toplevel
-        stddev = self.stddev.tf_pick(clock, _seed(seed, 1))
-        return tensor + stddev * tf.random.stateless_normal(tf.shape(tensor), seed=_seed(seed, 3))
+        return tensor + self.noise(tensor, clock, seed)
 
 
-class Multiply(GraphAugmentation):
+class Multiply(_GaussianNoise):
     """Multiply every value by Gaussian noise N(1, ``stddev``)."""
     NAME = "multiply"
-    PARAMS = {"stddev": (float, 5.0, 0.0, "")}
-    DOMAIN_CHOICES = ("signal", "spectrogram", "features")
-    DEFAULT_DOMAIN = "features"
 
     def apply(self, tensor, clock, seed, context):
-        from .tfcompat import tf  # pylint: disable=import-outside-toplevel
-        stddev = self.stddev.tf_pick(clock, _seed(seed, 1))
-        return tensor * (1.0 + stddev * tf.random.stateless_normal(tf.shape(tensor), seed=_seed(seed, 3)))
+        return tensor * (1.0 + self.noise(tensor, clock, seed))
 
 
-#: All twelve, in DeepSpeech's documentation order.
 AUGMENTATIONS = {cls.NAME: cls for cls in (Overlay, Reverb, Resample, Codec, Volume, Pitch, Tempo, FrequencyMask,
                                            TimeMask, Dropout, Add, Multiply)}
 

@@ -34,10 +34,11 @@ def build_eval_graph(config, output_types, output_shapes):
     return iterator, {"filenames": filenames, "probs": probs, "n_frames": n_frames, "losses": losses}
 
 
-def evaluate_sets(config, directory, csv_paths, decoder, decode=True):
-    """Run every test CSV through the model loaded from ``directory``; returns ``[(csv, samples)]`` where each
-    sample is a dict with wav_filename, src, res (empty when ``decode`` is False: losses only) and loss.
-    ``decoder``: a :class:`~deepspeech_freeze.decoding.Decoder` (None: the decoding settings without a scorer)."""
+def model_outputs(config, directory, csv_paths, keys=None):
+    """The model loaded from ``directory`` run over every CSV once, at test time: yields ``(csv, frame, batches)``
+    per CSV in turn, ``batches`` an iterator of fetched dicts (``keys``: which of :func:`build_eval_graph`'s
+    fetches; default all) that must be read to its end before the next CSV comes. A damaged sample ends in one
+    message naming it."""
     sets = [(path, data.load_samples([path], config)) for path in csv_paths]
     tf.compat.v1.reset_default_graph()
     datasets = {path: data.create_dataset(frame, config, config.data.test_batch_size, train_phase=False)
@@ -45,34 +46,49 @@ def evaluate_sets(config, directory, csv_paths, decoder, decode=True):
     first = next(iter(datasets.values()))
     iterator, fetches = build_eval_graph(config, tf.compat.v1.data.get_output_types(first),
                                          tfcompat.iterator_shapes(first))
+    if keys is not None:
+        fetches = {key: fetches[key] for key in keys}
     inits = {path: iterator.make_initializer(dataset) for path, dataset in datasets.items()}
-    results = []
-    decoder = decoder or decoding.Decoder(config.decoding, config.model.alphabet)
+
+    def batches(session, frame):
+        while True:
+            try:
+                with data.reading(frame, config):
+                    batch = session.run(fetches)
+            except tf.errors.OutOfRangeError:
+                return
+            yield batch
+
     with tf.compat.v1.Session(config=session_config(config.runtime)) as session:
         checkpoints.restore_for_evaluation(session, directory, config.load_evaluate)
         for path, frame in sets:
-            log.info("Testing model on %s", path)
-            transcripts = dict(zip(frame["wav_filename"], frame["transcript"]))
             session.run(inits[path])
-            samples = []
-            batches = -(-len(frame) // config.data.test_batch_size)
-            progress = Progress("Test epoch", batches, suffix="Dataset: {}".format(path),
-                                enabled=config.training.show_progressbar)
-            while True:
-                try:
-                    with data.reading(frame, config):  # a damaged sample: one message naming it
-                        batch = session.run(fetches)
-                except tf.errors.OutOfRangeError:
-                    break
-                hypotheses = decoder.decode(batch["probs"], batch["n_frames"]) if decode \
-                    else [""] * len(batch["losses"])
-                for name, hypothesis, loss in zip(batch["filenames"], hypotheses, batch["losses"]):
-                    name = name.decode("utf-8")
-                    samples.append({"wav_filename": name, "src": transcripts[name], "res": hypothesis,
-                                    "loss": float(loss)})
-                progress.update(min(progress.done + 1, batches))
-            progress.finish()
-            results.append((path, samples))
+            yield path, frame, batches(session, frame)
+
+
+def evaluate_sets(config, directory, csv_paths, decoder, decode=True):
+    """Run every test CSV through the model loaded from ``directory``; returns ``[(csv, samples)]`` where each
+    sample is a dict with wav_filename, src, res (empty when ``decode`` is False: losses only) and loss.
+    ``decoder``: a :class:`~deepspeech_freeze.decoding.Decoder` (None: the decoding settings without a scorer)."""
+    results = []
+    decoder = decoder or decoding.Decoder(config.decoding, config.model.alphabet)
+    for path, frame, batches in model_outputs(config, directory, csv_paths):
+        log.info("Testing model on %s", path)
+        transcripts = dict(zip(frame["wav_filename"], frame["transcript"]))
+        samples = []
+        n_batches = -(-len(frame) // config.data.test_batch_size)
+        progress = Progress("Test epoch", n_batches, suffix="Dataset: {}".format(path),
+                            enabled=config.training.show_progressbar)
+        for batch in batches:
+            hypotheses = decoder.decode(batch["probs"], batch["n_frames"]) if decode \
+                else [""] * len(batch["losses"])
+            for name, hypothesis, loss in zip(batch["filenames"], hypotheses, batch["losses"]):
+                name = name.decode("utf-8")
+                samples.append({"wav_filename": name, "src": transcripts[name], "res": hypothesis,
+                                "loss": float(loss)})
+            progress.update(min(progress.done + 1, n_batches))
+        progress.finish()
+        results.append((path, samples))
     return results
 
 

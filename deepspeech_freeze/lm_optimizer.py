@@ -32,11 +32,9 @@ import time
 
 import numpy as np
 
-from .tfcompat import session_config, tf
-
-from . import alphabet_guard, checkpoints, data, decoding, metrics, tfcompat
+from . import alphabet_guard, decoding, metrics
 from .errors import UserError, run_cli
-from .evaluate import build_eval_graph
+from .evaluate import model_outputs
 from .flags import FLAGS, define_flags
 from .scorer_package import VocabularyError, find_trailer
 
@@ -54,32 +52,15 @@ _WEIGHTS = struct.Struct("<dd")
 def acoustic_pass(config, directory, csv_paths):
     """Run the model in ``directory`` over every CSV once; returns ``[(csv, batches)]``, each batch a dict with the
     batch-major softmax ``probs``, ``n_frames``, ``filenames`` and reference ``transcripts``."""
-    sets = [(path, data.load_samples([path], config)) for path in csv_paths]
-    tf.compat.v1.reset_default_graph()
-    datasets = {path: data.create_dataset(frame, config, config.data.test_batch_size, train_phase=False)
-                for path, frame in sets}
-    first = next(iter(datasets.values()))
-    iterator, fetches = build_eval_graph(config, tf.compat.v1.data.get_output_types(first),
-                                         tfcompat.iterator_shapes(first))
-    fetches = {key: fetches[key] for key in ("filenames", "probs", "n_frames")}
-    inits = {path: iterator.make_initializer(dataset) for path, dataset in datasets.items()}
     results = []
-    with tf.compat.v1.Session(config=session_config(config.runtime)) as session:
-        checkpoints.restore_for_evaluation(session, directory, config.load_evaluate)
-        for path, frame in sets:
-            transcripts = dict(zip(frame["wav_filename"], frame["transcript"]))
-            session.run(inits[path])
-            batches = []
-            while True:
-                try:
-                    with data.reading(frame, config):  # a damaged sample: one message naming it
-                        batch = session.run(fetches)
-                except tf.errors.OutOfRangeError:
-                    break
-                names = [name.decode("utf-8") for name in batch["filenames"]]
-                batches.append({"probs": batch["probs"], "n_frames": batch["n_frames"], "filenames": names,
-                                "transcripts": [transcripts[name] for name in names]})
-            results.append((path, batches))
+    for path, frame, batches in model_outputs(config, directory, csv_paths, keys=("filenames", "probs", "n_frames")):
+        transcripts = dict(zip(frame["wav_filename"], frame["transcript"]))
+        stored = []
+        for batch in batches:
+            names = [name.decode("utf-8") for name in batch["filenames"]]
+            stored.append({"probs": batch["probs"], "n_frames": batch["n_frames"], "filenames": names,
+                           "transcripts": [transcripts[name] for name in names]})
+        results.append((path, stored))
     return results
 
 

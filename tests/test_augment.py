@@ -11,23 +11,10 @@ from deepspeech_freeze import augment as A
 from deepspeech_freeze import sample_db
 from deepspeech_freeze.errors import UserError
 from deepspeech_freeze.tfcompat import tf
+from deepspeech_freeze.augment import DEEPSPEECH_EXAMPLE as DS_EXAMPLE
 
 RATE = 16000
 WINDOW, STEP, N_INPUT, STEP_MS = 512, 320, 26, 20
-
-#: DeepSpeech 0.7.4's example from its doc/TRAINING.rst (section "Augmentation"), the overlay source made here.
-DS_EXAMPLE = ["overlay[p=0.5,source={noise},layers=1,snr=50:20~10]",
-              "reverb[p=0.1,delay=50.0~30.0,decay=10.0:2.0~1.0]",
-              "resample[p=0.1,rate=12000:8000~4000]",
-              "codec[p=0.1,bitrate=48000:16000]",
-              "volume[p=0.1,dbfs=-10:-40]",
-              "pitch[p=0.1,pitch=1~0.2]",
-              "tempo[p=0.1,factor=1~0.5]",
-              "frequency_mask[p=0.1,n=1:3,size=1:5]",
-              "time_mask[p=0.1,domain=signal,n=3:10~2,size=50:100~40]",
-              "dropout[p=0.1,rate=0.05]",
-              "add[p=0.1,domain=signal,stddev=0~0.5]",
-              "multiply[p=0.1,domain=features,stddev=0~0.5]"]
 
 
 def tone(freq, seconds=0.5, amplitude=0.5, rate=RATE):
@@ -316,7 +303,6 @@ def test_add_and_multiply_have_the_stated_spread():
 
 def test_play_writes_augmented_wavs_and_a_png(tmp_path):
     import os
-    import wave
     from conftest import LDC_DIR, run_module
     source = os.path.join(LDC_DIR, "LDC93S1.wav")
     out = tmp_path / "play"

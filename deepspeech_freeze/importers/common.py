@@ -100,6 +100,21 @@ def define_common_flags(default_alphabet, default_max_seconds):
                        "drop clips longer than this many seconds (0: keep clips of any length)")
 
 
+def define_normalize_flag(unit):
+    """--normalize of the German importers; ``unit`` is what a character outside the alphabet drops otherwise."""
+    flags.DEFINE_boolean("normalize", False, "replace characters outside ä, ö, ü, ß and the alphabet by their "
+                                             "ASCII form (é -> e) instead of dropping the " + unit)
+
+
+def existing_folder(flag, value, what):
+    """``value`` of ``--flag`` when it is an existing folder, else a UserError ending in ``what`` (the advice)."""
+    if not value:
+        raise UserError("--{} is not set: {}".format(flag, what))
+    if not os.path.isdir(value):
+        raise UserError("--{} {} does not exist: {}".format(flag, value, what))
+    return value
+
+
 def check_common_flags(values):
     """UserErrors for bad values of the common flags; returns the filter Alphabet (or None)."""
     if not values.target:

@@ -44,10 +44,7 @@ FLAGS = flags.FLAGS
 def language_folder(mailabs_dir, language):
     """The extracted language folder: ``--mailabs_dir/<language>`` when it exists, else ``--mailabs_dir``."""
     what = "give the extracted M-AILABS <language>.tgz folder (e.g. de_DE, holding by_book/)"
-    if not mailabs_dir:
-        raise UserError("--mailabs_dir is not set: " + what)
-    if not os.path.isdir(mailabs_dir):
-        raise UserError("--mailabs_dir {} does not exist: {}".format(mailabs_dir, what))
+    common.existing_folder("mailabs_dir", mailabs_dir, what)
     nested = os.path.join(mailabs_dir, language) if language else ""
     return nested if nested and os.path.isdir(nested) else mailabs_dir
 
@@ -143,8 +140,7 @@ def define_flags():
                                              "the subfolder looked for in --mailabs_dir)")
     flags.DEFINE_string("skiplist", "", "comma-separated substrings: metadata.csv files whose path contains one "
                                         "are not imported (e.g. a speaker or book name)")
-    flags.DEFINE_boolean("normalize", False, "replace characters outside ä, ö, ü, ß and the alphabet by their "
-                                             "ASCII form (é -> e) instead of dropping the sentence")
+    common.define_normalize_flag("sentence")
     common.define_common_flags(common.repo_path("data", "alphabets", "german.txt"), 15.0)
 
 

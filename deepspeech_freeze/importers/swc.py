@@ -65,10 +65,7 @@ Chunk = collections.namedtuple("Chunk", "article start end text")
 def corpus_folder(swc_dir):
     """``--swc_dir`` or its ``german`` subfolder: the one whose subfolders are articles."""
     what = "give the extracted SWC_German.tar (the german folder, one folder per article)"
-    if not swc_dir:
-        raise UserError("--swc_dir is not set: " + what)
-    if not os.path.isdir(swc_dir):
-        raise UserError("--swc_dir {} does not exist: {}".format(swc_dir, what))
+    common.existing_folder("swc_dir", swc_dir, what)
     nested = os.path.join(swc_dir, "german")
     return nested if os.path.isdir(nested) else swc_dir
 
@@ -316,8 +313,7 @@ def define_flags():
     flags.DEFINE_boolean("ignore_too_long", False, "drop chunks longer than --max_seconds (a single long word)")
     flags.DEFINE_boolean("exclude_unknown_speakers", False, "drop chunks of articles without reader.name")
     flags.DEFINE_boolean("exclude_unknown_articles", False, "drop chunks of articles without DC.identifier")
-    flags.DEFINE_boolean("normalize", False, "replace characters outside ä, ö, ü, ß and the alphabet by their "
-                                             "ASCII form (é -> e) instead of dropping the chunk")
+    common.define_normalize_flag("chunk")
     flags.DEFINE_boolean("add_meta", False, "add the columns article (DC.identifier) and speaker (reader.name) to "
                                             "the CSVs")
     common.define_common_flags(common.repo_path("data", "alphabets", "german.txt"), 10.0)

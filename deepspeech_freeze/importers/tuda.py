@@ -42,10 +42,7 @@ PACKAGE = "german-speechdata-package-v2"
 def package_folder(tuda_dir):
     """The folder holding train/, dev/ and test/: ``--tuda_dir`` itself or its ``german-speechdata-package-v2``."""
     what = "give the extracted german-speechdata-package-v2.tar.gz (the folder holding train/, dev/ and test/)"
-    if not tuda_dir:
-        raise UserError("--tuda_dir is not set: " + what)
-    if not os.path.isdir(tuda_dir):
-        raise UserError("--tuda_dir {} does not exist: {}".format(tuda_dir, what))
+    common.existing_folder("tuda_dir", tuda_dir, what)
     for folder in (tuda_dir, os.path.join(tuda_dir, PACKAGE)):
         present = [split for split in common.SPLITS if os.path.isdir(os.path.join(folder, split))]
         if present:
@@ -140,8 +137,7 @@ def main(_argv):
 
 def define_flags():
     flags.DEFINE_string("tuda_dir", "", "the extracted german-speechdata-package-v2 folder (train/, dev/, test/)")
-    flags.DEFINE_boolean("normalize", False, "replace characters outside ä, ö, ü, ß and the alphabet by their "
-                                             "ASCII form (é -> e) instead of dropping the sentence")
+    common.define_normalize_flag("sentence")
     common.define_common_flags(common.repo_path("data", "alphabets", "german.txt"), 10.0)
 
 

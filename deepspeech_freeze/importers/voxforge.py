@@ -41,10 +41,7 @@ AUDIO = (("wav", ".wav"), ("flac", ".flac"))
 def sessions(voxforge_dir):
     """The session folders (those with ``etc/``, ``wav/`` or ``flac/``), in name order."""
     what = "give the folder holding the extracted VoxForge session archives (<session>/etc/PROMPTS, <session>/wav/)"
-    if not voxforge_dir:
-        raise UserError("--voxforge_dir is not set: " + what)
-    if not os.path.isdir(voxforge_dir):
-        raise UserError("--voxforge_dir {} does not exist: {}".format(voxforge_dir, what))
+    common.existing_folder("voxforge_dir", voxforge_dir, what)
     found = sorted(name for name in os.listdir(voxforge_dir)
                    if any(os.path.isdir(os.path.join(voxforge_dir, name, sub)) for sub in ("etc", "wav", "flac")))
     if not found:
