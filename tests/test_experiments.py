@@ -514,3 +514,29 @@ def test_one_command_from_raw_common_voice(tiny_runs, tmp_path):
     with io.open(str(runs / "freeze-1-3" / "result.json"), encoding="utf-8") as handle:
         assert json.load(handle)["scheme"] == "freeze-1-3"
     assert (runs / "results.md").exists()
+
+
+def test_every_shipped_scheme_loads():
+    """Each folder of experiments/ is a scheme the runner accepts (a typo in any row's flags fails here, not hours
+    into a run); the real-speech augmentation scheme varies only --augment, with the digits experiment's set."""
+    folders = sorted(name for name in os.listdir(os.path.join(ROOT, "experiments"))
+                     if os.path.isfile(os.path.join(ROOT, "experiments", name, schemes.COMMON_FILE)))
+    assert {"eberhard2021", "heidelberg-digits", "demo", "mixed-precision", "augmentation"} <= set(folders)
+    loaded = {name: schemes.load_scheme(os.path.join(ROOT, "experiments", name)) for name in folders}
+    rows = {row.name: row for row in loaded["augmentation"].rows}
+    assert sorted(rows) == ["augmented", "plain"]
+    plain, augmented = dict(rows["plain"].flags), dict(rows["augmented"].flags)
+    digits = {row.name: row for row in loaded["heidelberg-digits"].rows}
+    assert augmented.pop("augment") == digits["transfer-0-augment"].flags["augment"]
+    assert augmented == plain and "augment" not in plain
+
+
+def test_a_broken_shipped_scheme_is_named(tmp_path):
+    """The same load on a copy with a misspelt flag stops with the file and the flag named."""
+    copy = tmp_path / "augmentation"
+    shutil.copytree(os.path.join(ROOT, "experiments", "augmentation"), str(copy))
+    row = json.loads((copy / "plain.json").read_text())
+    row["flags"]["epoch"] = 3
+    (copy / "plain.json").write_text(json.dumps(row))
+    with pytest.raises(UserError, match=r"plain\.json.*'epoch'.*did you mean 'epochs'"):
+        schemes.load_scheme(str(copy))
