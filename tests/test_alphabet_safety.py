@@ -4,7 +4,6 @@ one of the same size in another order; and check_characters lists a corpus's cha
 The English model of conftest (n_hidden 100, LDC93S1) is reused; the "other" alphabet is English with two labels
 swapped: the same size, so only the recorded labels can tell it apart.
 """
-import io
 import json
 import os
 import shutil
@@ -12,7 +11,6 @@ import shutil
 import pytest
 
 from conftest import ENGLISH, GERMAN, LDC_TRANSCRIPT, run_module, write_csv
-import stacks
 
 from deepspeech_freeze import check_characters
 from deepspeech_freeze.alphabet import Alphabet
@@ -60,7 +58,6 @@ def test_transcribe_refuses_a_different_alphabet(english_model, swapped):
     assert "alphabet mismatch" in one_error(result)
 
 
-@stacks.only_on("tf1", "export is the TF 1.15 stack's")
 def test_export_refuses_a_different_alphabet(english_model, swapped, tmp_path):
     result = run_module("deepspeech_freeze.export", "--checkpoint_dir", english_model, "--export_dir",
                         tmp_path / "out", "--n_hidden", "100", "--alphabet_config_path", swapped, check=False)
