@@ -86,11 +86,18 @@ def as_assignments(extra):
     return extra
 
 
+def config_errors(cases):
+    """For each list of extra flags, the UserError text ``config.from_flags`` raises (None: accepted), all checked
+    in one fresh process."""
+    result = subprocess.run([sys.executable, "-c", CHECK, json.dumps(cases), ENGLISH], cwd=ROOT,
+                            env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def test_nonsense_values_are_refused_naming_the_flag():
     cases = [as_assignments(extra) for extra, _ in NONSENSE] + [["--limit_train=5", "--dropout_rate4=0.3"]]
-    result = subprocess.run([sys.executable, "-c", CHECK, json.dumps(cases), ENGLISH], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=True)
-    messages = json.loads(result.stdout.strip().splitlines()[-1])
+    messages = config_errors(cases)
     for (extra, expected), message in zip(NONSENSE, messages):
         assert message is not None, "{} was accepted".format(extra)
         assert expected in message, (extra, message)

@@ -659,3 +659,21 @@ def test_merge_keeps_splits_rewrites_paths_and_refuses_incomplete_sources(tmp_pa
     for result in (missing, gone):
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
     assert (tmp_path / "all" / "train.csv").read_bytes() == before  # nothing written by a refused merge
+
+
+@pytest.mark.parametrize("module, folder_flag", [("deepspeech_freeze.importers.voxforge", "--voxforge_dir"),
+                                                 ("deepspeech_freeze.importers.swiss_german", "--source")])
+@pytest.mark.parametrize("fractions, expected", [
+    (["--dev_fraction=1.5"], "--dev_fraction is 1.5: give a fraction from 0 to below 1"),
+    (["--test_fraction=-0.1"], "--test_fraction is -0.1: give a fraction from 0 to below 1"),
+    (["--dev_fraction=0.5", "--test_fraction=0.5"], "--dev_fraction + --test_fraction is 1.0: leave some"),
+])
+def test_split_fractions_are_checked_before_any_work(tmp_path, module, folder_flag, fractions, expected):
+    """Both importers that carve dev/test out by fraction refuse impossible fractions with one line, exit 2, before
+    touching --target."""
+    target = tmp_path / "out"
+    result = run_module(module, folder_flag, tmp_path, "--target", target, *fractions, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1 and expected in errors[0], result.output
+    assert not target.exists()

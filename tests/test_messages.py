@@ -2,15 +2,13 @@
 
 Each message that can recommend a flag is checked with and without that flag: the advice changes. The pure ones
 (``deepspeech_freeze.advice``) are called directly; the rest through the CLI a user runs."""
-import json
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ENGLISH, GERMAN, ROOT, run_module
+from conftest import GERMAN, run_module
+from test_flags import config_errors
 from deepspeech_freeze import advice
 from deepspeech_freeze.prefix_cache import check_cacheable
 from deepspeech_freeze.errors import UserError
@@ -129,31 +127,9 @@ def test_prefix_cache_advice_names_only_the_rates_not_yet_zero():
     assert "set --dropout_rate6 0 to use" in str(one_left.value) and "--dropout_rate 0" not in str(one_left.value)
 
 
-CONFIG_CHECK = """
-import json, sys
-from deepspeech_freeze.flags import FLAGS, define_flags
-from deepspeech_freeze.config import from_flags
-from deepspeech_freeze.errors import UserError
-define_flags()
-out = []
-for extra in json.loads(sys.argv[1]):
-    FLAGS.unparse_flags()
-    FLAGS(["x", "--alphabet_config_path", sys.argv[2], "--train_files", "t.csv"] + extra)
-    try:
-        from_flags()
-        out.append(None)
-    except UserError as err:
-        out.append(str(err))
-print(json.dumps(out))
-"""
-
-
 def test_reinitialising_every_layer_with_load_train_init_is_not_told_to_use_it():
     cases = [["--reinit_layers", "1-6"], ["--reinit_layers", "1-6", "--load_train", "init"]]
-    result = subprocess.run([sys.executable, "-c", CONFIG_CHECK, json.dumps(cases), ENGLISH], cwd=ROOT,
-                            env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            universal_newlines=True, check=True)
-    plain, with_init = json.loads(result.stdout.strip().splitlines()[-1])
+    plain, with_init = config_errors(cases)
     assert "use --load_train init" in plain
     assert "already initialises every layer; drop --reinit_layers" in with_init and "use --load_train" not in with_init
 

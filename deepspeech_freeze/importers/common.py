@@ -115,6 +115,16 @@ def existing_folder(flag, value, what):
     return value
 
 
+def check_split_fractions(dev_fraction, test_fraction, rest):
+    """UserErrors unless both fractions are in [0, 1) and leave ``rest`` (e.g. "sessions") for training."""
+    for name, value in (("dev_fraction", dev_fraction), ("test_fraction", test_fraction)):
+        if not 0 <= value < 1:
+            raise UserError("--{} is {}: give a fraction from 0 to below 1".format(name, value))
+    if dev_fraction + test_fraction >= 1:
+        raise UserError("--dev_fraction + --test_fraction is {}: leave some {} for training".format(
+            dev_fraction + test_fraction, rest))
+
+
 def check_common_flags(values):
     """UserErrors for bad values of the common flags; returns the filter Alphabet (or None)."""
     if not values.target:

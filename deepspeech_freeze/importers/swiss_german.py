@@ -177,17 +177,8 @@ def carve(entries, fraction, seed):
 def swiss_german_clips(source, explicit_files=None, dev_fraction=0.1, test_fraction=0.1, seed=4242, out=None):
     """The :class:`~.common.Clip` list of the corpus, with dev/test carved from train where needed."""
     out = out or sys.stdout
-    if not source:
-        raise UserError("--source is not set: give the folder of the GermEval 2020 Task 4 (Swiss German) corpus")
-    if not os.path.isdir(source):
-        raise UserError("--source {} does not exist: give the folder of the GermEval 2020 Task 4 (Swiss German) "
-                        "corpus".format(source))
-    for name, value in (("dev_fraction", dev_fraction), ("test_fraction", test_fraction)):
-        if not 0 <= value < 1:
-            raise UserError("--{} is {}: give a fraction from 0 to below 1".format(name, value))
-    if dev_fraction + test_fraction >= 1:
-        raise UserError("--dev_fraction + --test_fraction is {}: leave some clips for training".format(
-            dev_fraction + test_fraction))
+    common.existing_folder("source", source, "give the folder of the GermEval 2020 Task 4 (Swiss German) corpus")
+    common.check_split_fractions(dev_fraction, test_fraction, "clips")
     listings = {split: Listing(path) for split, path in
                 find_listings(source, explicit_files or {"train": "", "dev": "", "test": ""}).items()}
     for split, listing in listings.items():

@@ -113,12 +113,7 @@ def voxforge_clips(voxforge_dir, dev_fraction=0.01, test_fraction=0.01, out=None
 def import_voxforge(voxforge_dir, target, alphabet, dev_fraction=0.01, test_fraction=0.01, jobs=1,
                     max_seconds=20.0, out=None):
     """Import the sessions into ``target``; returns the summary of :func:`.common.import_clips`."""
-    for name, value in (("dev_fraction", dev_fraction), ("test_fraction", test_fraction)):
-        if not 0 <= value < 1:
-            raise UserError("--{} is {}: give a fraction from 0 to below 1".format(name, value))
-    if dev_fraction + test_fraction >= 1:
-        raise UserError("--dev_fraction + --test_fraction is {}: leave some sessions for training".format(
-            dev_fraction + test_fraction))
+    common.check_split_fractions(dev_fraction, test_fraction, "sessions")
     return common.import_clips(voxforge_clips(voxforge_dir, dev_fraction, test_fraction, out), target, alphabet,
                                normalize_german, jobs=jobs, max_seconds=max_seconds, ms_per_char=1400 / 32.0,
                                min_seconds=0.5, out=out)
