@@ -22,7 +22,7 @@ import re
 import numpy as np
 from .tfcompat import tf
 
-from . import advice, cudnn_format, tfcompat
+from . import advice, cudnn_format, output_rows, tfcompat
 from .errors import UserError, write_failure
 from .naming import format_layers, is_adam_slot, layer_of_variable
 from .save_dir import remove_quietly
@@ -271,7 +271,6 @@ def restore_for_training(session, config, record):
         log.info("Transfer: %s", spec.describe())
         restore(session, path, reinit_layers=spec.reinit_layers, purpose="train", force_lr=force_lr)
         if spec.reuse_output_rows:
-            from . import output_rows  # pylint: disable=import-outside-toplevel
             output_rows.reuse(session, path, output_rows.source_labels(spec.source_dir, spec.source_alphabet_path),
                               list(config.model.alphabet.labels))
         return path, False
